@@ -1,0 +1,51 @@
+"""CORONA-Net (Abdelpakey, Shehata et al. [S0]; Elbishlawi et al., J Imaging 2021 [PG]) in Keras 3.
+
+VGG16-BN encoder + bottleneck MLP classifier + ``Decoder224`` reconstruction decoder, ported from
+the authors' PyTorch code [CR]; converter for the authors' ``covid.pth.tar`` and torchvision's
+ImageNet ``vgg16_bn`` weights; the authors' LR schedule and coupled-L2 Adam; presets
+``authors_code`` and ``paper``. PyTorch is optional (``pip install covid-cxr-tf[torch]``) and only
+imported when a ``.pth`` file is read; :mod:`coronanet_tf.torch_reference` is never imported here.
+"""
+
+from __future__ import annotations
+
+from cxr_core.registry import ModelFamily
+from coronanet_tf.convert import (
+    ConversionReport,
+    convert_torch_checkpoint,
+    convert_torchvision_vgg16_bn,
+    read_torch_state_dict,
+)
+from coronanet_tf.model import (
+    LAST_CONV_LAYER,
+    build_coronanet,
+    build_vgg16_bn_backbone,
+    load_backbone_weights,
+    load_coronanet_weights,
+)
+from coronanet_tf.presets import PRESETS
+from coronanet_tf.schedule import AdamL2, CoronaNetSchedule
+
+FAMILY = ModelFamily(
+    name="coronanet",
+    build=build_coronanet,
+    presets=PRESETS,
+    load_weights=load_coronanet_weights,
+    last_conv_layer=LAST_CONV_LAYER,
+    description="CORONA-Net: VGG16-BN encoder, MLP classifier, Decoder224 (two-phase re-init + classify) [CR, S0]",
+)
+
+__all__ = [
+    "FAMILY",
+    "PRESETS",
+    "AdamL2",
+    "ConversionReport",
+    "CoronaNetSchedule",
+    "build_coronanet",
+    "build_vgg16_bn_backbone",
+    "convert_torch_checkpoint",
+    "convert_torchvision_vgg16_bn",
+    "load_backbone_weights",
+    "load_coronanet_weights",
+    "read_torch_state_dict",
+]

@@ -1,0 +1,1 @@
+"""Data: sample tables, image decoding, augmentation, splits and the tf.data pipeline."""

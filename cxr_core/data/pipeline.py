@@ -1,0 +1,175 @@
+"""One function from a sample table and a preprocessing spec to a ``tf.data.Dataset``.
+
+Order of operations (each a ``tf.data`` stage)::
+
+    indices --shuffle (when not cached)--> read + decode + resize (parallel map, deterministic order)
+      --cache (optional: memory or file; uint8 resized images)--> shuffle (when cached) --> repeat
+      --> batch --> augment the batch (Keras-2 ImageDataGenerator equivalent, 0..255 floats, per-image
+      parameters) + scale + one-hot --> prefetch
+
+- The cache sits after the resize and BEFORE augmentation and scaling, so each epoch is augmented
+  afresh from the cached resized images (Keras applies ``random_transform`` before ``standardize``,
+  so augmentation, channel shift included, works on the 0..255 scale [CN]).
+- Shuffling is seeded and reshuffles each epoch (``reshuffle_each_iteration=True``): CoroNet's paper
+  shuffles "before each epoch" [S4]. Without a cache the file list is shuffled before decoding (no big
+  image buffer); with a cache, the cached images are shuffled with a buffer of the whole data set.
+  Both give the same order for the same seed (shuffling ``n`` items with the same seed and buffer).
+  ``shuffle=False`` keeps table order.
+- Augmentation seeds come from ``tf.data.Dataset.random(seed, rerandomize_each_iteration=True)``, one
+  per batch, with independent per-image parameters drawn from it statelessly: two datasets built with
+  the same seed give identical batches, epoch after epoch, yet epochs differ from one another.
+- Augmentation runs on whole batches (one ``ImageProjectiveTransformV3`` call per batch), which is
+  much faster than a per-image map.
+- ``fast_jpeg_decode`` (opt-in) decodes large JPEGs at reduced DCT scale (see
+  :func:`cxr_core.data.images.decode_to_uint8_rgb_fast`); it breaks the exact Keras ``nearest``
+  equivalence, so it is off by default.
+
+Files that cannot be decoded stop the iteration with TensorFlow's error; run
+:func:`cxr_core.data.images.verify_images` on the table first to get a message naming each file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from cxr_core.data.augment import Keras2AugmentSpec, apply_transform, sample_transform_params
+from cxr_core.data.images import (
+    RESIZE_METHODS,
+    SCALINGS,
+    decode_to_uint8_rgb,
+    decode_to_uint8_rgb_fast,
+    resize_to_uint8,
+    scale_pixels,
+)
+from cxr_core.data.samples import SampleTable
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """How images become model inputs.
+
+    ``image_size`` (h, w); ``resize_method`` one of ``nearest``/``bilinear``/``area``/
+    ``shorter_side_center_crop``; ``scaling`` one of ``rescale01``/``minus1_1``/``imagenet``/``raw255``;
+    ``augment`` the Keras-2 augmentation (None = none); ``cache`` False, True (memory) or a file path
+    prefix (a hash of the file list and resize settings is appended, so a stale cache is never reused);
+    ``fast_jpeg_decode`` opt-in reduced-scale JPEG decoding (not Keras-exact).
+    """
+
+    image_size: tuple[int, int]
+    resize_method: str = "nearest"
+    scaling: str = "rescale01"
+    augment: Keras2AugmentSpec | None = None
+    cache: bool | str = False
+    fast_jpeg_decode: bool = False
+
+    def __post_init__(self) -> None:
+        size = tuple(int(v) for v in self.image_size)
+        if len(size) != 2 or min(size) < 1:
+            raise ValueError(f"PipelineSpec.image_size must be (height, width) > 0; got {self.image_size!r}")
+        object.__setattr__(self, "image_size", size)
+        if self.resize_method not in RESIZE_METHODS:
+            raise ValueError(f"PipelineSpec.resize_method must be one of {RESIZE_METHODS}; got {self.resize_method!r}")
+        if self.scaling not in SCALINGS:
+            raise ValueError(f"PipelineSpec.scaling must be one of {SCALINGS}; got {self.scaling!r}")
+        if self.augment is not None and not isinstance(self.augment, Keras2AugmentSpec):
+            raise ValueError(f"PipelineSpec.augment must be a Keras2AugmentSpec or None; got {type(self.augment).__name__}")
+
+
+def _cache_filename(prefix: str, paths: np.ndarray, spec: PipelineSpec) -> str:
+    key = hashlib.sha256()
+    key.update(repr((spec.image_size, spec.resize_method, spec.fast_jpeg_decode)).encode())
+    for p in paths:
+        key.update(str(p).encode())
+        key.update(b"\0")
+    Path(prefix).parent.mkdir(parents=True, exist_ok=True)
+    return f"{prefix}.{key.hexdigest()[:16]}"
+
+
+def build_dataset(
+    table: SampleTable,
+    spec: PipelineSpec,
+    *,
+    batch_size: int,
+    shuffle: bool = False,
+    augment: bool = False,
+    seed: int = 0,
+    drop_remainder: bool = False,
+    repeat: bool = False,
+    include_ids: bool = False,
+) -> tf.data.Dataset:
+    """Batches ``(images float32 [B, h, w, 3], one-hot labels float32 [B, C])`` for ``table``.
+
+    ``include_ids=True`` adds the sample ids (string ``[B]``) as a third element. ``augment=True``
+    applies ``spec.augment`` (a no-op when it is None). ``seed`` fixes shuffling and augmentation;
+    ``repeat=True`` repeats forever (reshuffled and re-augmented every epoch).
+    """
+    n = len(table)
+    if n == 0:
+        raise ValueError("build_dataset: the sample table is empty")
+    if batch_size < 1:
+        raise ValueError(f"build_dataset: batch_size must be >= 1; got {batch_size}")
+    num_classes = len(table.class_names)
+    frame = table.frame
+    paths = frame["path"].astype(str).to_numpy()
+    labels = frame["label_index"].to_numpy(dtype=np.int64)
+    if labels.min() < 0 or labels.max() >= num_classes:
+        raise ValueError(
+            f"build_dataset: label_index must lie in 0..{num_classes - 1} for classes {table.class_names}; "
+            f"found {labels.min()}..{labels.max()}"
+        )
+    ids = frame["sample_id"].astype(str).to_numpy()
+    paths_t = tf.constant(paths)
+    labels_t = tf.constant(labels)
+    ids_t = tf.constant(ids)
+    size = spec.image_size
+    method = spec.resize_method
+    fast = spec.fast_jpeg_decode
+
+    def load(i):
+        contents = tf.io.read_file(tf.gather(paths_t, i))
+        img = decode_to_uint8_rgb_fast(contents, size) if fast else decode_to_uint8_rgb(contents)
+        return resize_to_uint8(img, size, method), tf.gather(labels_t, i), tf.gather(ids_t, i)
+
+    cached = bool(spec.cache)
+    ds = tf.data.Dataset.range(n)
+    if shuffle and not cached:
+        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
+    if cached:
+        filename = _cache_filename(spec.cache, paths, spec) if isinstance(spec.cache, str) else ""
+        ds = ds.cache(filename)
+        if shuffle:
+            ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+
+    aug_spec = spec.augment if augment else None
+    if aug_spec is not None and aug_spec.is_identity:
+        aug_spec = None
+    scaling = spec.scaling
+
+    def finish(images, label, sample_id, batch_seed=None):
+        x = tf.cast(images, tf.float32)
+        if aug_spec is not None:
+            params = sample_transform_params(aug_spec, size, batch_seed, batch_size=tf.shape(x)[0])
+            x = apply_transform(x, params, aug_spec)
+        x = scale_pixels(x, scaling)
+        y = tf.one_hot(label, num_classes, dtype=tf.float32)
+        return (x, y, sample_id) if include_ids else (x, y)
+
+    if aug_spec is not None:
+        seeds = tf.data.Dataset.random(seed=seed + 7919, rerandomize_each_iteration=True).batch(2)
+        ds = tf.data.Dataset.zip((ds, seeds)).map(
+            lambda batch, s: finish(*batch, batch_seed=s), num_parallel_calls=AUTOTUNE, deterministic=True
+        )
+    else:
+        ds = ds.map(finish, num_parallel_calls=AUTOTUNE, deterministic=True)
+    return ds.prefetch(AUTOTUNE)

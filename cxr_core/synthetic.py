@@ -1,0 +1,125 @@
+"""A small SYNTHETIC chest-radiograph-like dataset, made on the fly for the demo and for tests.
+
+These are drawings, not medical images: a body outline, two lung fields, ribs, a spine and a heart
+shadow, with a class-dependent pattern (CoroNet's four classes [S4]):
+
+- ``normal``: clear lung fields;
+- ``pneumonia_bac``: one dense lobar consolidation in a lower zone;
+- ``pneumonia_vir``: diffuse bilateral streaky (interstitial) markings;
+- ``covid``: bilateral peripheral, lower-zone ground-glass patches.
+
+Each synthetic patient has two images (slightly shifted and differently exposed), so patient-grouped
+splits are exercised. The folder gets a README saying it is synthetic and a MANIFEST.csv
+(path, label, patient_id, source) next to the class folders. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from cxr_core.io import atomic_path, atomic_write_text
+
+CLASSES = ("covid", "normal", "pneumonia_bac", "pneumonia_vir")
+
+README = """# SYNTHETIC chest-radiograph-like images (not medical data)
+
+Made by `covid-cxr demo` / `cxr_core.synthetic.make_synthetic_dataset` on the fly, with seed {seed}.
+Drawings of a thorax with a class-dependent pattern; they only exercise the pipeline end to end.
+Accuracy on them says nothing about any model's clinical performance.
+
+Classes: {classes}; {n} images ({per_class} per class), two per synthetic patient.
+"""
+
+
+def _lungs(canvas: np.ndarray, rng: np.random.Generator, shift: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    h, w = canvas.shape
+    dx, dy = shift
+    cv2.ellipse(canvas, (w // 2 + dx, h // 2 + dy + h // 10), (int(w * 0.44), int(h * 0.5)), 0, 0, 360, 150, -1)
+    lungs = []
+    for side in (-1, 1):
+        cx = w // 2 + side * int(w * 0.2) + dx
+        cy = h // 2 + dy
+        ax, ay = int(w * 0.14 + rng.integers(-2, 3)), int(h * 0.3 + rng.integers(-2, 3))
+        cv2.ellipse(canvas, (cx, cy), (ax, ay), 0, 0, 360, 55, -1)
+        lungs.append((cx, cy, ax, ay))
+    cv2.rectangle(canvas, (w // 2 - w // 30 + dx, 0), (w // 2 + w // 30 + dx, h), 200, -1)
+    cv2.ellipse(canvas, (w // 2 + w // 16 + dx, h // 2 + h // 8 + dy), (w // 9, h // 8), 20, 0, 360, 170, -1)
+    for k in range(7):
+        y = int(h * 0.25) + k * h // 14 + dy
+        for side in (-1, 1):
+            cv2.ellipse(canvas, (w // 2 + dx, y), (int(w * 0.36), h // 16), 0, 200 if side < 0 else -20, 340 if side < 0 else 160, 120, 1)
+    return lungs
+
+
+def _pattern(canvas: np.ndarray, label: str, lungs, rng: np.random.Generator) -> None:
+    h, w = canvas.shape
+    overlay = np.zeros_like(canvas, dtype=np.float32)
+    if label == "pneumonia_bac":
+        cx, cy, ax, ay = lungs[int(rng.integers(0, 2))]
+        cv2.ellipse(overlay, (cx, cy + ay // 2), (int(ax * 0.8), int(ay * 0.45)), float(rng.uniform(-20, 20)), 0, 360, 110, -1)
+    elif label == "pneumonia_vir":
+        for cx, cy, ax, ay in lungs:
+            for _ in range(14):
+                x0 = int(cx + rng.uniform(-0.8, 0.8) * ax)
+                y0 = int(cy + rng.uniform(-0.8, 0.8) * ay)
+                angle = rng.uniform(0, np.pi)
+                length = rng.uniform(0.2, 0.5) * ax
+                x1, y1 = int(x0 + length * np.cos(angle)), int(y0 + length * np.sin(angle))
+                cv2.line(overlay, (x0, y0), (x1, y1), 130, max(2, w // 60))
+    elif label == "covid":
+        for cx, cy, ax, ay in lungs:
+            side = 1 if cx > w // 2 else -1
+            for _ in range(3):
+                px = int(cx + side * rng.uniform(0.3, 0.7) * ax)
+                py = int(cy + rng.uniform(0.1, 0.7) * ay)
+                cv2.circle(overlay, (px, py), int(rng.uniform(0.2, 0.35) * ax), 100, -1)
+    overlay = cv2.GaussianBlur(overlay, (0, 0), sigmaX=max(1.0, w / 60))
+    np.add(canvas, overlay, out=canvas, casting="unsafe")
+
+
+def synthetic_image(label: str, size: int, rng: np.random.Generator, shift=(0, 0), exposure: float = 1.0) -> np.ndarray:
+    """One grey uint8 image of the given class."""
+    if label not in CLASSES:
+        raise ValueError(f"unknown synthetic class {label!r}; classes: {list(CLASSES)}")
+    canvas = np.full((size, size), 15, np.float32)
+    lungs = _lungs(canvas, rng, shift)
+    _pattern(canvas, label, lungs, rng)
+    canvas = cv2.GaussianBlur(canvas, (0, 0), sigmaX=size / 200 + 0.5)
+    canvas = canvas * exposure + rng.normal(0, 6, canvas.shape)
+    return np.clip(canvas, 0, 255).astype(np.uint8)
+
+
+def make_synthetic_dataset(out_dir: str | Path, *, per_class: int = 24, size: int = 160, seed: int = 0) -> Path:
+    """Write a class-per-folder synthetic dataset (PNG and JPEG) with MANIFEST.csv and README.md.
+
+    Returns ``out_dir``. An existing complete dataset with the same settings is reused.
+    """
+    out = Path(out_dir)
+    manifest = out / "MANIFEST.csv"
+    if manifest.is_file() and len(pd.read_csv(manifest)) == per_class * len(CLASSES):
+        return out
+    rng = np.random.default_rng(seed)
+    rows = []
+    for label in CLASSES:
+        (out / label).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            patient = f"synthetic-{label}-{i // 2:03d}"
+            if i % 2 == 0:
+                shift = tuple(int(v) for v in rng.integers(-size // 20, size // 20 + 1, 2))
+            img = synthetic_image(label, size, rng, shift=(shift[0] + i % 2, shift[1]), exposure=float(rng.uniform(0.85, 1.15)))
+            ext = ".png" if i % 3 else ".jpg"
+            rel = f"{label}/{label}_{i:03d}{ext}"
+            ok, buf = cv2.imencode(ext, img)
+            if not ok:
+                raise RuntimeError(f"could not encode {rel}")
+            with atomic_path(out / rel) as tmp:
+                tmp.write_bytes(buf.tobytes())
+            rows.append({"path": rel, "label": label, "patient_id": patient, "source": "synthetic"})
+    atomic_write_text(out / "README.md", README.format(seed=seed, classes=", ".join(CLASSES), n=len(rows), per_class=per_class))
+    with atomic_path(manifest) as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False)
+    return out

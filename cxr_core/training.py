@@ -1,0 +1,353 @@
+"""Fit one split: optimizer, loss, callbacks, checkpoints, resume, logs, precision and distribution.
+
+:func:`fit_split` trains a model on one train/validation split as an experiment's ``train`` section
+says, writing into one folder:
+
+    checkpoints/last.weights.h5     model and optimizer variables (Adam moments, iteration count)
+                                    after the last finished epoch
+    checkpoints/state.json          epochs done, callback state (EarlyStopping, ReduceLROnPlateau), lr
+    checkpoints/best.weights.h5     best weights on ``checkpoint_monitor`` (``checkpoint: best``)
+    training_log.csv                one row per epoch (Keras CSVLogger; appended on resume)
+
+Every file is written atomically. Started again on the same folder, :func:`fit_split` continues
+after the last finished epoch with the optimizer and callback state restored; a split whose
+training finished (all epochs, or stopped early) is not trained again.
+
+Deviation: a resumed run continues with the same weights, optimizer and schedule state, but the
+data order after the resume point is drawn from a seed derived from the epoch, so it matches an
+uninterrupted run statistically, not bit for bit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from cxr_core.config import TrainConfig
+from cxr_core.io import atomic_path, atomic_write_text
+
+OPTIMIZERS: dict[str, Callable[..., Any]] = {}
+"""Extra optimizer factories by name, ``factory(learning_rate, **options)``; paper packages add theirs."""
+
+LOSSES = ("categorical_crossentropy", "categorical_crossentropy_from_logits", "mse")
+
+
+def register_optimizer(name: str, factory: Callable[..., Any]) -> None:
+    """Make ``train.optimizer.name: NAME`` build ``factory(learning_rate=..., **options)``."""
+    OPTIMIZERS[name] = factory
+
+
+def make_optimizer(name: str, learning_rate: Any, options: Mapping[str, Any] | None = None):
+    """A Keras optimizer by name (adam, adamax, sgd, adamw, rmsprop, or a registered one)."""
+    import keras
+
+    options = dict(options or {})
+    builtin = {
+        "adam": keras.optimizers.Adam,
+        "adamax": keras.optimizers.Adamax,
+        "sgd": keras.optimizers.SGD,
+        "adamw": keras.optimizers.AdamW,
+        "rmsprop": keras.optimizers.RMSprop,
+    }
+    key = name.lower()
+    if key in OPTIMIZERS:
+        return OPTIMIZERS[key](learning_rate=learning_rate, **options)
+    if key not in builtin:
+        raise ValueError(f"train.optimizer.name: unknown optimizer {name!r}; known: {sorted(builtin) + sorted(OPTIMIZERS)}")
+    return builtin[key](learning_rate=learning_rate, **options)
+
+
+def make_loss(name: str):
+    """The Keras loss for ``train.loss``."""
+    import keras
+
+    if name == "categorical_crossentropy":
+        return keras.losses.CategoricalCrossentropy()
+    if name == "categorical_crossentropy_from_logits":
+        return keras.losses.CategoricalCrossentropy(from_logits=True)
+    if name == "mse":
+        return keras.losses.MeanSquaredError()
+    raise ValueError(f"train.loss: unknown loss {name!r}; known: {list(LOSSES)}")
+
+
+def class_weights(spec: Any, labels: np.ndarray, class_names: tuple[str, ...]) -> dict[int, float] | None:
+    """Class weights from ``train.class_weight``.
+
+    ``round_max_over_count`` is CVR-Net's ``get_class_weights``: ``round(max_count / count, 2)`` on the
+    training labels [CVR-T]; a mapping gives weights by class name; ``null`` means none.
+    """
+    if spec is None:
+        return None
+    if spec == "round_max_over_count":
+        counts = np.bincount(labels, minlength=len(class_names))
+        if (counts == 0).any():
+            empty = [class_names[i] for i in np.flatnonzero(counts == 0)]
+            raise ValueError(f"train.class_weight: class(es) {empty} have no training samples")
+        return {i: round(float(counts.max() / c), 2) for i, c in enumerate(counts)}
+    if isinstance(spec, Mapping):
+        unknown = [k for k in spec if k not in class_names]
+        if unknown:
+            raise ValueError(f"train.class_weight: unknown class {unknown[0]!r}; classes: {list(class_names)}")
+        return {i: float(spec.get(name, 1.0)) for i, name in enumerate(class_names)}
+    raise ValueError(f"train.class_weight: expected null, 'round_max_over_count' or a mapping, found {spec!r}")
+
+
+def set_precision(policy: str | None) -> None:
+    """Set Keras' global dtype policy (``mixed_float16`` on GPUs, ``mixed_bfloat16`` on CPUs/TPUs)."""
+    import keras
+
+    allowed = (None, "float32", "mixed_float16", "mixed_bfloat16")
+    if policy not in allowed:
+        raise ValueError(f"train.mixed_precision: expected one of {allowed}, found {policy!r}")
+    keras.mixed_precision.set_global_policy(policy or "float32")
+
+
+def make_strategy(name: str):
+    """The tf.distribute strategy for ``train.strategy``.
+
+    ``default`` (one device), ``mirrored`` (all local GPUs, or the logical devices configured),
+    ``multi_worker`` (MultiWorkerMirroredStrategy; cluster from the ``TF_CONFIG`` environment variable).
+    ``batch_size`` is the global batch: each of N replicas gets ``batch_size / N`` samples.
+    """
+    import tensorflow as tf
+
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        if "TF_CONFIG" not in os.environ:
+            raise ValueError("train.strategy: multi_worker needs the TF_CONFIG environment variable (cluster and task)")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"train.strategy: expected default, mirrored or multi_worker, found {name!r}")
+
+
+def seed_everything(seed: int, deterministic: bool) -> None:
+    """Python, NumPy and TensorFlow seeds; deterministic kernels when asked (same results on CPU)."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+@dataclass
+class FitResult:
+    """What training left: the log, the weights to evaluate, and how it ended."""
+
+    log_path: Path
+    weights_path: Path
+    epochs_done: int
+    stopped_early: bool
+    resumed_from: int
+
+
+def _callback_state(cb) -> dict:
+    keys = ("wait", "best", "cooldown_counter", "stopped_epoch")
+    return {k: _jsonable(getattr(cb, k)) for k in keys if hasattr(cb, k)}
+
+
+def _jsonable(value):
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def _from_json(value):
+    if isinstance(value, str) and value in ("inf", "-inf", "nan"):
+        return float(value)
+    return value
+
+
+def _resumable(base):
+    """A subclass of a Keras callback whose state survives a restart (restored after on_train_begin)."""
+
+    class Resumable(base):
+        restore: dict | None = None
+
+        def on_train_begin(self, logs=None):
+            super().on_train_begin(logs)
+            for key, value in (self.restore or {}).items():
+                setattr(self, key, _from_json(value))
+
+    Resumable.__name__ = f"Resumable{base.__name__}"
+    return Resumable
+
+
+def _make_checkpointer(ckpt_dir: Path, monitor: str, mode_best: str | None, state_callbacks: dict):
+    import keras
+
+    class AtomicCheckpoint(keras.callbacks.Callback):
+        """Saves weights, optimizer variables and callback state after every epoch, atomically."""
+
+        def __init__(self, best: float | None):
+            super().__init__()
+            self.best = best
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            improved = False
+            if mode_best is not None and monitor in logs:
+                value = float(logs[monitor])
+                better = (lambda a, b: a > b) if mode_best == "max" else (lambda a, b: a < b)
+                if self.best is None or better(value, self.best):
+                    self.best = value
+                    improved = True
+                    with atomic_path(ckpt_dir / "best.weights.h5") as tmp:
+                        self.model.save_weights(tmp)
+            with atomic_path(ckpt_dir / "last.weights.h5") as tmp:
+                self.model.save_weights(tmp)
+            lr = self.model.optimizer.learning_rate
+            state = {
+                "epochs_done": epoch + 1,
+                "best": self.best,
+                "best_epoch_improved": improved,
+                "learning_rate": float(np.asarray(lr)) if not callable(lr) else None,
+                "callbacks": {name: _callback_state(cb) for name, cb in state_callbacks.items()},
+                "stopped_early": False,
+            }
+            atomic_write_text(ckpt_dir / "state.json", json.dumps(state, indent=2))
+
+    return AtomicCheckpoint
+
+
+def read_state(ckpt_dir: Path) -> dict | None:
+    """The saved training state of a split, or None when it has not finished an epoch."""
+    path = Path(ckpt_dir) / "state.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
+
+
+def _restore(model, weights_path: Path) -> None:
+    """Load model and optimizer variables saved by the checkpoint callback."""
+    optimizer = model.optimizer
+    if not optimizer.built:
+        optimizer.build(model.trainable_variables)
+    try:
+        model.load_weights(weights_path)
+    except ValueError as exc:
+        raise ValueError(f"{weights_path}: cannot resume from this checkpoint ({exc}); was the config changed?") from exc
+
+
+def compile_model(model, train: TrainConfig, *, learning_rate: Any = None, metrics=("accuracy",)):
+    """Compile ``model`` with the configured optimizer, loss and XLA switch."""
+    lr = train.optimizer.learning_rate if learning_rate is None else learning_rate
+    optimizer = make_optimizer(train.optimizer.name, lr, train.optimizer.options)
+    model.compile(
+        optimizer=optimizer,
+        loss=make_loss(train.loss),
+        metrics=list(metrics),
+        jit_compile=bool(train.jit_compile),
+    )
+    return model
+
+
+def fit_split(
+    build_model: Callable[[], Any],
+    make_train_data: Callable[[int], Any],
+    make_val_data: Callable[[int], Any] | None,
+    out_dir: str | Path,
+    train: TrainConfig,
+    *,
+    class_weight: Mapping[int, float] | None = None,
+    steps_per_epoch: int | None = None,
+    validation_steps: int | None = None,
+    strategy=None,
+    learning_rate: Any = None,
+    metrics=("accuracy",),
+) -> FitResult:
+    """Train one split as ``train`` says, resuming from ``out_dir`` where a previous run stopped.
+
+    Args:
+        build_model: returns a fresh, uncompiled model (called inside the strategy's scope).
+        make_train_data / make_val_data: ``f(first_epoch) -> tf.data.Dataset`` of ``(x, y)``; the
+            first epoch seeds the data order so a resumed run does not replay epoch 0's order.
+        out_dir: the split's folder (checkpoints/, training_log.csv).
+        train: the experiment's train section.
+        class_weight: per class index, or None.
+        learning_rate: a value or a Keras schedule replacing ``train.optimizer.learning_rate``.
+
+    Returns:
+        :class:`FitResult`; ``weights_path`` is ``best.weights.h5`` with ``checkpoint: best`` (the
+        authors' ModelCheckpoint(save_best_only) of CVR-Net [CVR-T]) and ``last.weights.h5``
+        otherwise (CoroNet saves the final-epoch model [CN]).
+    """
+    import keras
+
+    out_dir = Path(out_dir)
+    ckpt_dir = out_dir / "checkpoints"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    log_path = out_dir / "training_log.csv"
+    strategy = strategy or make_strategy("default")
+    if train.checkpoint not in ("last", "best"):
+        raise ValueError(f"train.checkpoint: expected 'last' or 'best', found {train.checkpoint!r}")
+
+    state = read_state(ckpt_dir)
+    start_epoch = int(state["epochs_done"]) if state else 0
+    weights_name = "best.weights.h5" if train.checkpoint == "best" else "last.weights.h5"
+    if state and (state.get("stopped_early") or start_epoch >= train.epochs):
+        return FitResult(log_path, ckpt_dir / weights_name, start_epoch, bool(state.get("stopped_early")), start_epoch)
+
+    with strategy.scope():
+        model = build_model()
+        compile_model(model, train, learning_rate=learning_rate, metrics=metrics)
+        if state:
+            _restore(model, ckpt_dir / "last.weights.h5")
+            if state.get("learning_rate") is not None and not callable(model.optimizer.learning_rate):
+                model.optimizer.learning_rate.assign(state["learning_rate"])
+
+    restored = (state or {}).get("callbacks", {})
+    callbacks: list = []
+    state_callbacks: dict = {}
+    needs_val = make_val_data is not None
+    if train.early_stopping:
+        cb = _resumable(keras.callbacks.EarlyStopping)(**dict(train.early_stopping))
+        cb.restore = restored.get("early_stopping")
+        state_callbacks["early_stopping"] = cb
+        callbacks.append(cb)
+    if train.reduce_lr:
+        cb = _resumable(keras.callbacks.ReduceLROnPlateau)(**dict(train.reduce_lr))
+        cb.restore = restored.get("reduce_lr")
+        state_callbacks["reduce_lr"] = cb
+        callbacks.append(cb)
+    monitor = train.checkpoint_monitor
+    if (train.early_stopping or train.reduce_lr or train.checkpoint == "best") and not needs_val:
+        if any(str(m).startswith("val_") for m in (monitor, *(c.monitor for c in state_callbacks.values()))):
+            raise ValueError("train: callbacks monitor a validation metric but the protocol has no validation data")
+    mode = None
+    if train.checkpoint == "best":
+        mode = "min" if "loss" in monitor else "max"
+    checkpointer = _make_checkpointer(ckpt_dir, monitor, mode, state_callbacks)((state or {}).get("best"))
+    callbacks.append(keras.callbacks.CSVLogger(str(log_path), append=start_epoch > 0))
+    callbacks.append(checkpointer)
+
+    history = model.fit(
+        make_train_data(start_epoch),
+        validation_data=make_val_data(start_epoch) if needs_val else None,
+        epochs=train.epochs,
+        initial_epoch=start_epoch,
+        steps_per_epoch=steps_per_epoch,
+        validation_steps=validation_steps,
+        class_weight=dict(class_weight) if class_weight else None,
+        callbacks=callbacks,
+        shuffle=False,  # the tf.data pipeline shuffles, seeded
+        verbose=train.verbose,
+    )
+    epochs_done = start_epoch + len(history.history.get("loss", []))
+    stopped = epochs_done < train.epochs
+    final = read_state(ckpt_dir) or {}
+    final.update(epochs_done=epochs_done, stopped_early=stopped)
+    atomic_write_text(ckpt_dir / "state.json", json.dumps(final, indent=2))
+    if train.checkpoint == "best" and not (ckpt_dir / "best.weights.h5").exists():
+        raise RuntimeError(f"{ckpt_dir}: checkpoint 'best' monitors {monitor!r}, which never appeared in the logs")
+    return FitResult(log_path, ckpt_dir / weights_name, epochs_done, stopped, start_epoch)

@@ -1,0 +1,88 @@
+"""CoroNet builder: published parameter counts [S4 Table II], layer names, mixed precision, backbone files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from coronet_tf import PUBLISHED_PARAMS, build_coronet, xception_output_side  # noqa: E402
+from coronet_tf.model import build_xception  # noqa: E402
+
+
+def _counts(model) -> tuple[int, int, int]:
+    trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
+    non_trainable = int(sum(np.prod(w.shape) for w in model.non_trainable_weights))
+    return model.count_params(), trainable, non_trainable
+
+
+def test_table_ii_counts_and_layer_names():
+    model = build_coronet(num_classes=4, input_shape=(150, 150, 3))
+    assert _counts(model) == (33_969_964, 33_915_436, 54_528)  # [S4] Table II
+    assert [layer.name for layer in model.layers] == ["xception", "flatten", "dropout", "dense", "dense_1"]
+    assert tuple(model.get_layer("xception").output.shape) == (None, 5, 5, 2048)
+    assert tuple(model.get_layer("flatten").output.shape) == (None, 51_200)
+    assert model.get_layer("dense").count_params() == 13_107_456
+    assert model.get_layer("dense_1").count_params() == 1_028
+    assert model.get_layer("xception").count_params() == 20_861_480
+    assert model.get_layer("xception").get_layer("block14_sepconv2_act") is not None
+
+
+@pytest.mark.parametrize("side,classes", [(224, 4), (150, 3), (150, 2)])
+def test_other_sizes_and_tasks(side, classes):
+    model = build_coronet(num_classes=classes, input_shape=(side, side, 3))
+    assert _counts(model) == PUBLISHED_PARAMS[(side, classes)]
+    assert PUBLISHED_PARAMS[(224, 4)][0] == 46_552_876
+    assert PUBLISHED_PARAMS[(150, 3)][0] == 33_969_707 and PUBLISHED_PARAMS[(150, 2)][0] == 33_969_450
+
+
+def test_auto_named_layers_do_not_depend_on_earlier_builds():
+    first = build_xception((71, 71, 3))
+    second = build_xception((71, 71, 3))
+    names = [layer.name for layer in second.layers if layer.name.startswith(("conv2d", "batch_normalization"))]
+    assert names == ["conv2d", "batch_normalization", "conv2d_1", "batch_normalization_1",
+                     "conv2d_2", "batch_normalization_2", "conv2d_3", "batch_normalization_3"]
+    assert [layer.name for layer in first.layers] == [layer.name for layer in second.layers]
+
+
+def test_mixed_precision_keeps_softmax_float32():
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = build_coronet(num_classes=3, input_shape=(71, 71, 3))
+        assert model.get_layer("dense").compute_dtype == "float16"
+        out = model(np.random.default_rng(0).random((2, 71, 71, 3), dtype=np.float32), training=False)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    assert keras.backend.standardize_dtype(out.dtype) == "float32"
+    np.testing.assert_allclose(np.asarray(out).sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_output_side_matches_keras():
+    for side in (71, 96):
+        assert xception_output_side(side) == build_xception((side, side, 3)).output.shape[1]
+    assert [xception_output_side(s) for s in (71, 96, 150, 224, 299)] == [3, 3, 5, 7, 10]
+
+
+def test_backbone_weights_from_keras2_notop_file(tmp_path):
+    """A Keras-2 notop file (the format of Keras' ImageNet Xception download) loads as backbone."""
+    tf_keras = pytest.importorskip("tf_keras")
+    tf_keras.backend.clear_session()
+    theirs = tf_keras.applications.Xception(weights=None, include_top=False, input_shape=(71, 71, 3))
+    path = tmp_path / "xception_notop.h5"
+    theirs.save_weights(str(path))
+    model = build_coronet(num_classes=4, input_shape=(71, 71, 3), backbone_weights=path)
+    x = np.random.default_rng(1).random((2, 71, 71, 3), dtype=np.float32)
+    ours = np.asarray(model.get_layer("xception")(x, training=False))
+    ref = theirs.predict(x, verbose=0)
+    np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_bad_arguments_name_the_problem(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no file at"):
+        build_coronet(backbone_weights=tmp_path / "missing.h5")
+    with pytest.raises(ValueError, match=">= 71"):
+        build_coronet(input_shape=(64, 64, 3))
+    with pytest.raises(ValueError, match="num_classes"):
+        build_coronet(num_classes=1)

@@ -1,0 +1,114 @@
+"""CoroNet presets: published values [S4], [CN], a sourced note for every difference, valid configs."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from coronet_tf import FAMILY, PRESETS, TABLE_I_COUNTS, class_names_for, label_map_for, preset_for
+from cxr_core.registry import ModelFamily, Preset, get_family
+
+SECTIONS = {"data", "preprocess", "augment", "model", "train", "protocol", "published", "extra"}
+TAG = re.compile(r"\[(S4|CN|CN-old)[^\]]*\]|PAPERS\.md")
+
+
+def _flatten(values, prefix=""):
+    out = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and key not in ("label_map", "undersample", "options"):
+            out.update(_flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def _has_note(notes, field):
+    parts = field.split(".")
+    return any(".".join(parts[:i]) in notes for i in range(1, len(parts) + 1))
+
+
+def test_presets_are_registered():
+    assert set(PRESETS) == {"paper", "authors_code"}
+    assert all(isinstance(p, Preset) and p.name == name for name, p in PRESETS.items())
+    assert isinstance(FAMILY, ModelFamily) and FAMILY.name == "coronet"
+    assert get_family("coronet") is FAMILY
+    assert FAMILY.last_conv_layer == "block14_sepconv2_act" and FAMILY.load_weights is not None
+    for preset in PRESETS.values():
+        assert set(preset.values) <= SECTIONS
+
+
+@pytest.mark.parametrize("first,second", [("paper", "authors_code"), ("authors_code", "paper")])
+def test_every_difference_has_a_sourced_note(first, second):
+    a, b = _flatten(PRESETS[first].values), _flatten(PRESETS[second].values)
+    differing = sorted(k for k in set(a) | set(b) if a.get(k, "<absent>") != b.get(k, "<absent>"))
+    assert "preprocess.image_size" in differing and "protocol.kind" in differing
+    notes = PRESETS[first].notes
+    assert [f for f in differing if not _has_note(notes, f)] == []
+    assert [k for k, note in notes.items() if not TAG.search(note)] == []
+
+
+def test_published_values():
+    paper, code = PRESETS["paper"].values, PRESETS["authors_code"].values
+    for values in (paper, code):
+        assert values["data"]["class_names"] == ["covid", "normal", "pneumonia_bac", "pneumonia_vir"]
+        assert values["preprocess"]["scaling"] == "rescale01"
+        train = values["train"]
+        assert (train["epochs"], train["batch_size"], train["optimizer"]["name"]) == (80, 10, "adam")
+        assert train["optimizer"]["learning_rate"] == 1e-4
+        assert train["class_weight"] is None and train["early_stopping"] is None and train["reduce_lr"] is None
+        aug = values["augment"]
+        assert (aug["rotation_range"], aug["width_shift_range"], aug["height_shift_range"]) == (50, 0.2, 0.2)
+        assert (aug["shear_range"], aug["zoom_range"], aug["channel_shift_range"]) == (0.25, 0.1, 20)
+        assert aug["horizontal_flip"] and aug["vertical_flip"] and aug["fill_mode"] == "constant"
+    assert paper["preprocess"]["image_size"] == [224, 224] and code["preprocess"]["image_size"] == [150, 150]
+    assert code["preprocess"]["resize_method"] == "nearest"
+    assert code["augment"]["on_validation"] is True and paper["augment"]["on_validation"] is False
+    assert (paper["protocol"]["kind"], paper["protocol"]["n_folds"]) == ("kfold", 4)
+    assert (code["protocol"]["kind"], code["protocol"]["holdout_fraction"]) == ("holdout", 0.2)
+    assert paper["data"]["undersample"] == TABLE_I_COUNTS and sum(TABLE_I_COUNTS.values()) == 1251
+    assert code["data"]["undersample"] is None
+    assert paper["published"]["table"] == "coronet/table3"
+    assert code["extra"]["expected_params"] == [33_969_964, 33_915_436, 54_528]
+    assert paper["extra"]["expected_params"][0] == 46_552_876
+
+
+def test_presets_resolve_as_experiment_configs():
+    config = pytest.importorskip("cxr_core.config")
+    for name in PRESETS:
+        cfg = config.resolve_config({"preset": f"coronet/{name}"})
+        assert cfg.model.family == "coronet" and cfg.model.num_classes == 4
+        assert cfg.deviations
+    for classes in (3, 2):
+        variant = preset_for("paper", classes, init_from="coronet4.weights.h5")
+        cfg = config.resolve_config({}, overrides=dict(variant.values))
+        assert cfg.model.num_classes == classes and cfg.model.init_from == "coronet4.weights.h5"
+        assert cfg.train.optimizer.learning_rate == 5e-5
+        assert tuple(cfg.data.class_names) == class_names_for(classes)
+
+
+def test_variants():
+    fresh = preset_for("authors_code", 3)
+    assert fresh.values["model"]["init_from"] is None and fresh.values["train"]["optimizer"]["learning_rate"] == 1e-4
+    assert fresh.values["published"]["table"] == "coronet/table5"
+    assert fresh.values["extra"]["expected_params"][0] == 33_969_707
+    assert preset_for("authors_code", 2).values["extra"]["expected_params"][0] == 33_969_450
+    assert preset_for("paper", 4) is PRESETS["paper"]
+    rest = preset_for("paper", 2, binary="covid_vs_rest")
+    assert rest.values["data"]["class_names"] == ["covid", "non_covid"]
+    with pytest.raises(ValueError, match="4-, 3- and 2-class"):
+        class_names_for(5)
+
+
+def test_label_maps_on_real_folders(cxr4_mini):
+    samples = pytest.importorskip("cxr_core.data.samples")
+    table = samples.read_class_folders(cxr4_mini)
+    four = samples.remap_labels(table, label_map_for(4), class_names_for(4))
+    assert four.class_counts().to_dict() == {"covid": 50, "normal": 50, "pneumonia_bac": 42, "pneumonia_vir": 50}
+    three = samples.remap_labels(table, label_map_for(3), class_names_for(3))
+    assert three.class_counts().to_dict() == {"covid": 50, "normal": 50, "pneumonia": 92}
+    two = samples.remap_labels(table, label_map_for(2), class_names_for(2))
+    assert two.class_counts().to_dict() == {"covid": 50, "normal": 50} and len(two.skipped) == 92
+    rest = samples.remap_labels(table, label_map_for(2, binary="covid_vs_rest"), ("covid", "non_covid"))
+    assert rest.class_counts().to_dict() == {"covid": 50, "non_covid": 142}

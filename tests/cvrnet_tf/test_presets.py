@@ -1,0 +1,75 @@
+"""CVR-Net presets: the authors' code [CVR-T], [CVR-P12] and the leak-free paper preset."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from cvrnet_tf import FAMILY, PRESETS, PUBLISHED_PARAMS, TASKS, preset_for_task
+from cxr_core.registry import Preset
+
+
+def _leaves(d, prefix=""):
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v and not k.startswith(("early_stopping", "reduce_lr", "optimizer", "options")):
+            out.update(_leaves(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def test_authors_code_values():
+    v = PRESETS["authors_code"].values
+    assert v["protocol"]["n_folds"] == 5 and v["protocol"]["split_style"] == "authors_contiguous"
+    assert v["protocol"]["validation"] == "test_fold" and v["protocol"]["group_by_patient"] is False
+    t = v["train"]
+    assert t["optimizer"] == {"name": "adamax", "learning_rate": 1e-4, "options": {"beta_1": 0.9, "beta_2": 0.999}}
+    assert (t["batch_size"], t["epochs"], t["class_weight"]) == (8, 200, "round_max_over_count")
+    assert t["early_stopping"] == {"monitor": "val_accuracy", "patience": 13, "mode": "max"}
+    assert t["reduce_lr"] == {"monitor": "val_accuracy", "factor": 0.1, "patience": 4, "mode": "max", "min_lr": 1e-8}
+    assert (t["checkpoint"], t["checkpoint_monitor"]) == ("best", "val_accuracy")
+    a = v["augment"]
+    assert a["horizontal_flip"] and a["vertical_flip"] and not a["on_validation"]
+    assert all(a[k] == 0 for k in ("rotation_range", "width_shift_range", "height_shift_range", "shear_range",
+                                   "zoom_range", "channel_shift_range"))
+    assert v["preprocess"] == {"image_size": [224, 224], "resize_method": "nearest", "scaling": "raw255", "cache": False}
+    assert v["model"]["options"] == {"resnet": "legacy", "input_scaling": "raw255"}
+    assert v["model"]["num_classes"] == 2 and v["data"]["class_names"] == ["NOR", "NCP"]
+
+
+def test_paper_is_leak_free():
+    p = PRESETS["paper"].values["protocol"]
+    assert p["validation"] == "inner_split" and p["group_by_patient"] is True and p["split_style"] == "stratified"
+    assert "NOT RETRIEVED" in PRESETS["paper"].description
+
+
+def test_every_differing_field_has_a_tagged_note():
+    a, p = _leaves(dict(PRESETS["authors_code"].values)), _leaves(dict(PRESETS["paper"].values))
+    differing = sorted(k for k in a.keys() | p.keys() if a.get(k) != p.get(k))
+    assert differing, "the presets should differ"
+    for preset in PRESETS.values():
+        assert isinstance(preset, Preset)
+        for key in differing:
+            assert key in preset.notes, f"{preset.name}: no note for {key}"
+            assert re.search(r"\[[A-Za-z0-9-]+\]", preset.notes[key]), f"{preset.name}.{key}: note lacks a source tag"
+
+
+@pytest.mark.parametrize("task", [1, 2, 3, 4, 5])
+def test_preset_for_task(task):
+    for base in ("paper", "authors_code"):
+        preset = preset_for_task(base, task)
+        assert preset.values["data"]["class_names"] == list(TASKS[task].class_names)
+        assert preset.values["model"]["num_classes"] == TASKS[task].num_classes
+        assert preset.values["extra"]["expected_params"] == list(PUBLISHED_PARAMS[TASKS[task].num_classes])
+        assert f"Task-{task}" in preset.values["published"]["source"]
+    assert PRESETS["authors_code"].values["data"]["class_names"] == ["NOR", "NCP"]  # base untouched
+
+
+def test_published_params_are_consistent():
+    assert PUBLISHED_PARAMS[2] == (48_602_610, 48_494_962, 107_648)
+    for n in (3, 4):  # 65 parameters per extra class in each of the five softmax layers
+        assert PUBLISHED_PARAMS[n][0] == PUBLISHED_PARAMS[2][0] + 5 * 65 * (n - 2)
+        assert PUBLISHED_PARAMS[n][0] == PUBLISHED_PARAMS[n][1] + PUBLISHED_PARAMS[n][2]
+    assert FAMILY.preset("authors_code") is PRESETS["authors_code"]
