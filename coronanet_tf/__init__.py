@@ -32,6 +32,8 @@ FAMILY = ModelFamily(
     presets=PRESETS,
     load_weights=load_coronanet_weights,
     last_conv_layer=LAST_CONV_LAYER,
+    output_kind="logits",
+    convert=convert_torch_checkpoint,
     description="CORONA-Net: VGG16-BN encoder, MLP classifier, Decoder224 (two-phase re-init + classify) [CR, S0]",
 )
 

@@ -32,6 +32,7 @@ FAMILY = ModelFamily(
     presets=PRESETS,
     load_weights=load_weights,
     last_conv_layer=LAST_CONV_LAYER,
+    init_weights=load_finetune_weights,
     description="CoroNet: Xception (ImageNet) + Flatten + Dropout(0.5) + Dense(256) + softmax [S4], [CN]",
 )
 

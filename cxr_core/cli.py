@@ -158,13 +158,12 @@ def load_model_weights(family, cfg, class_names, weights: str):
     path = Path(weights)
     if not path.is_file():
         raise SystemExit(f"--weights: file not found: {path}")
+    model = model_builder(cfg, len(class_names), for_weights=True)()
     if path.name.endswith(".weights.h5") or path.suffix == ".keras":
-        model = model_builder(cfg, len(class_names))()
         model.load_weights(path)
         return model
     if family.load_weights is None:
         raise SystemExit(f"model family {family.name!r} cannot load {path.name}; give a Keras 3 .weights.h5 file")
-    model = model_builder(cfg, len(class_names))()
     return family.load_weights(model, str(path)) or model
 
 
@@ -215,7 +214,7 @@ def cmd_predict(args) -> int:
             print(f"SKIPPED {row['path']}: {row['reason']}", file=sys.stderr)
     spec = pipeline_spec(cfg)
     ds = build_dataset(table, spec, batch_size=args.batch_size, shuffle=False, augment=False)
-    probs = predict_probabilities(model, ds, output_kind=getattr(family, "output_kind", "probabilities"))
+    probs = predict_probabilities(model, ds, output_kind=family.output_kind)
     rows = []
     for sid, p in zip(table.frame["sample_id"], probs):
         best = int(np.argmax(p))
@@ -248,7 +247,7 @@ def cmd_evaluate(args) -> int:
     out = Path(args.out)
     ds = build_dataset(table, pipeline_spec(cfg), batch_size=args.batch_size, shuffle=False, augment=False)
     _log(f"evaluating {len(table)} images ({len(table.skipped)} skipped)")
-    probs = predict_probabilities(model, ds, output_kind=getattr(family, "output_kind", "probabilities"))
+    probs = predict_probabilities(model, ds, output_kind=family.output_kind)
     result = evaluate_predictions(table.labels, probs, class_names, n_boot=args.n_bootstrap, seed=0)
     write_table(result.per_class, out / "metrics")
     write_table(result.ci, out / "metrics_ci")
@@ -278,7 +277,7 @@ def cmd_convert(args) -> int:
     from cxr_core.registry import get_family
 
     family = get_family(args.family)
-    converter = getattr(family, "convert", None)
+    converter = family.convert
     if converter is None:
         raise SystemExit(f"model family {args.family!r} has no converter")
     report = converter(args.src, args.dst)

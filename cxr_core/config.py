@@ -285,8 +285,40 @@ def resolve_config(raw: Mapping, *, origin: str = "<config>", overrides: Mapping
     if overrides:
         merged = deep_merge(merged, overrides)
     if notes and "deviations" not in raw:
-        merged["deviations"] = list(notes)
+        merged["deviations"] = _notes_after_overrides(notes, merged, [raw, overrides or {}], raw["preset"])
     return _build(ExperimentConfig, merged, "", origin)
+
+
+def _dotted_keys(tree: Mapping, prefix: str = "") -> set[str]:
+    keys = set()
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        keys.add(dotted)
+        if isinstance(value, Mapping) and key not in _OPAQUE_KEYS:
+            keys |= _dotted_keys(value, dotted + ".")
+    return keys
+
+
+def _lookup(tree: Mapping, dotted: str) -> Any:
+    node: Any = tree
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _notes_after_overrides(notes, merged: Mapping, layers: list[Mapping], preset: str) -> list[str]:
+    """The preset's notes, with those on fields the experiment changed marked as overridden."""
+    changed = set().union(*(_dotted_keys(layer) for layer in layers))
+    out = []
+    for line in notes:
+        key, _, note = line.partition(": ")
+        if key in changed:
+            out.append(f"{key}: OVERRIDDEN by this experiment to {_lookup(merged, key)!r} (preset {preset}: {note})")
+        else:
+            out.append(line)
+    return out
 
 
 def load_config(path: str | Path, *, overrides: Mapping | None = None) -> ExperimentConfig:

@@ -73,8 +73,12 @@ def load_samples(cfg: ExperimentConfig, source: str | None = None, *, test: bool
     return table
 
 
-def prepare_samples(cfg: ExperimentConfig, table):
-    """Apply ``data.undersample`` (CoroNet Table I counts [S4], or the minority class), seeded."""
+def prepare_samples(cfg: ExperimentConfig, table, *, smoke: bool = False, progress: Progress = print):
+    """Apply ``data.undersample`` (CoroNet Table I counts [S4], or the minority class), seeded.
+
+    In smoke mode, per-class counts above what a small dataset holds are capped (and said so), so that
+    a full experiment YAML runs on ../shared/data's few images.
+    """
     from cxr_core.data.splits import undersample
 
     if cfg.data.undersample is None:
@@ -82,6 +86,12 @@ def prepare_samples(cfg: ExperimentConfig, table):
     spec = cfg.data.undersample
     if isinstance(spec, dict):
         spec = {str(k): int(v) for k, v in spec.items()}
+        if smoke:
+            available = table.class_counts()
+            capped = {k: min(v, int(available.get(k, 0))) for k, v in spec.items()}
+            if capped != spec:
+                progress(f"smoke: undersampling counts {spec} capped at the images available: {capped}")
+            spec = capped
     return undersample(table, spec, seed=cfg.protocol.seed)
 
 
@@ -256,8 +266,12 @@ def pipeline_spec(cfg: ExperimentConfig):
     )
 
 
-def model_builder(cfg: ExperimentConfig, num_classes: int) -> Callable[[], object]:
-    """A function building a fresh model of the experiment's family (with ``init_from`` weights)."""
+def model_builder(cfg: ExperimentConfig, num_classes: int, *, for_weights: bool = False) -> Callable[[], object]:
+    """A function building a fresh model of the experiment's family (with ``init_from`` weights).
+
+    ``for_weights=True`` builds the bare architecture (no ImageNet backbone, no ``init_from``) for a
+    model whose every weight is about to be loaded from a file: nothing is downloaded or read twice.
+    """
     from cxr_core.registry import get_family
 
     family = get_family(cfg.model.family)
@@ -267,11 +281,11 @@ def model_builder(cfg: ExperimentConfig, num_classes: int) -> Callable[[], objec
         model = family.build(
             num_classes=num_classes,
             input_shape=input_shape,
-            backbone_weights=cfg.model.backbone_weights,
+            backbone_weights=None if for_weights else cfg.model.backbone_weights,
             **dict(cfg.model.options),
         )
-        if cfg.model.init_from:
-            init_from_weights(model, cfg.model.init_from)
+        if cfg.model.init_from and not for_weights:
+            (family.init_weights or init_from_weights)(model, cfg.model.init_from)
         return model
 
     return build
@@ -391,23 +405,29 @@ def run_fold(cfg: ExperimentConfig, table, split: Split, run_dir: Path, progress
 
     family = get_family(cfg.model.family)
     t0 = time.perf_counter()
-    result = fit_split(
-        model_builder(cfg, len(table.class_names)),
-        train_data,
-        val_data if val_table is not None and len(val_table) else None,
-        fold_dir,
-        train_cfg,
-        class_weight=class_weights(train_cfg.class_weight, train_table.labels, table.class_names),
-        steps_per_epoch=train_cfg.steps_per_epoch,
-        validation_steps=train_cfg.validation_steps,
-        strategy=strategy,
-    )
+    weights = class_weights(train_cfg.class_weight, train_table.labels, table.class_names)
+    make_val = val_data if val_table is not None and len(val_table) else None
+    if family.fit is not None:
+        result = family.fit(cfg, model_builder(cfg, len(table.class_names)), train_data, make_val, fold_dir,
+                            class_weight=weights, strategy=strategy)
+    else:
+        result = fit_split(
+            model_builder(cfg, len(table.class_names)),
+            train_data,
+            make_val,
+            fold_dir,
+            train_cfg,
+            class_weight=weights,
+            steps_per_epoch=train_cfg.steps_per_epoch,
+            validation_steps=train_cfg.validation_steps,
+            strategy=strategy,
+        )
     progress(f"fold {split.fold}: trained {result.epochs_done} epochs in {time.perf_counter() - t0:.0f} s")
 
-    model = model_builder(cfg, len(table.class_names))()
+    model = model_builder(cfg, len(table.class_names), for_weights=True)()
     model.load_weights(result.weights_path)
     test_ds = build_dataset(test_table, spec, batch_size=cfg.evaluation.batch_size, shuffle=False, augment=False)
-    probs = predict_probabilities(model, test_ds, output_kind=getattr(family, "output_kind", "probabilities"))
+    probs = predict_probabilities(model, test_ds, output_kind=family.output_kind)
     evaluation = evaluate_predictions(
         test_table.labels, probs, table.class_names, n_boot=cfg.evaluation.n_bootstrap, seed=cfg.evaluation.seed
     )
@@ -478,7 +498,7 @@ def run_protocol(
     seed_everything(cfg.train.seed, cfg.train.deterministic)
     strategy = make_strategy(cfg.train.strategy)
 
-    table = prepare_samples(cfg, load_samples(cfg))
+    table = prepare_samples(cfg, load_samples(cfg), smoke=smoke, progress=progress)
     counts = ", ".join(f"{c} {n}" for c, n in table.class_counts().items())
     progress(f"{cfg.name}: {len(table)} images ({counts}); {len(table.skipped)} skipped")
     write_run_config(run_dir, cfg, table, smoke)
@@ -605,6 +625,11 @@ def summarize_runs(run_dirs: Sequence[str | Path], out_dir: str | Path | None = 
         )
         per_fold.append(result)
     cfg = dict(cfg)
+    if record.get("smoke"):
+        cfg["warnings"] = [
+            "SMOKE RUN: tiny input and a few training steps from the config's initial weights. These figures "
+            "check that the pipeline runs end to end; they say nothing about the model or the paper."
+        ]
     cfg["folds_found"] = list(folds)
     cfg["run_dirs"] = [str(Path(r)) for r in run_dirs]
     published = (cfg.get("published") or {}).get("table")

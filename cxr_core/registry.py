@@ -40,6 +40,16 @@ class ModelFamily:
     load_weights: Callable[[Any, str], Any] | None = None
     last_conv_layer: str | None = None
     description: str = ""
+    output_kind: str = "probabilities"
+    """``probabilities`` (softmax output) or ``logits``; multi-output models give the classes first."""
+    init_weights: Callable[[Any, str], Any] | None = None
+    """``init_weights(model, path)`` for ``model.init_from``: start from another model's weights."""
+    fit: Callable[..., Any] | None = None
+    """Replaces :func:`cxr_core.training.fit_split` for families with their own schedule (CORONA-Net's
+    two phases). Called as ``fit(cfg, build_model, make_train_data, make_val_data, out_dir,
+    class_weight=..., strategy=...)`` and returns a :class:`cxr_core.training.FitResult`."""
+    convert: Callable[[str, str], Any] | None = None
+    """``convert(src, dst)`` for ``covid-cxr convert``: the authors' weights of another framework."""
 
     def preset(self, name: str) -> Preset:
         """The preset called ``name``; the error lists the ones that exist."""

@@ -388,7 +388,11 @@ def write_run_report(run_dir: str | os.PathLike, config: Mapping,
     facts.append(f"- classes: {', '.join(names)}")
     facts.append(f"- published reference: {key or 'none'}")
     md.append("\n".join(facts) + "\n\n")
-    md.append(_md_section("Deviations from the paper", _deviations(config)))
+    if config.get("description"):
+        md.append(f"{config['description']}\n\n")
+    for warning in config.get("warnings") or ():
+        md.append(f"> **Warning:** {warning}\n\n")
+    md.append(_md_section("Preset notes: choices and deviations from the paper, with sources", _deviations(config)))
 
     body = (f"Percent; Precision, Recall, Specificity and F-measure are {average} averages over "
             "classes within each fold (the paper does not state its averaging). `mean` = mean of "
