@@ -2,9 +2,11 @@
 
 VGG16-BN encoder + bottleneck MLP classifier + ``Decoder224`` reconstruction decoder, ported from
 the authors' PyTorch code [CR]; converter for the authors' ``covid.pth.tar`` and torchvision's
-ImageNet ``vgg16_bn`` weights; the authors' LR schedule and coupled-L2 Adam; presets
-``authors_code`` and ``paper``. PyTorch is optional (``pip install covid-cxr-tf[torch]``) and only
-imported when a ``.pth`` file is read; :mod:`coronanet_tf.torch_reference` is never imported here.
+ImageNet ``vgg16_bn`` weights; the authors' LR schedule and coupled-L2 Adam (registered as the
+optimizer ``adam_l2``); the two training phases (:func:`coronanet_tf.training.fit_phases`, the
+family's ``fit``); presets ``authors_code`` and ``paper`` (own settings under ``extra.coronanet``).
+PyTorch is optional (``pip install covid-cxr-tf[torch]``) and only imported when a ``.pth`` file
+is read; :mod:`coronanet_tf.torch_reference` is never imported here.
 """
 
 from __future__ import annotations
@@ -25,6 +27,17 @@ from coronanet_tf.model import (
 )
 from coronanet_tf.presets import PRESETS
 from coronanet_tf.schedule import AdamL2, CoronaNetSchedule
+from coronanet_tf.settings import CoronaNetSettings, parse_settings, settings_from_config
+from coronanet_tf.training import fit_phases
+from cxr_core.training import register_optimizer
+
+
+def _adam_l2(learning_rate, **options) -> AdamL2:
+    """``train.optimizer.name: adam_l2``: torch ``Adam(weight_decay=l2)`` (coupled L2) [CR]."""
+    return AdamL2(learning_rate=learning_rate, **options)
+
+
+register_optimizer("adam_l2", _adam_l2)
 
 FAMILY = ModelFamily(
     name="coronanet",
@@ -34,6 +47,7 @@ FAMILY = ModelFamily(
     last_conv_layer=LAST_CONV_LAYER,
     output_kind="logits",
     convert=convert_torch_checkpoint,
+    fit=fit_phases,
     description="CORONA-Net: VGG16-BN encoder, MLP classifier, Decoder224 (two-phase re-init + classify) [CR, S0]",
 )
 
@@ -43,11 +57,15 @@ __all__ = [
     "AdamL2",
     "ConversionReport",
     "CoronaNetSchedule",
+    "CoronaNetSettings",
     "build_coronanet",
     "build_vgg16_bn_backbone",
     "convert_torch_checkpoint",
     "convert_torchvision_vgg16_bn",
+    "fit_phases",
     "load_backbone_weights",
     "load_coronanet_weights",
+    "parse_settings",
     "read_torch_state_dict",
+    "settings_from_config",
 ]

@@ -4,32 +4,14 @@ The journal text (Elbishlawi et al., J Imaging 2021 7(5):81) could NOT be retrie
 ``paper`` preset therefore takes the published two-phase idea [S0, PG] and the COVIDx conventions
 (§4) and otherwise the authors' code [CR], with every inferred choice marked in ``notes``.
 
-Besides the common config sections (INTERFACES.md) the presets carry a ``coronanet`` section:
-
-``coronanet.phases``
-    ``["reinit", "classify"]``: phase 1 (re-initialisation) then phase 2 (classification) [S0, PG].
-``coronanet.reinit``
-    phase 1: ``loss`` (``mse``), ``target`` (``normalised_input``: the MSE compares the tanh
-    reconstruction with the ImageNet-normalised input, as ``criterion(outputs, input)`` in [CR]),
-    ``epochs`` (``null`` = not stated anywhere; falls back to ``train.epochs``),
-    ``train_classifier`` (``true``: the gradient reaches the MLP through the logits in [CR]).
-``coronanet.classify``
-    phase 2: ``loss`` (``categorical_crossentropy``), ``from_logits`` (``true``: the model outputs
-    logits, torch ``CrossEntropyLoss`` [CR]), ``decoder`` (``removed``: model rebuilt with
-    ``with_decoder=False`` [S0]; ``kept_ignored``: decoder computed, its output unused, as in [CR]),
-    ``init_from`` (``reinit``: phase-1 weights, ``covid.pth.tar`` in [CR]).
-``coronanet.optimizer``
-    ``adam_l2`` (:class:`coronanet_tf.schedule.AdamL2`), ``l2`` 1e-4 coupled, ``epsilon`` 1e-8 [CR].
-``coronanet.lr_schedule``
-    arguments of :class:`coronanet_tf.schedule.CoronaNetSchedule` besides ``batch_size`` (from
-    ``train.batch_size``) and ``steps_per_epoch`` (from the data): ``base_lr``, ``world_size``,
-    ``warmup_epochs``, ``step_epochs``, ``extra_drop_epoch``, ``gamma``, ``reference_batch``.
-``coronanet.test_split``
-    which COVIDx test list: ``test_split_v2`` (raw 7,812 rows, as the code reads),
-    ``test_split_v2_dedup`` (1,489 images), ``test_COVIDx`` (210) (PAPERS.md §3.7.1).
-``coronanet.expected_params``
-    trainable counts the builder must give (PAPERS.md §3.1): ``classification`` 15,021,699,
-    ``with_decoder`` 15,050,059; non-trainable 8,448 / 8,800.
+Besides the common config sections (INTERFACES.md) the presets carry CORONA-Net's own settings
+under ``extra.coronanet`` (phases, phase-1 settings, LR schedule, test list, expected parameter
+counts), read and checked by :mod:`coronanet_tf.settings`. The common sections hold what they can:
+``train.optimizer`` is ``adam_l2`` (:class:`coronanet_tf.schedule.AdamL2`, coupled L2 1e-4, torch
+epsilon 1e-8) with the unscaled ``--lr`` 1e-4, ``train.loss`` is
+``categorical_crossentropy_from_logits`` (phase 2; phase 1 is MSE), ``model.options.with_decoder``
+says whether phase 2 keeps the decoder (``true``, computed but ignored as in [CR]) or drops it
+(``false``, the paper [S0, PG]).
 """
 
 from __future__ import annotations
@@ -44,11 +26,47 @@ AUTHORS_CLASS_NAMES = ("COVID-19", "normal", "pneumonia")  # sorted pathologies 
 COVIDX_CLASS_NAMES = ("normal", "pneumonia", "COVID-19")  # COVID-Net map [CNet@61a5963]
 
 
+class FrozenMapping(Mapping):
+    """A read-only mapping whose deep copy is a plain, mutable ``dict`` (lists for tuples).
+
+    ``cxr_core.config`` deep-copies preset values before merging an experiment on top of them;
+    ``types.MappingProxyType`` cannot be deep-copied.
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping):
+        self._data = dict(data)
+
+    def __getitem__(self, key):
+        return self._data[key]
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"FrozenMapping({self._data!r})"
+
+    def __deepcopy__(self, memo):
+        return _thaw(self)
+
+
 def _freeze(value: Any) -> Any:
     if isinstance(value, Mapping):
-        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+        return FrozenMapping({k: _freeze(v) for k, v in value.items()})
     if isinstance(value, list):
         return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_thaw(v) for v in value]
     return value
 
 
@@ -90,8 +108,8 @@ _AUTHORS_CODE: dict[str, Any] = {
         "options": {"with_decoder": True},
     },
     "train": {
-        "optimizer": {"name": "adam", "learning_rate": 1.0e-4, "options": {"epsilon": 1.0e-8}},
-        "loss": "categorical_crossentropy",
+        "optimizer": {"name": "adam_l2", "learning_rate": 1.0e-4, "options": {"l2": 1.0e-4, "epsilon": 1.0e-8}},
+        "loss": "categorical_crossentropy_from_logits",
         "batch_size": 12,
         "epochs": 990,
         "steps_per_epoch": None,
@@ -116,32 +134,29 @@ _AUTHORS_CODE: dict[str, Any] = {
         "holdout_fraction": 0.2,
         "seed": 0,
     },
-    "published": {"table": "coronanet/abstract", "source": "[PG] J Imaging abstract: accuracy 95.84% on COVIDx"},
-    "coronanet": {
-        "phases": ["reinit", "classify"],
-        "reinit": {"loss": "mse", "target": "normalised_input", "epochs": None, "train_classifier": True},
-        "classify": {
-            "loss": "categorical_crossentropy",
-            "from_logits": True,
-            "decoder": "kept_ignored",
-            "init_from": "reinit",
-        },
-        "optimizer": {"name": "adam_l2", "l2": 1.0e-4, "epsilon": 1.0e-8},
-        "lr_schedule": {
-            "base_lr": 1.0e-4,
-            "world_size": 1,
-            "warmup_epochs": 5,
-            "step_epochs": 30,
-            "extra_drop_epoch": 80,
-            "gamma": 0.1,
-            "reference_batch": 256,
-        },
-        "test_split": "test_split_v2",
-        "expected_params": {
-            "classification": 15_021_699,
-            "with_decoder": 15_050_059,
-            "non_trainable_classification": 8_448,
-            "non_trainable_with_decoder": 8_800,
+    "published": {
+        "table": "coronanet/table5_ppv",
+        "source": "[VIP] project page TABLE 5 (PPV) and confusion matrix; [PG] J Imaging abstract: accuracy 95.84%",
+    },
+    "extra": {
+        "coronanet": {
+            "phases": ["reinit", "classify"],
+            "reinit": {"epochs": None, "target": "normalised_input", "train_classifier": True, "checkpoint": "last"},
+            "lr_schedule": {
+                "world_size": 1,
+                "warmup_epochs": 5,
+                "step_epochs": 30,
+                "extra_drop_epoch": 80,
+                "gamma": 0.1,
+                "reference_batch": 256,
+            },
+            "test_split": "test_split_v2",
+            "expected_params": {
+                "classification": 15_021_699,
+                "with_decoder": 15_050_059,
+                "non_trainable_classification": 8_448,
+                "non_trainable_with_decoder": 8_800,
+            },
         },
     },
 }
@@ -155,8 +170,8 @@ def _paper_values() -> dict[str, Any]:
         {"enabled": True, "rotation_range": 45.0, "horizontal_flip": True, "fill_mode": "constant", "cval": 0.0}
     )
     values["protocol"]["validation"] = "inner_split"
-    values["coronanet"]["classify"]["decoder"] = "removed"
-    values["coronanet"]["test_split"] = "test_split_v2_dedup"
+    values["model"]["options"]["with_decoder"] = False
+    values["extra"]["coronanet"]["test_split"] = "test_split_v2_dedup"
     return values
 
 
@@ -167,8 +182,8 @@ _NOTES = {
     "augment.rotation_range": "paper option: RandomRotation(45) [CR]; Keras rotation interpolates bilinearly, torchvision's default is nearest (deviation)",
     "augment.horizontal_flip": "paper option: RandomHorizontalFlip(0.5) [CR]",
     "protocol.validation": "authors_code: best top-1 on the TEST loader each epoch -> model_best (test-set selection) [CR]; paper/leak-free: inner validation split",
-    "coronanet.classify.decoder": "authors_code: decoder still computed in phase 2, output ignored [CR]; paper: decoder removed for classification [S0, PG]",
-    "coronanet.test_split": "authors_code: test_split_v2.csv as read by assest.py (7,812 rows) [CR-A, CR-S]; paper: 95.84% = 1427/1489 fits the deduplicated list (INFERRED, §3.5)",
+    "model.options.with_decoder": "authors_code: decoder still computed in phase 2, output ignored [CR]; paper: decoder removed for classification [S0, PG]",
+    "extra.coronanet.test_split": "authors_code: test_split_v2.csv as read by assest.py (7,812 rows) [CR-A, CR-S]; paper: 95.84% = 1427/1489 fits the deduplicated list (INFERRED, §3.5)",
 }
 
 
@@ -193,13 +208,6 @@ PRESETS: Mapping[str, Preset] = MappingProxyType(
 def preset_values(name: str) -> dict[str, Any]:
     """A mutable deep copy of a preset's values (lists instead of tuples)."""
 
-    def thaw(value):
-        if isinstance(value, Mapping):
-            return {k: thaw(v) for k, v in value.items()}
-        if isinstance(value, tuple):
-            return [thaw(v) for v in value]
-        return value
-
     if name not in PRESETS:
         raise KeyError(f"coronanet has no preset {name!r}; available: {sorted(PRESETS)}")
-    return thaw(PRESETS[name].values)
+    return _thaw(PRESETS[name].values)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from cxr_core.registry import ModelFamily
 
 from .model import INPUT_SCALINGS, RESNET_FLAVOURS, CaffePreprocess, build_cvrnet, resnet_name_map, tap_layer_names
-from .presets import AUTHORS_CODE, PAPER, PRESETS, PUBLISHED_PARAMS, preset_for_task
+from .presets import AUTHORS_CODE, LEAK_FREE, PAPER, PRESETS, PUBLISHED_PARAMS, preset_for_task
 from .tasks import (
     MINI_CLASS_MAP,
     NOTEBOOK_TASK1_FOLD2,
@@ -58,6 +58,7 @@ __all__ = [
     "MINI_CLASS_MAP",
     "NOTEBOOK_TASK1_FOLD2",
     "PAPER",
+    "LEAK_FREE",
     "PRESETS",
     "PUBLISHED_PARAMS",
     "RESNET_FLAVOURS",

@@ -373,10 +373,11 @@ def smoke_overrides(cfg: ExperimentConfig) -> dict:
 
     The architecture, the protocol's fold structure and every preprocessing choice other than the
     input size stay as configured, so a smoke run exercises the same code paths as a full run.
+    CORONA-Net keeps its 224x224 input (its Linear(4900) needs a 7x7 bottleneck and its decoder
+    always reconstructs 224x224 [CR]); only its steps are cut, in both of its phases.
     """
-    size = 71 if cfg.model.family == "coronet" else 96
-    return {
-        "preprocess": {"image_size": [size, size], "cache": False},
+    over: dict = {
+        "preprocess": {"cache": False},
         "train": {
             "epochs": 1,
             "steps_per_epoch": 2,
@@ -386,3 +387,9 @@ def smoke_overrides(cfg: ExperimentConfig) -> dict:
         },
         "evaluation": {"n_bootstrap": 50, "batch_size": 16},
     }
+    if cfg.model.family == "coronanet":
+        over["extra"] = {"coronanet": {"reinit": {"epochs": 1}}}
+    else:
+        size = 71 if cfg.model.family == "coronet" else 96
+        over["preprocess"]["image_size"] = [size, size]
+    return over

@@ -16,6 +16,8 @@ File layout read here (Keras 2 ``hdf5_format``):
   ``keras_version`` and ``backend``, and optionally ``optimizer_weights`` (ignored).
 A nested model appears as one group whose ``weight_names`` carry the inner layer names; we flatten
 them to the inner layers, so a nested ``xception`` yields ``block1_conv1`` ... ``block14_sepconv2_bn``.
+A group with one layer's weights keeps the group's name, which is the layer's name at save time even
+when the layer was renamed after its variables were created (CVR-Net's ``res_``/``xce_`` prefixes).
 """
 
 from __future__ import annotations
@@ -109,8 +111,12 @@ def read_keras2_file(path: str | Path) -> Keras2File:
                 raise WeightFileError(f"{path}: layer_names lists {group_name!r} but the file has no such group")
             group = root[group_name]
             weight_names = _str_list(group.attrs.get("weight_names", []))
+            # A group holding one layer's weights is that layer, whatever its variables are called: the
+            # authors renamed layers after building them (group "res_conv1", weights "conv1/kernel:0")
+            # [CVR-T]. A group whose weights name several layers is a nested model: flatten it.
+            single = len({_layer_of_weight(w, group_name) for w in weight_names}) <= 1
             for weight_name in weight_names:
-                layer_name = _layer_of_weight(weight_name, group_name)
+                layer_name = group_name if single else _layer_of_weight(weight_name, group_name)
                 stored = layers.get(layer_name)
                 if stored is None:
                     stored = layers[layer_name] = StoredLayer(layer_name, [], [], group.name)

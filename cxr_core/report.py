@@ -49,10 +49,12 @@ def _escape(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def to_markdown(df: pd.DataFrame, *, floatfmt: str = ".2f", index: bool = True) -> str:
-    """GitHub-flavoured Markdown table of ``df`` (NaN -> empty cell; numbers right-aligned)."""
+def to_markdown(df: pd.DataFrame, *, floatfmt: str = ".2f", index: bool = True,
+                right: Sequence[str] = ()) -> str:
+    """GitHub-flavoured Markdown table of ``df`` (NaN -> empty cell; numbers right-aligned, as
+    are the columns named in ``right``)."""
     headers = [str(c) for c in df.columns]
-    numeric = [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]
+    numeric = [pd.api.types.is_numeric_dtype(df[c]) or c in right for c in df.columns]
     rows = [[_format_cell(v, floatfmt) for v in row] for row in df.itertuples(index=False)]
     if index:
         headers = [str(df.index.name or "")] + headers
@@ -322,6 +324,256 @@ def _fold_dirs_images(run_dir: Path) -> list[Path]:
     return sorted(run_dir.glob("fold_*/*.png"), key=natural)
 
 
+
+# ----------------------------------------------------------------------------------------------
+# summary layouts: CoroNet Table V, CVR-Net abstract, CORONA-Net (metric per row)
+# ----------------------------------------------------------------------------------------------
+#: Keys the presets name that are aliases of a published table (+ the row they pick).
+_KEY_ALIASES = (
+    (re.compile(r"^cvrnet/abstract_task(\d)$"), "cvrnet/abstract"),
+    (re.compile(r"^coronanet/abstract$"), "coronanet/accuracy"),
+)
+#: Published keys shown in the metric-per-row comparison (:func:`summary_comparison`).
+SUMMARY_KEYS = ("coronet/table5", "cvrnet/abstract", "coronanet/table5_ppv",
+                "coronanet/table5_ppv_relabelled", "coronanet/confusion", "coronanet/accuracy")
+#: A difference is highlighted when |ours - published| exceeds this many points (percent) and the
+#: published value lies outside our 95% interval (when we have one).
+DIFF_POINTS = 1.0
+SUMMARY_COLUMNS = ("ours (pooled)", "CI low", "CI high", "ours (fold mean)", "fold std",
+                   "published", "diff", "differs", "source")
+
+
+def resolve_published_key(key: str | None, config: Mapping | None = None) -> tuple[str | None, dict]:
+    """``(key of cxr_core.published, selection)`` for a key named in a config.
+
+    Accepts the aliases the presets use: ``cvrnet/abstract_task<N>`` -> ``cvrnet/abstract`` with
+    ``{"task": N}``; ``coronanet/abstract`` -> ``coronanet/accuracy`` (the journal abstract [PG]).
+    """
+    if key is None:
+        return None, {}
+    for pattern, target in _KEY_ALIASES:
+        match = pattern.match(key)
+        if match:
+            return target, ({"task": int(match.group(1))} if match.groups() else {})
+    return key, {}
+
+
+def _task_number(config: Mapping, selection: Mapping) -> int | None:
+    if selection.get("task") is not None:
+        return int(selection["task"])
+    extra = config.get("extra") if isinstance(config.get("extra"), Mapping) else {}
+    if extra.get("task") is not None:
+        return int(re.sub(r"\D", "", str(extra["task"])) or 0) or None
+    for text in (config.get("name", ""), (config.get("published") or {}).get("source", "")
+                 if isinstance(config.get("published"), Mapping) else ""):
+        match = re.search(r"task[\s_-]*(\d)", str(text), re.IGNORECASE)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def _table5_row(config: Mapping, n_classes: int) -> str:
+    published = config.get("published") if isinstance(config.get("published"), Mapping) else {}
+    source = str(published.get("source") or "")
+    match = re.search(r"row\s+([\w-]+)", source, re.IGNORECASE)
+    if match and match.group(1).lower() in ("4-class", "3-class", "binary"):
+        return match.group(1).lower()
+    by_count = {4: "4-class", 3: "3-class", 2: "binary"}
+    if n_classes not in by_count:
+        raise ValueError(f"coronet/table5: no row for {n_classes} classes and no 'row ...' in "
+                         f"published.source {source!r}; expected 4, 3 or 2 classes")
+    return by_count[n_classes]
+
+
+def _class_lookup(names: Sequence[str], published_label: str) -> str | None:
+    target = _canonical(published_label)
+    found = [n for n in names if _canonical(n) == target]
+    return found[0] if found else None
+
+
+def _ours(pooled, folds, metric: str) -> tuple[float, float, float, float, float]:
+    """(pooled, low, high, fold mean, fold std) in percent of a metric name of
+    :func:`cxr_core.metrics.evaluate_predictions`' interval table (``accuracy``, ``macro_f1``,
+    ``precision[<class>]`` ...)."""
+    nan = float("nan")
+    match = re.match(r"^(precision|recall|specificity|f1)\[(.+)\]$", metric)
+
+    def value(result) -> float:
+        if match:
+            return float(result.per_class.loc[match.group(2), match.group(1)])
+        return float(result.summary[metric])
+
+    ci = pooled.ci
+    low = high = nan
+    if metric in ci.index:
+        low, high = float(ci.at[metric, "low"]), float(ci.at[metric, "high"])
+    values = np.array([value(r) for r in folds])
+    std = float(values.std(ddof=1)) if len(values) > 1 else nan
+    return (100 * value(pooled), 100 * low, 100 * high, 100 * float(values.mean()), 100 * std)
+
+
+def _row(quantity: str, ours: tuple, published: float, source: str, basis: str = "pooled") -> dict:
+    pooled, low, high, mean, std = ours
+    mine = pooled if basis == "pooled" else mean
+    diff = mine - published if np.isfinite(published) else float("nan")
+    outside = not (np.isfinite(low) and np.isfinite(high)) or not (low <= published <= high)
+    differs = bool(np.isfinite(diff) and abs(diff) > DIFF_POINTS and outside)
+    return {"quantity": quantity, "ours (pooled)": pooled, "CI low": low, "CI high": high,
+            "ours (fold mean)": mean, "fold std": std, "published": float(published),
+            "diff": diff, "differs": differs, "source": source}
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    df = pd.DataFrame(rows).set_index("quantity")
+    return df[list(SUMMARY_COLUMNS)]
+
+
+def _percent(value, units: str) -> float:
+    v = float(pd.to_numeric(value, errors="coerce"))
+    return 100 * v if units == "fraction" else v
+
+
+def summary_comparison(key: str, config: Mapping, folds: Sequence, pooled, *,
+                       selection: Mapping | None = None) -> tuple[pd.DataFrame, str, list[str]]:
+    """Published figures of one experiment beside ours, one metric per row (percent).
+
+    ``key``: one of :data:`SUMMARY_KEYS`. Returns ``(frame, heading, notes)``; the frame has
+    columns :data:`SUMMARY_COLUMNS`: ours on all folds' predictions pooled with the percentile
+    bootstrap 95% interval, the mean and sample std of the per-fold values, the published value,
+    ``diff`` = ours (pooled) - published, and ``differs`` (|diff| > :data:`DIFF_POINTS` and the
+    published value outside our interval, or no interval). ``notes`` are the published tables'
+    notes plus inconsistencies we compute.
+
+    * ``coronet/table5`` [S4 Table V]: the row named in ``config["published"]["source"]``
+      (``row 3-class``) or chosen by class count (4 -> 4-class, 3 -> 3-class, 2 -> binary);
+      macro Precision, Recall, Specificity, F-measure and Accuracy.
+    * ``cvrnet/abstract`` [S2]: the task row from ``selection["task"]``, ``config["extra"]["task"]``
+      or ``task<N>`` in ``config["name"]``; the abstract's F1 beside our macro AND weighted F1
+      (its averaging is not stated, PAPERS.md §2.7 item 7), and accuracy.
+    * ``coronanet/*`` [VIP], [PG]: per-class PPV (project-page 'TABLE 5', CORONA-Net row),
+      per-class sensitivity (diagonal of the project-page confusion matrix) and the journal's
+      overall accuracy 95.84%; notes list what the confusion matrix implies with our class counts.
+    """
+    selection = dict(selection or {})
+    names = list(pooled.class_names)
+    rows: list[dict] = []
+    notes: list[str] = []
+    if key == "coronet/table5":
+        pub = _published.published_table(key)
+        row = _table5_row(config, len(names))
+        metrics = (("Precision", "macro_precision"), ("Recall", "macro_recall"),
+                   ("Specificity", "macro_specificity"), ("F-measure", "macro_f1"),
+                   ("Accuracy", "accuracy"))
+        for column, metric in metrics:
+            label = column if column == "Accuracy" else f"{column} (macro)"
+            rows.append(_row(label, _ours(pooled, folds, metric), _percent(pub.at[row, column], pub.attrs["units"]),
+                             f"{pub.attrs['source']}, row {row}"))
+        heading = f"{pub.attrs['title']}: row {row}"
+        notes.append(f"{pub.attrs['source']}: {pub.attrs['notes']}")
+        notes.append("Precision, Recall, Specificity and F-measure: macro averages over classes "
+                     "(the paper does not state its averaging, PAPERS.md §1.7).")
+    elif key == "cvrnet/abstract":
+        pub = _published.published_table(key)
+        task = _task_number(config, selection)
+        if task is None or f"task {task}" not in pub.index:
+            raise ValueError(
+                "cvrnet/abstract: cannot tell the task; expected config['extra']['task'] (1-5), a "
+                f"key cvrnet/abstract_task<N>, or 'task<N>' in the name; found name "
+                f"{config.get('name')!r}, extra {config.get('extra')!r}")
+        row = f"task {task}"
+        f1 = _percent(pub.at[row, "F1"], pub.attrs["units"])
+        acc = _percent(pub.at[row, "accuracy"], pub.attrs["units"])
+        src = f"{pub.attrs['source']}, Task-{task}"
+        rows.append(_row("F1 (macro)", _ours(pooled, folds, "macro_f1"), f1, src))
+        rows.append(_row("F1 (weighted)", _ours(pooled, folds, "weighted_f1"), f1, src))
+        rows.append(_row("Accuracy", _ours(pooled, folds, "accuracy"), acc, src))
+        heading = (f"{pub.attrs['title']}: Task-{task} ({pub.at[row, 'classes']} classes, "
+                   f"{pub.at[row, 'dataset']})")
+        notes.append(f"{pub.attrs['source']}: {pub.attrs['notes']}")
+        notes.append("The abstract gives one F1 per task without its averaging: both our macro and "
+                     "weighted F1 are compared with it; 'ours (pooled)' = all folds' predictions "
+                     "together, 'ours (fold mean)' = mean of the per-fold values (which of the two "
+                     "the authors report is not stated).")
+    elif key.startswith("coronanet/"):
+        ppv_key = key if key.startswith("coronanet/table5_ppv") else "coronanet/table5_ppv"
+        ppv = _published.published_table(ppv_key)
+        conf = _published.published_table("coronanet/confusion")
+        acc = _published.published_table("coronanet/accuracy")
+        for label in ppv.columns:
+            ours_name = _class_lookup(names, label)
+            if ours_name is None:
+                notes.append(f"class {label!r} of {ppv.attrs['source']} has no counterpart in our "
+                             f"classes {names}")
+                continue
+            rows.append(_row(f"PPV {label}", _ours(pooled, folds, f"precision[{ours_name}]"),
+                             float(ppv.at["CORONA-Net", label]),
+                             f"{ppv.attrs['source']}, row CORONA-Net"))
+        for label in conf.index:
+            ours_name = _class_lookup(names, label)
+            if ours_name is None:
+                continue
+            rows.append(_row(f"Sensitivity {label}", _ours(pooled, folds, f"recall[{ours_name}]"),
+                             100 * float(conf.at[label, label]),
+                             f"{conf.attrs['source']} (diagonal)"))
+        rows.append(_row("Accuracy", _ours(pooled, folds, "accuracy"),
+                         float(acc.iloc[0]["Accuracy"]), acc.attrs["source"]))
+        heading = "CORONA-Net: per-class PPV and sensitivity, overall accuracy"
+        for table in (ppv, conf, acc):
+            notes.append(f"{table.attrs['source']} ({table.attrs['key']}): {table.attrs['notes']}")
+        notes += _coronanet_consistency(conf, ppv, acc, names, pooled.confusion)
+    else:
+        raise KeyError(f"summary_comparison: no metric-per-row layout for {key!r}; known: "
+                       f"{', '.join(SUMMARY_KEYS)}")
+    return _frame(rows), heading, notes
+
+
+def _coronanet_consistency(conf: pd.DataFrame, ppv: pd.DataFrame, acc: pd.DataFrame,
+                           names: Sequence[str], ours_cm: np.ndarray) -> list[str]:
+    """What the published row-normalised confusion matrix implies for PPV and accuracy with our
+    test set's class counts, against the published PPV row and accuracy (INFERRED)."""
+    support = {}
+    for label in conf.index:
+        ours_name = _class_lookup(names, label)
+        if ours_name is None:
+            return []
+        support[label] = int(ours_cm[list(names).index(ours_name)].sum())
+    counts = np.array([support[c] for c in conf.index], dtype=float)
+    rates = conf.to_numpy(dtype=float)
+    expected = rates * counts[:, None]
+    implied_acc = 100 * np.trace(expected) / counts.sum() if counts.sum() else float("nan")
+    col = expected.sum(axis=0)
+    implied_ppv = np.divide(100 * np.diag(expected), col, out=np.full(len(col), np.nan),
+                            where=col > 0)
+    shown = ", ".join(f"{c} {support[c]}" for c in conf.index)
+    ppv_text = "; ".join(
+        f"{c} {v:.1f} (published {float(ppv.at['CORONA-Net', c]):.1f})"
+        for c, v in zip(conf.index, implied_ppv) if c in ppv.columns)
+    return [f"INFERRED check: the published confusion matrix applied to our test set's class counts "
+            f"({shown}) implies accuracy {implied_acc:.2f}% (journal abstract: "
+            f"{float(acc.iloc[0]['Accuracy']):.2f}%) and PPV {ppv_text}. Where these disagree the "
+            "published figures cannot all come from one run on a set of this composition."]
+
+
+def _summary_markdown(df: pd.DataFrame) -> str:
+    """Markdown of a :func:`summary_comparison` frame; differing rows' diff in bold, marked ``**yes**``."""
+    shown = df.drop(columns=["source"]).copy().astype(object)
+    for label in shown.index:
+        for col in shown.columns:
+            value = shown.at[label, col]
+            if col == "differs":
+                shown.at[label, col] = "**yes**" if value else "no"
+            else:
+                text = _format_cell(value, ".2f")
+                if col == "diff" and df.at[label, "differs"] and text:
+                    text = f"**{float(value):+.2f}**"
+                elif col == "diff" and text:
+                    text = f"{float(value):+.2f}"
+                shown.at[label, col] = text
+    shown.index.name = "percent"
+    shown["source"] = df["source"]
+    return to_markdown(shown, right=[c for c in shown.columns if c not in ("differs", "source")])
+
+
 def write_run_report(run_dir: str | os.PathLike, config: Mapping,
                      per_fold: Sequence[_metrics.EvaluationResult],
                      published: str | Mapping | None = None, *, average: str = "macro",
@@ -337,6 +589,11 @@ def write_run_report(run_dir: str | os.PathLike, config: Mapping,
     predictions with percentile bootstrap 95% CIs (``n_boot``, ``seed``), and links to the pooled
     confusion-matrix PNGs written here plus every ``fold_*/*.png`` found. ``results.csv`` = the
     per-fold table with mean and std rows (percent). Returns the path of ``report.md``.
+
+    Summary references (:data:`SUMMARY_KEYS`: CoroNet Table V, the CVR-Net abstract's task row,
+    CORONA-Net's per-class PPV / sensitivity / accuracy; aliases in :func:`resolve_published_key`)
+    get a metric-per-row comparison first (:func:`summary_comparison`), also written to
+    ``published_comparison.csv`` / ``.md``, with differences in bold.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -347,10 +604,11 @@ def write_run_report(run_dir: str | os.PathLike, config: Mapping,
     names = list(folds[0].class_names) or [
         i for i in folds[0].per_class.index if i not in _metrics.AVERAGES]
 
-    key = _published_key(published, config)
+    key, selection = resolve_published_key(_published_key(published, config), config)
     pub = _published.published_table(key) if key else None
     pub_folds = pub_class = pub_other = None
-    if pub is not None:
+    summary_key = key if key in SUMMARY_KEYS else None
+    if pub is not None and summary_key is None:
         if pub.attrs["layout"] == "folds":
             pub_folds = pub
             if pub.attrs.get("companion"):
@@ -393,6 +651,26 @@ def write_run_report(run_dir: str | os.PathLike, config: Mapping,
     for warning in config.get("warnings") or ():
         md.append(f"> **Warning:** {warning}\n\n")
     md.append(_md_section("Preset notes: choices and deviations from the paper, with sources", _deviations(config)))
+
+    if summary_key is not None:
+        cmp, heading, notes = summary_comparison(summary_key, config, folds, pooled,
+                                                 selection=selection)
+        write_table(cmp, run_dir / "published_comparison")
+        ci_text = ("percentile bootstrap 95% interval of the pooled value"
+                   if cmp[["CI low", "CI high"]].notna().any().any()
+                   else "no interval (no stored predictions or n_boot = 0)")
+        body = (f"Percent. 'ours (pooled)' = all {len(folds)} evaluated result(s)' predictions "
+                f"together ({ci_text}); 'ours (fold mean)' = mean of the per-fold values (std = "
+                f"sample standard deviation); diff = ours (pooled) - published, in **bold** where "
+                f"|diff| > {DIFF_POINTS:g} point and the published value lies outside our interval "
+                f"(or there is none). Also in published_comparison.csv.\n\n")
+        body += _summary_markdown(cmp) + "\n"
+        cfg_source = (config.get("published") or {}).get("source") if isinstance(
+            config.get("published"), Mapping) else None
+        if cfg_source:
+            body += f"Config's reference: {cfg_source}\n\n"
+        body += "".join(f"- {n}\n" for n in notes)
+        md.append(_md_section(f"Published reference ({key}): {heading}", body))
 
     body = (f"Percent; Precision, Recall, Specificity and F-measure are {average} averages over "
             "classes within each fold (the paper does not state its averaging). `mean` = mean of "

@@ -10,7 +10,7 @@ from coronanet_tf import FAMILY, PRESETS
 from coronanet_tf.presets import preset_values
 from cxr_core.registry import ModelFamily, Preset, get_family
 
-SECTIONS = {"data", "preprocess", "augment", "model", "train", "protocol", "published", "coronanet"}
+SECTIONS = {"data", "preprocess", "augment", "model", "train", "protocol", "published", "extra"}
 
 
 def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -53,14 +53,18 @@ def test_common_values(name):
                                "scaling": "imagenet", "cache": False}
     assert v["model"]["family"] == "coronanet" and v["model"]["num_classes"] == 3
     assert v["train"]["batch_size"] == 12
-    assert v["coronanet"]["optimizer"] == {"name": "adam_l2", "l2": 1e-4, "epsilon": 1e-8}
-    sched = v["coronanet"]["lr_schedule"]
-    assert (sched["base_lr"], sched["warmup_epochs"], sched["step_epochs"], sched["extra_drop_epoch"],
-            sched["gamma"], sched["reference_batch"]) == (1e-4, 5, 30, 80, 0.1, 256)
-    assert v["coronanet"]["phases"] == ["reinit", "classify"]
-    assert v["coronanet"]["reinit"]["loss"] == "mse"
-    assert v["coronanet"]["expected_params"]["classification"] == 15_021_699
-    assert v["coronanet"]["expected_params"]["with_decoder"] == 15_050_059
+    assert v["train"]["optimizer"] == {"name": "adam_l2", "learning_rate": 1e-4,
+                                       "options": {"l2": 1e-4, "epsilon": 1e-8}}
+    assert v["train"]["loss"] == "categorical_crossentropy_from_logits"
+    assert (v["train"]["checkpoint"], v["train"]["checkpoint_monitor"]) == ("best", "val_accuracy")
+    cn = v["extra"]["coronanet"]
+    sched = cn["lr_schedule"]
+    assert (sched["warmup_epochs"], sched["step_epochs"], sched["extra_drop_epoch"],
+            sched["gamma"], sched["reference_batch"], sched["world_size"]) == (5, 30, 80, 0.1, 256, 1)
+    assert cn["phases"] == ["reinit", "classify"]
+    assert cn["reinit"]["target"] == "normalised_input" and cn["reinit"]["epochs"] is None
+    assert cn["expected_params"]["classification"] == 15_021_699
+    assert cn["expected_params"]["with_decoder"] == 15_050_059
 
 
 def test_differences_between_presets():
@@ -73,8 +77,8 @@ def test_differences_between_presets():
     assert not paper["augment"]["vertical_flip"]
     assert code["protocol"]["validation"] == "test_fold"
     assert paper["protocol"]["validation"] == "inner_split"
-    assert code["coronanet"]["classify"]["decoder"] == "kept_ignored"
-    assert paper["coronanet"]["classify"]["decoder"] == "removed"
+    assert code["model"]["options"]["with_decoder"] is True  # kept and ignored [CR]
+    assert paper["model"]["options"]["with_decoder"] is False  # removed [S0, PG]
 
 
 def test_presets_are_frozen():
@@ -83,3 +87,19 @@ def test_presets_are_frozen():
     values = preset_values("paper")
     values["train"]["batch_size"] = 1
     assert PRESETS["paper"].values["train"]["batch_size"] == 12
+
+
+@pytest.mark.parametrize("name", ["paper", "authors_code"])
+def test_presets_resolve_as_experiment_configs(name):
+    """The presets pass cxr_core's config checks (unknown keys rejected) and coronanet's own."""
+    from coronanet_tf.settings import settings_from_config
+    from cxr_core.config import resolve_config
+    from cxr_core.training import make_optimizer
+
+    cfg = resolve_config({"preset": f"coronanet/{name}"})
+    settings = settings_from_config(cfg)
+    assert settings.phases == ("reinit", "classify")
+    assert cfg.train.optimizer.name == "adam_l2"
+    opt = make_optimizer(cfg.train.optimizer.name, 1e-4, cfg.train.optimizer.options)
+    assert type(opt).__name__ == "AdamL2" and opt.l2 == 1e-4
+    assert cfg.published.table == "coronanet/table5_ppv"

@@ -25,6 +25,7 @@ def build_oracle(num_classes: int, side: int):
     """
     kw = dict(backend=tf_keras.backend, layers=tf_keras.layers, models=tf_keras.models, utils=tf_keras.utils)
     tf_keras.backend.clear_session()
+    tf_keras.utils.set_random_seed(side)  # reproducible: random heads on raw 0-255 input can saturate softmax
     L = tf_keras.layers
     inp = L.Input(shape=(side, side, 3))
     res = kr.ResNet50(weights=None, include_top=False, input_tensor=inp, input_shape=(side, side, 3), **kw)

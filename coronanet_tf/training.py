@@ -1,0 +1,305 @@
+"""CORONA-Net's two training phases: re-initialisation (reconstruction), then classification.
+
+Published idea [S0, PG]: (1) the encoder and a decoder are trained to reconstruct the X-ray, so the
+encoder starts from "a distribution that comes out of medical images"; (2) the decoder is removed
+and the network is trained as a classifier. The details come from the authors' script [CR]
+(PAPERS.md §3.4), run twice: ``--mdel-ae True`` (phase 1) and then the default (phase 2), which
+loads phase 1's ``state_dict`` (not its optimizer) and starts its schedule again from epoch 0.
+
+:func:`fit_phases` is ``FAMILY.fit`` (called by :func:`cxr_core.protocol.run_fold`) and writes::
+
+    OUT/phase1/      checkpoints/, training_log.csv (loss = MSE), model.weights.h5 (full model with
+                     the decoder: the phase-1 weights phase 2 starts from)
+    OUT/phase2/      checkpoints/, training_log.csv (loss, accuracy, val_*)
+                     model.weights.h5 (the config's model: what the protocol evaluates)
+
+Each phase goes through :func:`cxr_core.training.fit_split`, so each resumes from its last finished
+epoch and a finished phase 1 is never trained again.
+
+Phase 1: the model with the decoder, trained end to end on ``MSE(reconstruction, x)``, ``x`` the
+ImageNet-normalised input (``criterion(outputs, input)`` [CR]); the logits get no loss of their
+own, but the decoder reads them, so the gradient reaches the MLP and the encoder through them. The
+decoder ends in tanh (values in [-1, 1]) while the target spans about [-2.1, 2.6]: the authors'
+mismatch is kept (PAPERS.md §3.2). Phase-1 weights: ``last`` epoch by default (see
+:class:`coronanet_tf.settings.ReinitSettings`). Class weights do not apply to a reconstruction.
+
+Phase 2: ``train.loss`` on the logits (torch ``CrossEntropyLoss`` = softmax cross-entropy from
+logits [CR]), from phase 1's weights (layers matched by name), ``train.checkpoint`` selection
+(``best`` on ``val_accuracy``; with ``protocol.validation: test_fold`` the validation data is the
+test set, [CR]'s ``validate(test_loader)`` → ``model_best``). Decoder: ``model.options.with_decoder``
+``false`` removes it (paper); ``true`` keeps it in the model and its phase-1 weights in the saved
+file, but trains a logits-only view of the same layers.
+
+Deviation (decoder kept): [CR] still computes the decoder in phase 2. Its output has no loss, so its
+weights get no gradient and torch's Adam skips them (unchanged, as here); only its BatchNorm running
+statistics keep moving in [CR], which changes nothing the classifier outputs. Not computing it saves
+time and memory.
+
+Both phases: ``train.optimizer`` (``adam_l2``: torch ``Adam(weight_decay=1e-4)``, coupled L2 [CR])
+with :class:`coronanet_tf.schedule.CoronaNetSchedule` as its learning rate (``lr * batch *
+world_size / 256``, 5-epoch linear warm-up, x0.1 every 30 epochs and once more from epoch 80, per
+iteration), unless ``extra.coronanet.lr_schedule`` is null (constant ``train.optimizer.learning_rate``).
+Mixed precision (``train.mixed_precision``; [CR] used apex AMP O2) comes from the global Keras policy;
+both outputs stay float32.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from coronanet_tf.settings import CoronaNetSettings, CoronaNetSettingsError, settings_from_config
+
+PHASE1_DIR = "phase1"
+PHASE2_DIR = "phase2"
+EXPORT_NAME = "model.weights.h5"
+
+
+# ----------------------------------------------------------------------------------- helpers
+def reconstruction_view(model):
+    """A Keras model sharing ``model``'s layers whose only output is the decoder's reconstruction."""
+    import keras
+
+    try:
+        recon = model.get_layer("reconstruction").output
+    except ValueError:
+        raise ValueError(f"model {model.name!r} has no 'reconstruction' layer: phase 1 needs with_decoder=True") from None
+    return keras.Model(model.inputs, recon, name=f"{model.name}_reinit")
+
+
+def logits_view(model):
+    """``model`` itself when it outputs the logits alone, else a model sharing its layers that does."""
+    import keras
+
+    if not isinstance(model.outputs, (list, tuple)) or len(model.outputs) == 1:
+        return model
+    return keras.Model(model.inputs, model.get_layer("logits").output, name=f"{model.name}_classify")
+
+
+def copy_weights_by_name(source, target, *, skip_missing: bool = True) -> list[str]:
+    """Set every weighted layer of ``target`` from the layer of the same name in ``source``.
+
+    Returns the names of ``target``'s weighted layers that ``source`` lacks (an error unless
+    ``skip_missing``). Shapes must agree; the error names the layer.
+    """
+    src = {layer.name: layer for layer in source.layers if layer.weights}
+    missing = []
+    for layer in target.layers:
+        if not layer.weights:
+            continue
+        if layer.name not in src:
+            missing.append(layer.name)
+            continue
+        values = src[layer.name].get_weights()
+        expected = [tuple(w.shape) for w in layer.weights]
+        found = [tuple(v.shape) for v in values]
+        if expected != found:
+            raise ValueError(f"layer {layer.name!r}: {target.name!r} expects weights of shapes {expected}, "
+                             f"{source.name!r} has {found}")
+        layer.set_weights(values)
+    if missing and not skip_missing:
+        raise ValueError(f"{source.name!r} has no layer(s) {missing} of {target.name!r}")
+    return missing
+
+
+def steps_per_epoch_of(dataset, configured: int | None) -> int:
+    """Iterations per epoch: ``train.steps_per_epoch`` or the batches of one pass over the data
+    (``len(train_loader)`` of [CR], ``drop_last=False``)."""
+    import tensorflow as tf
+
+    if configured:
+        return int(configured)
+    n = int(tf.data.experimental.cardinality(dataset).numpy())
+    if n == tf.data.experimental.INFINITE_CARDINALITY:
+        raise ValueError("train.steps_per_epoch is needed: the training dataset repeats forever")
+    if n < 0:  # unknown: count the batches once
+        n = sum(1 for _ in dataset)
+    if n < 1:
+        raise ValueError("the training dataset is empty")
+    return n
+
+
+def learning_rate_for(cfg, settings: CoronaNetSettings, steps_per_epoch: int):
+    """The authors' schedule for one phase (restarting at step 0), or the constant rate."""
+    from coronanet_tf.schedule import CoronaNetSchedule
+
+    base = float(cfg.train.optimizer.learning_rate)
+    if settings.lr_schedule is None:
+        return base
+    s = settings.lr_schedule
+    return CoronaNetSchedule(
+        base_lr=base, batch_size=int(cfg.train.batch_size), steps_per_epoch=steps_per_epoch,
+        world_size=s.world_size, warmup_epochs=s.warmup_epochs, step_epochs=s.step_epochs,
+        extra_drop_epoch=s.extra_drop_epoch, gamma=s.gamma, reference_batch=s.reference_batch,
+    )
+
+
+def _num_classes(dataset) -> int:
+    spec = dataset.element_spec
+    return int(spec[1].shape[-1])
+
+
+def check_param_counts(model, settings: CoronaNetSettings, *, with_decoder: bool, where: str) -> None:
+    """Compare ``model``'s parameter counts with ``extra.coronanet.expected_params`` (3 classes only)."""
+    import numpy as np
+
+    if int(model.get_layer("logits").output.shape[-1]) != 3:
+        return
+    e = settings.expected_params
+    expected_t = e.with_decoder if with_decoder else e.classification
+    expected_n = e.non_trainable_with_decoder if with_decoder else e.non_trainable_classification
+    trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
+    frozen = int(sum(np.prod(w.shape) for w in model.non_trainable_weights))
+    for label, exp, got in (("trainable", expected_t, trainable), ("non-trainable", expected_n, frozen)):
+        key = ("" if label == "trainable" else "non_trainable_") + ("with_decoder" if with_decoder else "classification")
+        if exp is not None and exp != got:
+            raise ValueError(f"{where}: {label} parameters {got:,} differ from extra.coronanet.expected_params."
+                             f"{key} = {exp:,} (PAPERS.md §3.1)")
+
+
+def _phase1_builder(cfg, num_classes: int, settings: CoronaNetSettings) -> Callable[[], Any]:
+    from cxr_core.config import replace
+    from cxr_core.protocol import model_builder
+
+    cfg1 = replace(cfg, {"model": {"options": {"with_decoder": True}}})
+    build_full = model_builder(cfg1, num_classes)
+
+    def build():
+        full = build_full()
+        if not settings.reinit.train_classifier:
+            for layer in full.layers:
+                if layer.name.startswith("classifier_"):
+                    layer.trainable = False
+        else:
+            check_param_counts(full, settings, with_decoder=True, where="phase 1 model")
+        return reconstruction_view(full)
+
+    return build
+
+
+def _build_full_without_init(cfg, num_classes: int):
+    """The model with the decoder, random weights (a container to load phase-1 weights into)."""
+    from coronanet_tf.model import build_coronanet
+
+    options = {k: v for k, v in dict(cfg.model.options).items() if k != "with_decoder"}
+    return build_coronanet(num_classes=num_classes, input_shape=(*tuple(cfg.preprocess.image_size), 3),
+                           with_decoder=True, **options)
+
+
+# ----------------------------------------------------------------------------------- the two phases
+def fit_reinit(cfg, settings: CoronaNetSettings, make_train_data, make_val_data, out_dir: Path, *,
+               num_classes: int, strategy=None):
+    """Phase 1 into ``out_dir``; returns (FitResult, path of the full model's weights with decoder)."""
+    from cxr_core.io import atomic_path
+    from cxr_core.training import fit_split
+
+    if num_classes != 3:
+        raise CoronaNetSettingsError(
+            f"extra.coronanet.phases includes reinit, but Decoder224 needs 3 classes (view(-1, 1, 1, 3) [CR]); "
+            f"the data has {num_classes}. Use phases: [classify] for other class counts")
+    size = tuple(cfg.preprocess.image_size)
+    if size != (224, 224):
+        raise ValueError(f"phase 1 compares the 224x224 reconstruction with the input, so preprocess.image_size "
+                         f"must be [224, 224]; found {list(size)}")
+    r = settings.reinit
+    epochs = r.epochs or cfg.train.epochs
+    train1 = dataclasses.replace(
+        cfg.train, loss="mse", epochs=epochs, checkpoint=r.checkpoint, checkpoint_monitor="val_loss",
+        early_stopping=None, reduce_lr=None, class_weight=None,
+    )
+    if r.checkpoint == "best" and make_val_data is None:
+        raise CoronaNetSettingsError("extra.coronanet.reinit.checkpoint: best needs validation data "
+                                     "(protocol.validation is none)")
+
+    def to_reconstruction(ds):
+        return ds.map(lambda x, y: (x, x))
+
+    def train_data(first_epoch: int):
+        return to_reconstruction(make_train_data(first_epoch))
+
+    val_data = None
+    if make_val_data is not None and r.checkpoint == "best":
+        def val_data(first_epoch: int):
+            return to_reconstruction(make_val_data(first_epoch))
+
+    steps = steps_per_epoch_of(make_train_data(0), cfg.train.steps_per_epoch)
+    build = _phase1_builder(cfg, num_classes, settings)
+    result = fit_split(
+        build, train_data, val_data, out_dir, train1,
+        steps_per_epoch=cfg.train.steps_per_epoch, validation_steps=cfg.train.validation_steps,
+        strategy=strategy, learning_rate=learning_rate_for(cfg, settings, steps), metrics=(),
+    )
+    export = out_dir / EXPORT_NAME
+    if export.is_file() and export.stat().st_mtime >= Path(result.weights_path).stat().st_mtime:
+        return result, export  # finished earlier and exported
+    full = _build_full_without_init(cfg, num_classes)
+    reconstruction_view(full).load_weights(result.weights_path)
+    with atomic_path(export) as tmp:
+        full.save_weights(tmp)
+    return result, export
+
+
+def fit_phases(cfg, build_model: Callable[[], Any], make_train_data: Callable[[int], Any],
+               make_val_data: Callable[[int], Any] | None, out_dir, *,
+               class_weight: Mapping[int, float] | None = None, strategy=None):
+    """Train CORONA-Net's two phases for one split (``FAMILY.fit``); see the module docstring.
+
+    Args:
+        cfg: the experiment config (``extra.coronanet`` read by :mod:`coronanet_tf.settings`).
+        build_model: the protocol's builder of the config's model (``model.options.with_decoder``).
+        make_train_data / make_val_data: ``f(first_epoch) -> tf.data.Dataset`` of ``(x, one-hot y)``.
+        out_dir: the fold's folder; phases go to ``phase1/`` and ``phase2/``.
+        class_weight: phase 2 only.
+        strategy: tf.distribute strategy (default: the current one).
+
+    Returns:
+        phase 2's :class:`cxr_core.training.FitResult` with ``weights_path`` =
+        ``phase2/model.weights.h5``, which loads into ``build_model()``.
+    """
+    from cxr_core.io import atomic_path
+    from cxr_core.training import fit_split
+
+    settings = settings_from_config(cfg)
+    out_dir = Path(out_dir)
+    num_classes = _num_classes(make_train_data(0))
+    with_decoder = bool(dict(cfg.model.options).get("with_decoder", True))
+
+    phase1_weights = None
+    if "reinit" in settings.phases:
+        _, phase1_weights = fit_reinit(cfg, settings, make_train_data, make_val_data, out_dir / PHASE1_DIR,
+                                       num_classes=num_classes, strategy=strategy)
+
+    def load_phase1(model) -> None:
+        if with_decoder:  # same architecture as phase 1's model
+            model.load_weights(phase1_weights)
+        else:
+            donor = _build_full_without_init(cfg, num_classes)
+            donor.load_weights(phase1_weights)
+            copy_weights_by_name(donor, model)
+
+    def build_phase2():
+        model = build_model()
+        check_param_counts(model, settings, with_decoder=with_decoder, where="phase 2 model (config's model)")
+        if phase1_weights is not None:
+            load_phase1(model)
+        return logits_view(model)
+
+    steps = steps_per_epoch_of(make_train_data(0), cfg.train.steps_per_epoch)
+    phase2_dir = out_dir / PHASE2_DIR
+    result = fit_split(
+        build_phase2, make_train_data, make_val_data, phase2_dir, cfg.train,
+        class_weight=class_weight, steps_per_epoch=cfg.train.steps_per_epoch,
+        validation_steps=cfg.train.validation_steps, strategy=strategy,
+        learning_rate=learning_rate_for(cfg, settings, steps),
+    )
+    # the selected phase-2 weights saved as the config's model (with the decoder's phase-1 weights
+    # when it is kept), so that the protocol's build_model().load_weights(...) works
+    model = build_model()
+    if phase1_weights is not None and with_decoder:
+        model.load_weights(phase1_weights)
+    logits_view(model).load_weights(result.weights_path)
+    export = phase2_dir / EXPORT_NAME
+    with atomic_path(export) as tmp:
+        model.save_weights(tmp)
+    return dataclasses.replace(result, weights_path=export)
