@@ -627,7 +627,7 @@ def summarize_runs(run_dirs: Sequence[str | Path], out_dir: str | Path | None = 
     cfg = dict(cfg)
     if record.get("smoke"):
         cfg["warnings"] = [
-            "SMOKE RUN: tiny input and a few training steps from the config's initial weights. These figures "
+            "SMOKE RUN: reduced input size where the model allows it and a few training steps from the config's initial weights. These figures "
             "check that the pipeline runs end to end; they say nothing about the model or the paper."
         ]
     cfg["folds_found"] = list(folds)

@@ -303,7 +303,9 @@ def fit_split(
         compile_model(model, train, learning_rate=learning_rate, metrics=metrics)
         if state:
             _restore(model, ckpt_dir / "last.weights.h5")
-            if state.get("learning_rate") is not None and not callable(model.optimizer.learning_rate):
+            rate = train.optimizer.learning_rate if learning_rate is None else learning_rate
+            if state.get("learning_rate") is not None and not isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
+                # A plain rate may have been lowered by ReduceLROnPlateau; a schedule follows the restored step.
                 model.optimizer.learning_rate.assign(state["learning_rate"])
 
     restored = (state or {}).get("callbacks", {})

@@ -115,11 +115,6 @@ def test_adam_l2_trains_under_mixed_precision():
         keras.mixed_precision.set_global_policy("float32")
 
 
-@pytest.mark.xfail(
-    raises=AttributeError, strict=True,
-    reason="cxr_core.training.fit_split assigns the saved learning rate on resume, which fails when the "
-           "rate is a schedule (CoronaNetSchedule); fix requested: skip the assign when learning_rate is given",
-)
 def test_a_phase_resumes_mid_way_with_the_schedule(tmp_path):
     """Stopped after epoch 1 of 3, a phase continues with the schedule at the restored iteration."""
     import json
