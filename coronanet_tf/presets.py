@@ -76,7 +76,7 @@ _AUTHORS_CODE: dict[str, Any] = {
         "format": "covidx",
         "class_names": list(AUTHORS_CLASS_NAMES),
         "image_dir": None,
-        "drop_duplicates": False,
+        "drop_duplicates": "keep",
         "on_bad_file": "raise",
         "label_map": None,
         "undersample": None,
@@ -177,7 +177,7 @@ def _paper_values() -> dict[str, Any]:
 
 _NOTES = {
     "data.class_names": "authors_code: pathologies sorted -> COVID-19/normal/pneumonia [CR-A]; paper: COVIDx order normal/pneumonia/COVID-19 [CNet@61a5963] (PAPERS.md §3.3)",
-    "data.drop_duplicates": "authors_code: test_split_v2 read as is, each image x4..x16 (RSNA box rows) [CR-S]; paper: duplicates dropped, 1,489 unique test images fit 95.84% (INFERRED, §3.5)",
+    "data.drop_duplicates": "authors_code: keep, the loader reads every row: test_split_v2 repeats each image x4..x16 (RSNA box rows) and each repeat is evaluated (7,812 rows) [CR-A], [CR-S]; paper: duplicates dropped, 1,489 unique test images fit 95.84% (INFERRED, §3.5)",
     "augment.enabled": "authors_code: the flip/rotation transform is attached only to overwritten CIFAR-10 datasets -> none on COVIDx (INFERRED) [CR]; paper: the defined RandomHorizontalFlip(0.5)+RandomRotation(45) pipeline [CR] (paper text NOT RETRIEVED)",
     "augment.rotation_range": "paper option: RandomRotation(45) [CR]; Keras rotation interpolates bilinearly, torchvision's default is nearest (deviation)",
     "augment.horizontal_flip": "paper option: RandomHorizontalFlip(0.5) [CR]",

@@ -39,7 +39,7 @@ class DataConfig:
     class_names: tuple[str, ...] | None = None
     image_dir: str | None = None
     test_image_dir: str | None = None
-    drop_duplicates: bool = False
+    drop_duplicates: Any = False  # false | true | keep (COVIDx split files)
     on_bad_file: str = "raise"
     verify_images: bool = True
     label_map: Mapping[str, str] | None = None

@@ -66,11 +66,12 @@ def _png16_to_uint8(contents: tf.Tensor) -> tf.Tensor:
     return tf.cast((v + 128) // 257, tf.uint8)  # round(v / 257): 0 -> 0, 65535 -> 255
 
 
-def decode_to_uint8_rgb(contents: tf.Tensor) -> tf.Tensor:
-    """Decode the bytes of a JPEG / PNG / BMP / GIF file to ``uint8 [H, W, 3]`` (graph-safe).
+def _decode_native(contents: tf.Tensor, jpeg_ratio_index: tf.Tensor | None = None) -> tf.Tensor:
+    """``uint8 [H, W, C]`` with the file's own channels: 1 (gray JPEG/PNG), 2 (gray+alpha PNG), 3, 4 (RGBA).
 
-    Gray is replicated to three channels, alpha is dropped (as ``PIL convert('RGB')``), 16-bit PNGs are
-    scaled by ``round(v / 257)``. JPEG uses the accurate integer IDCT so pixels equal PIL's.
+    Gray stays one channel so that decoding and resizing touch a third of the bytes; :func:`_to_rgb`
+    replicates it afterwards, which is what libjpeg/libpng (and PIL's ``convert('RGB')``) would have
+    done, value for value. ``jpeg_ratio_index`` (0..3) decodes JPEGs at 1/1, 1/2, 1/4 or 1/8 scale.
     """
     contents = tf.convert_to_tensor(contents, tf.string)
     head = tf.strings.substr(contents, 0, 8)
@@ -80,19 +81,45 @@ def decode_to_uint8_rgb(contents: tf.Tensor) -> tf.Tensor:
     depth_byte = tf.strings.substr(contents, 24, 1)
     is_png16 = tf.logical_and(is_png, tf.equal(depth_byte, b"\x10"))
 
+    def jpeg_at(ratio: int) -> tf.Tensor:
+        img = tf.io.decode_jpeg(contents, channels=0, ratio=ratio, dct_method="INTEGER_ACCURATE")
+        # channels=0 keeps gray JPEGs gray; a CMYK/YCCK file (4 components) is not decodable as RGB here.
+        with tf.control_dependencies([tf.debugging.assert_none_equal(
+                tf.shape(img)[-1], 4, message="CMYK/YCCK JPEG files are not supported; convert them to RGB")]):
+            return tf.identity(img)
+
     def jpeg() -> tf.Tensor:
-        return tf.io.decode_jpeg(contents, channels=3, dct_method="INTEGER_ACCURATE")
+        if jpeg_ratio_index is None:
+            return jpeg_at(1)
+        return tf.switch_case(jpeg_ratio_index, [(lambda r=r: jpeg_at(r)) for r in (1, 2, 4, 8)])
 
     def png16() -> tf.Tensor:
         return _png16_to_uint8(contents)
 
-    def other() -> tf.Tensor:
-        img = tf.io.decode_image(contents, channels=3, dtype=tf.uint8, expand_animations=False)
-        return img
+    def png8() -> tf.Tensor:
+        return tf.io.decode_png(contents, channels=0, dtype=tf.uint8)
 
-    img = tf.case([(is_jpeg, jpeg), (is_png16, png16)], default=other, exclusive=False)
-    img = tf.ensure_shape(img, [None, None, 3])
-    return img
+    def other() -> tf.Tensor:
+        return tf.io.decode_image(contents, channels=3, dtype=tf.uint8, expand_animations=False)
+
+    img = tf.case([(is_jpeg, jpeg), (is_png16, png16), (is_png, png8)], default=other, exclusive=False)
+    return tf.ensure_shape(img, [None, None, None])
+
+
+def _to_rgb(img: tf.Tensor) -> tf.Tensor:
+    """1 or 2 channels (gray, gray+alpha) -> the grey value three times; 3 or 4 (RGBA) -> RGB."""
+    c = tf.shape(img)[-1]
+    rgb = tf.cond(c < 3, lambda: tf.tile(img[..., :1], [1, 1, 3]), lambda: img[..., :3])
+    return tf.ensure_shape(rgb, [None, None, 3])
+
+
+def decode_to_uint8_rgb(contents: tf.Tensor) -> tf.Tensor:
+    """Decode the bytes of a JPEG / PNG / BMP / GIF file to ``uint8 [H, W, 3]`` (graph-safe).
+
+    Gray is replicated to three channels, alpha is dropped (as ``PIL convert('RGB')``), 16-bit PNGs are
+    scaled by ``round(v / 257)``. JPEG uses the accurate integer IDCT so pixels equal PIL's.
+    """
+    return _to_rgb(_decode_native(contents))
 
 
 def _jpeg_ratio_index(contents: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
@@ -102,25 +129,36 @@ def _jpeg_ratio_index(contents: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
     return tf.where(factor >= 8, 3, tf.where(factor >= 4, 2, tf.where(factor >= 2, 1, 0)))
 
 
+def _fast_ratio_index(contents: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
+    is_jpeg = tf.equal(tf.strings.substr(contents, 0, 3), _JPEG_MAGIC)
+    return tf.cond(is_jpeg, lambda: _jpeg_ratio_index(contents, size), lambda: tf.constant(0, tf.int32))
+
+
 def decode_to_uint8_rgb_fast(contents: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
     """Like :func:`decode_to_uint8_rgb`, but JPEGs at least twice ``size`` are decoded at 1/2, 1/4 or
-    1/8 scale inside libjpeg (DCT scaling), never below ``size``. Opt-in (``fast_jpeg_decode``): several
-    times faster on large JPEGs, but the pixels are then block averages, so ``nearest`` no longer
-    equals Keras/PIL exactly (it becomes closer to an area resize).
+    1/8 scale inside libjpeg (DCT scaling), never below ``size``. Opt-in (``fast_jpeg_decode``): faster
+    on large JPEGs, but the pixels are then block averages, so ``nearest`` no longer equals Keras/PIL
+    exactly (it becomes closer to an area resize).
     """
     contents = tf.convert_to_tensor(contents, tf.string)
-    is_jpeg = tf.equal(tf.strings.substr(contents, 0, 3), _JPEG_MAGIC)
     size = (int(size[0]), int(size[1]))
+    return _to_rgb(_decode_native(contents, _fast_ratio_index(contents, size)))
 
-    def jpeg() -> tf.Tensor:
-        branches = [
-            (lambda r=r: tf.io.decode_jpeg(contents, channels=3, ratio=r, dct_method="INTEGER_ACCURATE"))
-            for r in (1, 2, 4, 8)
-        ]
-        return tf.switch_case(_jpeg_ratio_index(contents, size), branches)
 
-    img = tf.cond(is_jpeg, jpeg, lambda: decode_to_uint8_rgb(contents))
-    return tf.ensure_shape(img, [None, None, 3])
+def decode_resize_to_uint8_rgb(contents: tf.Tensor, size: tuple[int, int], method: str, *,
+                               fast_jpeg_decode: bool = False) -> tf.Tensor:
+    """``resize_to_uint8(decode_to_uint8_rgb(contents), size, method)``, value for value, but faster.
+
+    Gray files (most chest X-rays) are decoded and resized as one channel and replicated to three
+    only at the target size; every resize method treats channels independently, so the result is
+    identical. ``fast_jpeg_decode`` as :func:`decode_to_uint8_rgb_fast`.
+    """
+    contents = tf.convert_to_tensor(contents, tf.string)
+    size = (int(size[0]), int(size[1]))
+    ratio = _fast_ratio_index(contents, size) if fast_jpeg_decode else None
+    img = _decode_native(contents, ratio)
+    small = _resize_any_channels(img, size, method)
+    return tf.ensure_shape(_to_rgb(small), [size[0], size[1], 3])
 
 
 # --------------------------------------------------------------------------------------- resizing
@@ -158,6 +196,12 @@ def _shorter_side_size(shape: tf.Tensor, s: int) -> tuple[tf.Tensor, tf.Tensor]:
 
 def resize_to_uint8(image: tf.Tensor, size: tuple[int, int], method: str) -> tf.Tensor:
     """Resize ``uint8 [H, W, 3]`` to ``uint8 [h, w, 3]`` with ``method`` (see module docstring)."""
+    out = _resize_any_channels(image, size, method)
+    return tf.ensure_shape(out, [int(size[0]), int(size[1]), 3])
+
+
+def _resize_any_channels(image: tf.Tensor, size: tuple[int, int], method: str) -> tf.Tensor:
+    """:func:`resize_to_uint8` for any number of channels (each channel resized on its own)."""
     size = (int(size[0]), int(size[1]))
     if method == "nearest":
         out = _resize_nearest_pil(image, size)
@@ -181,10 +225,10 @@ def resize_to_uint8(image: tf.Tensor, size: tuple[int, int], method: str) -> tf.
         # torchvision CenterCrop: int(round((H - s) / 2.0)); Python round is half-to-even, as tf.round.
         top = tf.cast(tf.round(tf.cast(new_h - s, tf.float64) / 2.0), tf.int32)
         left = tf.cast(tf.round(tf.cast(new_w - s, tf.float64) / 2.0), tf.int32)
-        out = tf.slice(x, tf.stack([top, left, 0]), [s, s, 3])
+        out = tf.slice(x, tf.stack([top, left, 0]), [s, s, -1])
     else:
         raise ValueError(f"unknown resize method {method!r}; expected one of {RESIZE_METHODS}")
-    return tf.ensure_shape(out, [size[0], size[1], 3])
+    return tf.ensure_shape(out, [size[0], size[1], None])
 
 
 def resize_uint8(image: tf.Tensor, size: tuple[int, int], method: str) -> tf.Tensor:

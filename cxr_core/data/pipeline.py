@@ -41,9 +41,7 @@ from cxr_core.data.augment import Keras2AugmentSpec, apply_transform, sample_tra
 from cxr_core.data.images import (
     RESIZE_METHODS,
     SCALINGS,
-    decode_to_uint8_rgb,
-    decode_to_uint8_rgb_fast,
-    resize_to_uint8,
+    decode_resize_to_uint8_rgb,
     scale_pixels,
 )
 from cxr_core.data.samples import SampleTable
@@ -134,8 +132,8 @@ def build_dataset(
 
     def load(i):
         contents = tf.io.read_file(tf.gather(paths_t, i))
-        img = decode_to_uint8_rgb_fast(contents, size) if fast else decode_to_uint8_rgb(contents)
-        return resize_to_uint8(img, size, method), tf.gather(labels_t, i), tf.gather(ids_t, i)
+        img = decode_resize_to_uint8_rgb(contents, size, method, fast_jpeg_decode=fast)
+        return img, tf.gather(labels_t, i), tf.gather(ids_t, i)
 
     cached = bool(spec.cache)
     ds = tf.data.Dataset.range(n)

@@ -460,6 +460,8 @@ def read_covidx_split(
     [CR-S]) is an error unless ``drop_duplicates=True``, which keeps the first row and lists each
     dropped row in ``skipped`` as ``"duplicate row of <file> (line N, kept line M)"``. A filename
     repeated with a different label is an error (or skipped with ``on_error="skip"``) either way.
+    ``drop_duplicates="keep"`` keeps every repeated row as its own sample (``sample_id`` ``file#2``,
+    ``file#3`` ...), as the authors' CORONA-Net loader evaluates them [CR-A].
     """
     problems = _Problems(on_error)
     split = os.path.abspath(os.fspath(path))
@@ -470,8 +472,11 @@ def read_covidx_split(
         raise FileNotFoundError(f"COVIDx image folder {base} (for {split}) is not a folder")
     names = _resolve_class_names(class_names, (), split)
 
+    if drop_duplicates not in (True, False, "keep"):
+        raise ValueError(f"drop_duplicates must be true, false or 'keep'; found {drop_duplicates!r}")
     rows: list[dict] = []
     first_line: dict[str, tuple[int, str]] = {}
+    repeats: dict[str, int] = {}
     for line, fields, n_fields, n_header in _covidx_records(split):
         expected = f"{n_header} (as the header)" if n_header else "3 or 4 (patientid filename label [source])"
         if (n_header and n_fields != n_header) or (not n_header and n_fields not in (3, 4)):
@@ -494,6 +499,10 @@ def read_covidx_split(
             if first_label != label:
                 problems(full, f"{fname} labelled {label!r} on line {line} but {first_label!r} on line {first}",
                          f"{split} line {line}: {fname} labelled {label!r}, but {first_label!r} on line {first}")
+            elif drop_duplicates == "keep":
+                repeats[sid] = repeats.get(sid, 1) + 1
+                rows.append({"sample_id": f"{sid}#{repeats[sid]}", "path": full, "label": label,
+                             "patient_id": patient, "source": source})
             elif drop_duplicates:
                 problems.rows.append((full, f"duplicate row of {fname} (line {line}, kept line {first})"))
             else:

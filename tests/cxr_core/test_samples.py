@@ -355,3 +355,19 @@ def test_remap_labels_to_covidx_and_two_classes(cxr4_mini):
         remap_labels(table, {"pneumonia_bacterial": "pneumonia", "covid": "COVID-19"}, COVIDX_CLASS_NAMES)
     with pytest.raises(SampleError, match=r"targets \['Pneumonia'\]"):
         remap_labels(table, {"pneumonia_bacterial": "Pneumonia"}, COVIDX_CLASS_NAMES)
+
+
+def test_covidx_keep_mode_evaluates_every_repeated_row_like_the_authors_loader(tmp_path):
+    import cv2
+    import numpy as np
+
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(tmp_path / name), np.zeros((8, 8), np.uint8))
+    split = tmp_path / "test_split_v2.txt"
+    split.write_text("p1 a.png pneumonia\np1 a.png pneumonia\np2 b.png normal\np1 a.png pneumonia\n")
+    table = read_covidx_split(split, drop_duplicates="keep")
+    assert list(table.frame["sample_id"]) == ["a.png", "a.png#2", "b.png", "a.png#3"]
+    assert table.frame["path"].nunique() == 2 and len(table.skipped) == 0
+    assert len(read_covidx_split(split, drop_duplicates=True)) == 2
+    with pytest.raises(ValueError, match="drop_duplicates must be"):
+        read_covidx_split(split, drop_duplicates="yes")
