@@ -34,7 +34,7 @@ from typing import Mapping
 
 import pandas as pd
 
-from cxr_core.data.samples import SampleTable, empty_skipped
+from cxr_core.data.samples import SampleTable, table_from_rows
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 
@@ -167,22 +167,6 @@ def _image_files(folder: Path) -> list[Path]:
     return sorted(found)
 
 
-def _table(rows: list[dict], class_names, skipped: list[tuple[str, str]]) -> SampleTable:
-    index = {c: i for i, c in enumerate(class_names)}
-    frame = pd.DataFrame(
-        {
-            "sample_id": pd.Series([r["sample_id"] for r in rows], dtype="string"),
-            "path": pd.Series([r["path"] for r in rows], dtype="string"),
-            "label": pd.Series([r["label"] for r in rows], dtype="string"),
-            "label_index": pd.Series([index[r["label"]] for r in rows], dtype="int64"),
-            "patient_id": pd.Series([r.get("patient_id") for r in rows], dtype="string"),
-            "source": pd.Series([r.get("source") for r in rows], dtype="string"),
-        }
-    )
-    skipped_frame = (pd.DataFrame(skipped, columns=["path", "reason"]) if skipped else empty_skipped())
-    return SampleTable(frame, tuple(class_names), skipped_frame)
-
-
 def _check_on_error(on_error: str) -> None:
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
@@ -217,7 +201,7 @@ def read_task_folders(root: str | Path, task: int | str | Task, *, on_error: str
                          "patient_id": None, "source": None})
     if not rows:
         raise ValueError(f"{root}: no images found in the folders of {task.name} ({sorted(known)})")
-    return _table(rows, task.class_names, skipped)
+    return table_from_rows(rows, task.class_names, skipped)
 
 
 def read_kermany(
@@ -275,7 +259,7 @@ def read_kermany(
                 "patient_id": None if kind == "covid" else kermany_patient(f.name),
                 "source": None if kind == "covid" else "kermany",
             })
-    return _table(rows, task.class_names, skipped)
+    return table_from_rows(rows, task.class_names, skipped)
 
 
 def read_mini_for_task(root: str | Path, task: int | str | Task) -> SampleTable:
@@ -310,4 +294,4 @@ def read_mini_for_task(root: str | Path, task: int | str | Task) -> SampleTable:
         patient = getattr(rec, "patient_id", "") or None
         rows.append({"sample_id": Path(rec.path).as_posix(), "path": str(path), "label": label,
                      "patient_id": patient, "source": getattr(rec, "source_repo", "") or None})
-    return _table(rows, task.class_names, [])
+    return table_from_rows(rows, task.class_names, [])

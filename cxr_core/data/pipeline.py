@@ -20,6 +20,10 @@ Order of operations (each a ``tf.data`` stage)::
   the same seed give identical batches, epoch after epoch, yet epochs differ from one another.
 - Augmentation runs on whole batches (one ``ImageProjectiveTransformV3`` call per batch), which is
   much faster than a per-image map.
+- Gray images (most chest X-rays, whatever their file's colour mode) are decoded, resized, augmented
+  and scaled as one channel and replicated to three at the end; every step treats channels alike, so
+  the values are identical to the three-channel computation, for about a third of the work. A batch
+  holding any colour image takes the three-channel path. (Measured speeds: benchmarks/RESULTS.md.)
 - ``fast_jpeg_decode`` (opt-in) decodes large JPEGs at reduced DCT scale (see
   :func:`cxr_core.data.images.decode_to_uint8_rgb_fast`); it breaks the exact Keras ``nearest``
   equivalence, so it is off by default.
@@ -82,7 +86,7 @@ class PipelineSpec:
 
 def _cache_filename(prefix: str, paths: np.ndarray, spec: PipelineSpec) -> str:
     key = hashlib.sha256()
-    key.update(repr((spec.image_size, spec.resize_method, spec.fast_jpeg_decode)).encode())
+    key.update(repr(("v2", spec.image_size, spec.resize_method, spec.fast_jpeg_decode)).encode())
     for p in paths:
         key.update(str(p).encode())
         key.update(b"\0")
@@ -133,7 +137,8 @@ def build_dataset(
     def load(i):
         contents = tf.io.read_file(tf.gather(paths_t, i))
         img = decode_resize_to_uint8_rgb(contents, size, method, fast_jpeg_decode=fast)
-        return img, tf.gather(labels_t, i), tf.gather(ids_t, i)
+        gray = tf.reduce_all(tf.equal(img[..., :1], img[..., 1:]))  # exact test, at the small size
+        return img, gray, tf.gather(labels_t, i), tf.gather(ids_t, i)
 
     cached = bool(spec.cache)
     ds = tf.data.Dataset.range(n)
@@ -154,12 +159,30 @@ def build_dataset(
         aug_spec = None
     scaling = spec.scaling
 
-    def finish(images, label, sample_id, batch_seed=None):
+    def to_float(images, batch_seed):
         x = tf.cast(images, tf.float32)
         if aug_spec is not None:
             params = sample_transform_params(aug_spec, size, batch_seed, batch_size=tf.shape(x)[0])
             x = apply_transform(x, params, aug_spec)
-        x = scale_pixels(x, scaling)
+        return x
+
+    def finish(images, gray, label, sample_id, batch_seed=None):
+        # A batch of gray images (the common case) is augmented and scaled as one channel and
+        # replicated at the end: identical values (every step treats channels alike), a third of the work.
+        per_channel_scaling = scaling == "imagenet"
+
+        def as_gray():
+            x = to_float(images[..., :1], batch_seed)
+            if not per_channel_scaling:
+                x = scale_pixels(x, scaling)
+            x = tf.tile(x, [1, 1, 1, 3])
+            return scale_pixels(x, scaling) if per_channel_scaling else x
+
+        def as_rgb():
+            return scale_pixels(to_float(images, batch_seed), scaling)
+
+        x = tf.cond(tf.reduce_all(gray), as_gray, as_rgb)
+        x = tf.ensure_shape(x, [None, size[0], size[1], 3])
         y = tf.one_hot(label, num_classes, dtype=tf.float32)
         return (x, y, sample_id) if include_ids else (x, y)
 

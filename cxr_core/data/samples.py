@@ -145,10 +145,14 @@ def _label_hint(label: str, class_names: tuple[str, ...]) -> str:
     return f" (labels are matched case-sensitively; did you mean {near[0]!r}?)" if near else ""
 
 
-def _build_table(
-    rows: list[dict], class_names: tuple[str, ...], skipped: list[tuple[str, str]]
+def table_from_rows(
+    rows: list[dict], class_names: tuple[str, ...], skipped: list[tuple[str, str]] = ()
 ) -> SampleTable:
-    """Rows of ``sample_id, path, label, patient_id, source`` -> :class:`SampleTable`."""
+    """Rows of ``sample_id, path, label[, patient_id, source]`` -> :class:`SampleTable`.
+
+    For readers of other layouts (e.g. :func:`cvrnet_tf.tasks.read_kermany`); ``skipped`` is a list of
+    ``(path, reason)``. Blank patient ids and sources become ``<NA>``.
+    """
     index = {c: i for i, c in enumerate(class_names)}
     frame = pd.DataFrame(
         {
@@ -273,7 +277,7 @@ def read_class_folders(root, class_names=None, *, on_error: str = "raise") -> Sa
         if n_images == 0:
             problems(class_dir, "class folder has no images",
                      f"class folder {class_dir} has no images (extensions {list(KERAS_IMAGE_EXTENSIONS)})")
-    return _build_table(rows, names, problems.rows)
+    return table_from_rows(rows, names, problems.rows)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -392,7 +396,7 @@ def read_manifest_csv(
         first_line[sid] = (line, label)
         rows.append({"sample_id": sid, "path": full, "label": label,
                      "patient_id": patient, "source": source})
-    return _build_table(rows, names, problems.rows)
+    return table_from_rows(rows, names, problems.rows)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -516,7 +520,7 @@ def read_covidx_split(
             continue
         first_line[sid] = (line, label)
         rows.append({"sample_id": sid, "path": full, "label": label, "patient_id": patient, "source": source})
-    return _build_table(rows, names, problems.rows)
+    return table_from_rows(rows, names, problems.rows)
 
 
 # --------------------------------------------------------------------------------------------------

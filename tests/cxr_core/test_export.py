@@ -30,8 +30,6 @@ def test_keras_format_roundtrip(tmp_path, coronet):
 
 
 def test_savedmodel_roundtrip(tmp_path, coronet):
-    import tensorflow as tf
-
     path = X.export_model(coronet, tmp_path / "sm", "savedmodel")  # verified by reloading
     assert (path / "saved_model.pb").is_file()
     x = X.sample_inputs(coronet, 2, seed=2)
