@@ -1,4 +1,4 @@
-"""The ``covid-cxr`` command: demo, cv, train, evaluate, predict, report, convert.
+"""The ``covid-cxr`` command: demo, cv, train, evaluate, predict, report, convert, explain, export.
 
 Every subcommand's ``--help`` explains each option. The paper packages are found through the
 ``covid_cxr.models`` entry points (:mod:`cxr_core.registry`).
@@ -113,25 +113,10 @@ def cmd_train(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from cxr_core.config import load_config, replace
-    from cxr_core.protocol import run_protocol
-    from cxr_core.synthetic import make_synthetic_dataset
+    from cxr_core.demo import run_demo
 
-    out = Path(args.out)
-    t0 = time.perf_counter()
-    data = make_synthetic_dataset(out / "synthetic-data", per_class=args.per_class, seed=args.seed)
-    _log(f"SYNTHETIC dataset (drawings, not medical images) written to {data}")
-    cfg = load_config(default_demo_config())
-    cfg = replace(cfg, {"data": {"source": str(data / "MANIFEST.csv")}})
-    run_dir = out / "run"
-    run_protocol(cfg, run_dir, smoke=True, progress=_log)
-    _log(f"demo finished in {time.perf_counter() - t0:.0f} s: see {run_dir / 'report.md'}, results.csv and the PNGs")
+    run_demo(args.out, args.per_class, args.seed, progress=_log)
     return 0
-
-
-def default_demo_config() -> Path:
-    """The packaged demo experiment (CoroNet 4-fold protocol, smoke size)."""
-    return Path(__file__).with_name("demo.yaml")
 
 
 def _inference_setup(args):
@@ -352,6 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("src", help="source file (e.g. covid.pth.tar)")
     p.add_argument("dst", help="destination .weights.h5")
     p.set_defaults(func=cmd_convert)
+
+    from cxr_core.explain import add_explain_parser
+    from cxr_core.export import add_export_parser
+
+    add_explain_parser(sub)
+    add_export_parser(sub)
     return parser
 
 

@@ -373,6 +373,8 @@ def smoke_overrides(cfg: ExperimentConfig) -> dict:
 
     The architecture, the protocol's fold structure and every preprocessing choice other than the
     input size stay as configured, so a smoke run exercises the same code paths as a full run.
+    Backbones start from random weights (``model.backbone_weights: null``): a smoke run never
+    downloads ImageNet weights.
     CORONA-Net keeps its 224x224 input (its Linear(4900) needs a 7x7 bottleneck and its decoder
     always reconstructs 224x224 [CR]); only its steps are cut, in both of its phases.
     """
@@ -386,6 +388,7 @@ def smoke_overrides(cfg: ExperimentConfig) -> dict:
             "verbose": 2,
         },
         "evaluation": {"n_bootstrap": 50, "batch_size": 16},
+        "model": {"backbone_weights": None},
     }
     if cfg.model.family == "coronanet":
         over["extra"] = {"coronanet": {"reinit": {"epochs": 1}}}

@@ -158,3 +158,17 @@ def test_sampling_is_stateless_and_seeded(images):
     r2 = random_transform(x, CORONET, tf.constant([9, 9])).numpy()
     np.testing.assert_array_equal(r1, r2)
     assert random_transform(np.stack(images[:3]), CORONET, tf.constant([9, 9])).shape == (3, 150, 150, 3)
+
+
+def test_gray_batches_take_the_one_channel_path_with_identical_values(images):
+    """A batch whose images have equal channels is transformed as one channel: same numbers exactly."""
+    gray = np.stack([np.repeat(x[..., :1], 3, axis=-1) for x in images[:6]])
+    color = gray.copy()
+    color[0, 0, 0, 1] += 1.0  # one differing value sends the whole batch down the three-channel path
+    for spec in (CORONET, Keras2AugmentSpec(rotation_range=30, fill_mode="nearest", channel_shift_range=20)):
+        params = sample_transform_params(spec, (150, 150), tf.constant([3, 4]), batch_size=6)
+        fast = apply_transform(gray, params, spec).numpy()
+        slow = apply_transform(color, params, spec).numpy()
+        np.testing.assert_array_equal(fast[..., 0], fast[..., 2])
+        np.testing.assert_array_equal(fast[1:, ..., 0], slow[1:, ..., 0])
+        np.testing.assert_array_equal(fast[1:], slow[1:, ..., :1].repeat(3, axis=-1))

@@ -268,3 +268,18 @@ def test_load_image_array_equals_keras(cxr4_mini, tmp_path):
     (tmp_path / "x.png").write_text("nope")
     with pytest.raises(ValueError, match="x.png"):
         load_image_array(tmp_path / "x.png", (10, 10))
+
+
+@pytest.mark.parametrize("method,size", [("nearest", (150, 150)), ("bilinear", (64, 80)),
+                                         ("shorter_side_center_crop", (96, 96))])
+def test_decode_resize_equals_decode_then_resize(cxr4_mini, cxr4_mini_raw, method, size):
+    """The pipeline's fused decode+resize (gray kept as one channel until the end) changes no value."""
+    from cxr_core.data.images import decode_resize_to_uint8_rgb
+
+    paths = _files(cxr4_mini)[::6] + _files(cxr4_mini_raw)
+    fused = tf.function(lambda c: decode_resize_to_uint8_rgb(c, size, method),
+                        input_signature=[tf.TensorSpec([], tf.string)])
+    for path in paths:
+        data = tf.constant(path.read_bytes())
+        expected = resize_to_uint8(decode_to_uint8_rgb(data), size, method).numpy()
+        np.testing.assert_array_equal(fused(data).numpy(), expected, err_msg=str(path))

@@ -178,3 +178,27 @@ def test_spec_and_argument_errors(table):
     bad = SampleTable(table.frame.assign(label_index=7), CLASSES)
     with pytest.raises(ValueError, match="label_index"):
         build_dataset(bad, PipelineSpec(SIZE), batch_size=2)
+
+
+@pytest.mark.parametrize("scaling", ["rescale01", "imagenet"])
+def test_gray_fast_path_equals_three_channel_augmentation(table, scaling):
+    """Gray batches are decoded, augmented and scaled as one channel: values equal the 3-channel path."""
+    import tensorflow as tf
+
+    from cxr_core.data.augment import apply_transform, sample_transform_params
+    from cxr_core.data.images import decode_to_uint8_rgb, resize_to_uint8, scale_pixels
+
+    spec = PipelineSpec(SIZE, "nearest", scaling, augment=CORONET)
+    ds = build_dataset(table, spec, batch_size=6, augment=True, seed=5, include_ids=True)
+    seeds = tf.data.Dataset.random(seed=5 + 7919, rerandomize_each_iteration=True).batch(2)
+    n_gray = 0
+    for (x, _, ids), seed in zip(ds, seeds):
+        paths = [table.frame.set_index("sample_id").loc[i.decode(), "path"] for i in ids.numpy()]
+        raw = np.stack([
+            resize_to_uint8(decode_to_uint8_rgb(tf.io.read_file(p)), SIZE, "nearest").numpy() for p in paths
+        ]).astype(np.float32)
+        n_gray += int(all(np.array_equal(r[..., 0], r[..., 1]) and np.array_equal(r[..., 0], r[..., 2]) for r in raw))
+        params = sample_transform_params(CORONET, SIZE, seed, batch_size=len(raw))
+        expected = scale_pixels(apply_transform(raw, params, CORONET), scaling).numpy()
+        np.testing.assert_array_equal(x.numpy(), expected)
+    assert n_gray >= 1, "the sample holds at least one all-gray batch"
