@@ -171,6 +171,10 @@ class Reporter(dict):
 
     def __setitem__(self, key, value):
         super().__setitem__(key, value)
+        import gc
+
+        gc.collect()  # let the finished datasets' threads go before the next measurement
+        time.sleep(1.0)
         print(f"  {key:30s} {value:9.1f} img/s  (load {os.getloadavg()[0]:.2f})", flush=True)
 
 

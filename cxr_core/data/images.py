@@ -164,7 +164,10 @@ def decode_resize_to_uint8_rgb(contents: tf.Tensor, size: tuple[int, int], metho
 # --------------------------------------------------------------------------------------- resizing
 def _pil_nearest_indices(n_in: tf.Tensor, n_out: int) -> tf.Tensor:
     """Source indices PIL's ``ImagingScaleAffine`` uses: ``int(xo)``, ``xo = s/2``, ``xo += s``."""
-    scale = tf.cast(n_in, tf.float64) / tf.constant(float(n_out), tf.float64)
+    # divide_no_nan, not "/": inside a graph (tf.data, tf.function) Grappler rewrites a division by a
+    # constant as a multiplication by its reciprocal, which is 1 ulp off for about 40% of the sizes
+    # and then picks a different source row for ~1% of the output pixels.
+    scale = tf.math.divide_no_nan(tf.cast(n_in, tf.float64), tf.constant(float(n_out), tf.float64))
     steps = tf.concat([tf.reshape(scale * 0.5, [1]), tf.fill([n_out - 1], scale)], axis=0)
     xo = tf.math.cumsum(steps)  # sequential float64 accumulation, as PIL's loop
     idx = tf.cast(tf.floor(xo), tf.int32)

@@ -156,6 +156,6 @@ def test_family_registry():
     from cxr_core.registry import get_family
 
     family = get_family("cvrnet")
-    assert family is FAMILY and set(family.presets) == {"paper", "authors_code"}
+    assert family is FAMILY and set(family.presets) == {"paper", "authors_code", "leak_free"}
     model = family.build(num_classes=2, input_shape=(96, 96, 3), backbone_weights=None)
     assert model.get_layer(family.last_conv_layer).output.shape[1:] == (3, 3, 4096)

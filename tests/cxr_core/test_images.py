@@ -283,3 +283,16 @@ def test_decode_resize_equals_decode_then_resize(cxr4_mini, cxr4_mini_raw, metho
         data = tf.constant(path.read_bytes())
         expected = resize_to_uint8(decode_to_uint8_rgb(data), size, method).numpy()
         np.testing.assert_array_equal(fused(data).numpy(), expected, err_msg=str(path))
+
+
+def test_nearest_indices_are_exact_inside_graphs():
+    """Grappler turns x / const into x * (1 / const) in graphs; the PIL index scale must not change."""
+    from cxr_core.data.images import _pil_nearest_indices
+
+    graph = tf.function(lambda n: _pil_nearest_indices(n, 150))
+    for n_in in (400, 421, 512, 1000, 1969, 2394):
+        xo, expected = (n_in / 150) / 2, []
+        for _ in range(150):
+            expected.append(min(int(xo), n_in - 1))
+            xo += n_in / 150
+        np.testing.assert_array_equal(graph(tf.constant(n_in)).numpy(), expected, err_msg=str(n_in))

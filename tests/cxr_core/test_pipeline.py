@@ -202,3 +202,16 @@ def test_gray_fast_path_equals_three_channel_augmentation(table, scaling):
         expected = scale_pixels(apply_transform(raw, params, CORONET), scaling).numpy()
         np.testing.assert_array_equal(x.numpy(), expected)
     assert n_gray >= 1, "the sample holds at least one all-gray batch"
+
+
+def test_pipeline_nearest_equals_keras_on_every_mini_image(cxr4_mini):
+    """Inside tf.data (graph mode) too, every cxr4-mini image equals Keras' load_img bit for bit."""
+    from keras_preprocessing.image import img_to_array
+
+    full = _table(cxr4_mini, pd.read_csv(cxr4_mini / "MANIFEST.csv"))
+    ds = build_dataset(full, PipelineSpec((150, 150), "nearest", "raw255"), batch_size=32, include_ids=True)
+    by_id = full.frame.set_index("sample_id")["path"]
+    for x, _, ids in ds:
+        for img, sid in zip(x.numpy(), ids.numpy()):
+            ref = img_to_array(load_img(by_id[sid.decode()], target_size=(150, 150)))
+            np.testing.assert_array_equal(img, ref, err_msg=sid.decode())
