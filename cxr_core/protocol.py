@@ -630,6 +630,13 @@ def summarize_runs(run_dirs: Sequence[str | Path], out_dir: str | Path | None = 
             "SMOKE RUN: reduced input size where the model allows it and a few training steps from the config's initial weights. These figures "
             "check that the pipeline runs end to end; they say nothing about the model or the paper."
         ]
+    skipped = [(Path(rd) / "skipped.csv") for rd in run_dirs if (Path(rd) / "skipped.csv").is_file()]
+    if skipped:
+        n = len(pd.read_csv(skipped[0]))
+        cfg.setdefault("warnings", []).append(
+            f"{n} file(s) were left out of this run (data.on_bad_file: skip or label mapping); each is listed "
+            f"with the reason in {skipped[0].name}"
+        )
     cfg["folds_found"] = list(folds)
     cfg["run_dirs"] = [str(Path(r)) for r in run_dirs]
     published = (cfg.get("published") or {}).get("table")

@@ -102,3 +102,22 @@ def test_finished_folds_are_skipped_and_changed_configs_refused(two_fold_runs):
     other = replace(cfg, {"train": {"optimizer": {"learning_rate": 0.5}}})
     with pytest.raises(RunDirectoryError, match="different config"):
         run_protocol(other, a, folds=[0], smoke=True, progress=logs.append)
+
+
+def test_bad_files_stop_the_run_or_are_listed(cxr4_mini, tmp_path):
+    from cxr_core.protocol import load_samples, write_samples
+
+    manifest = pd.read_csv(cxr4_mini / "MANIFEST.csv").groupby("class").head(2)
+    manifest["path"] = [str(cxr4_mini / p) for p in manifest["path"]]
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    manifest = pd.concat([manifest, pd.DataFrame([{"path": str(broken), "class": "covid"}])])
+    manifest[["path", "class"]].to_csv(tmp_path / "m.csv", index=False)
+    cfg = _smoke_cfg(cxr4_mini, data={"source": str(tmp_path / "m.csv"), "undersample": None})
+    with pytest.raises(Exception, match="broken.png"):
+        load_samples(cfg)
+    table = load_samples(replace(cfg, {"data": {"on_bad_file": "skip"}}))
+    assert len(table) == 8 and list(table.skipped["path"]) == [str(broken)]
+    write_samples(tmp_path / "run", table)
+    listed = pd.read_csv(tmp_path / "run" / "skipped.csv")
+    assert listed["path"].tolist() == [str(broken)] and listed["reason"].str.len().min() > 0
