@@ -127,6 +127,7 @@ class ProtocolConfig:
     inner_val_fraction: float = 0.1
     holdout_fraction: float = 0.2
     seed: int = 42
+    splits_from: str | None = None  # a run directory (or its splits/ folder) whose folds to reuse
 
 
 @dataclass(frozen=True)

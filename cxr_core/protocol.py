@@ -234,6 +234,29 @@ def read_fold_csvs(run_dir: Path, table, n_splits: int, validation: str) -> list
     return splits
 
 
+def resolve_splits(cfg: ExperimentConfig, table, run_dir: Path) -> list[Split]:
+    """This run's splits: the ones it wrote before, those of ``protocol.splits_from``, or new ones.
+
+    Reused splits are checked sample by sample against this run's data and copied into its splits/.
+    """
+    n_splits = cfg.protocol.n_folds if cfg.protocol.kind == "kfold" else 1
+    splits = read_fold_csvs(run_dir, table, n_splits, cfg.protocol.validation)
+    if splits is not None:
+        return splits
+    if cfg.protocol.splits_from:
+        source = Path(cfg.protocol.splits_from)
+        source_run = source.parent if source.name == "splits" else source
+        splits = read_fold_csvs(source_run, table, n_splits, cfg.protocol.validation)
+        if splits is None:
+            raise RunDirectoryError(
+                f"protocol.splits_from: {source_run / 'splits'} does not hold fold_0.csv .. fold_{n_splits - 1}.csv"
+            )
+    else:
+        splits = make_splits(cfg, table, fold_assignments(cfg, table))
+    write_fold_csvs(run_dir, table, splits)
+    return splits
+
+
 # ----------------------------------------------------------------------------------- models and data
 def pipeline_spec(cfg: ExperimentConfig):
     """The :class:`~cxr_core.data.pipeline.PipelineSpec` of an experiment."""
@@ -509,10 +532,7 @@ def run_protocol(
         return run_fixed_split(cfg, table, test_table, run_dir, progress, strategy, write_report)
 
     n_splits = cfg.protocol.n_folds if cfg.protocol.kind == "kfold" else 1
-    splits = read_fold_csvs(run_dir, table, n_splits, cfg.protocol.validation)
-    if splits is None:
-        splits = make_splits(cfg, table, fold_assignments(cfg, table))
-        write_fold_csvs(run_dir, table, splits)
+    splits = resolve_splits(cfg, table, run_dir)
     chosen = range(n_splits) if folds is None else list(folds)
     for k in chosen:
         if not 0 <= k < n_splits:

@@ -121,3 +121,18 @@ def test_bad_files_stop_the_run_or_are_listed(cxr4_mini, tmp_path):
     write_samples(tmp_path / "run", table)
     listed = pd.read_csv(tmp_path / "run" / "skipped.csv")
     assert listed["path"].tolist() == [str(broken)] and listed["reason"].str.len().min() > 0
+
+
+def test_splits_are_reused_by_another_run(two_fold_runs, tmp_path):
+    from cxr_core.protocol import load_samples, prepare_samples, resolve_splits
+
+    cfg, a, _, _ = two_fold_runs
+    other = replace(cfg, {"protocol": {"splits_from": str(a)}, "train": {"seed": 999}})
+    table = prepare_samples(other, load_samples(other))
+    splits = resolve_splits(other, table, tmp_path / "new")
+    for k in range(4):
+        assert (tmp_path / "new/splits" / f"fold_{k}.csv").read_bytes() == (a / "splits" / f"fold_{k}.csv").read_bytes()
+    assert sorted(int(i) for s in splits for i in s.test) == list(range(len(table)))
+    missing = replace(cfg, {"protocol": {"splits_from": str(tmp_path / "nowhere")}})
+    with pytest.raises(RunDirectoryError, match="does not hold fold_0.csv"):
+        resolve_splits(missing, table, tmp_path / "new2")
