@@ -110,3 +110,17 @@ def test_cv_smoke_run_of_the_coronet_experiment_on_cxr4_mini(cxr4_mini, tmp_path
     assert (run / "fold_0" / "predictions.csv").is_file() and (run / "report.md").is_file()
     assert "SMOKE RUN" in (run / "report.md").read_text()
     assert len(pd.read_csv(run / "samples.csv")) == 192
+
+
+def test_train_makes_one_holdout_model(cxr4_mini, tmp_path):
+    manifest = pd.read_csv(cxr4_mini / "MANIFEST.csv").groupby("class").head(10)
+    manifest["path"] = [str(cxr4_mini / p) for p in manifest["path"]]
+    manifest[["path", "class", "patient_id"]].to_csv(tmp_path / "m.csv", index=False)
+    run = tmp_path / "run"
+    code = main(["train", str(REPO / "experiments/coronet/4class.yaml"), "--data", str(tmp_path / "m.csv"),
+                 "--smoke", "--run-dir", str(run), "--holdout", "0.25"])
+    assert code == 0
+    roles = pd.read_csv(run / "splits" / "fold_0.csv")["role"].value_counts().to_dict()
+    assert roles == {"train": 30, "test": 10}, roles
+    assert (run / "fold_0" / "checkpoints" / "last.weights.h5").is_file()
+    assert not (run / "splits" / "fold_1.csv").exists()
