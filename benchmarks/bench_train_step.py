@@ -8,7 +8,8 @@ one process. Three feeds of the same images, alternated:
 - ``memory``: the batches of one pass of the real pipeline, materialised beforehand and fed back from
   memory (``Dataset.from_tensor_slices`` of the stacked arrays, batched): the data costs nothing;
 - ``pipeline``: the real pipeline (read, decode full-size files, resize, augment) with no cache;
-- ``pipeline_cached``: the same with ``cache=True``, after one pass has filled the cache.
+- ``pipeline_cached``: the same with ``cache=True``, after one pass has filled the cache;
+- ``pipeline_fast_jpeg``: no cache, ``fast_jpeg_decode=True`` (opt-in reduced-scale JPEG decoding).
 
 Reported: the mean step time over ``--steps`` steps (the time between consecutive ends of steps,
 after 5 warm-up steps), and the ratio to ``memory``.
@@ -54,8 +55,8 @@ def main(argv=None) -> int:
     model = build_coronet(num_classes=len(table.class_names), input_shape=(*SIZE, 3))
     model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="categorical_crossentropy", metrics=["accuracy"])
 
-    def pipeline(cache: bool):
-        spec = PipelineSpec(SIZE, "nearest", "rescale01", coronet_augment(), cache=cache)
+    def pipeline(cache: bool, fast: bool = False):
+        spec = PipelineSpec(SIZE, "nearest", "rescale01", coronet_augment(), cache=cache, fast_jpeg_decode=fast)
         return build_dataset(table, spec, batch_size=BATCH, shuffle=True, augment=True, seed=3, repeat=True)
 
     n_batches = args.steps + 10
@@ -85,14 +86,17 @@ def main(argv=None) -> int:
     ratios = []
     for r in range(args.rounds):
         res = {}
-        for name, ds in (("memory", memory), ("pipeline", pipeline(False)), ("pipeline_cached", cached)):
+        feeds = (("memory", memory), ("pipeline", pipeline(False)), ("pipeline_cached", cached),
+                 ("pipeline_fast_jpeg", pipeline(False, fast=True)))
+        for name, ds in feeds:
             res[name] = step_time(ds)
             print(f"  {name:18s} {res[name] * 1000:7.1f} ms/step  (load {os.getloadavg()[0]:.2f})", flush=True)
-        for name in ("pipeline", "pipeline_cached"):
+        for name in ("pipeline", "pipeline_cached", "pipeline_fast_jpeg"):
             print(f"round {r + 1}: {name}/memory = {res[name] / res['memory']:.3f}x")
-        ratios.append([res["pipeline"] / res["memory"], res["pipeline_cached"] / res["memory"]])
+        ratios.append([res[k] / res["memory"] for k in ("pipeline", "pipeline_cached", "pipeline_fast_jpeg")])
     med = np.median(np.array(ratios), axis=0)
-    print(f"median over {args.rounds} rounds: pipeline/memory = {med[0]:.3f}x, pipeline_cached/memory = {med[1]:.3f}x")
+    print(f"median over {args.rounds} rounds: pipeline/memory = {med[0]:.3f}x, pipeline_cached/memory = {med[1]:.3f}x, "
+          f"pipeline_fast_jpeg/memory = {med[2]:.3f}x")
     return 0
 
 

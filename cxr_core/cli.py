@@ -351,10 +351,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from cxr_core.config import ConfigError
     from cxr_core.legacy import WeightFileError
+    from cxr_core.protocol import RunDirectoryError
 
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, WeightFileError, FileNotFoundError) as exc:
+    except (ConfigError, WeightFileError, RunDirectoryError, FileNotFoundError) as exc:
         print(f"covid-cxr {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

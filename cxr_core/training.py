@@ -124,8 +124,32 @@ def make_strategy(name: str):
     if name == "multi_worker":
         if "TF_CONFIG" not in os.environ:
             raise ValueError("train.strategy: multi_worker needs the TF_CONFIG environment variable (cluster and task)")
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _keras_multi_worker_strategy()
     raise ValueError(f"train.strategy: expected default, mirrored or multi_worker, found {name!r}")
+
+
+def _keras_multi_worker_strategy():
+    """``MultiWorkerMirroredStrategy`` whose ``reduce`` Keras 3's trainer can call.
+
+    Keras 3 (checked with 3.15) calls ``strategy.reduce("MEAN", batch, axis=None)`` on a nested
+    ``(x, y)`` batch and ``strategy.reduce("MEAN", metric, axis=0)`` on scalar metrics; the collective
+    strategy accepts neither (keras-team/keras#20585), so ``fit`` fails on its first step. This
+    subclass reduces nested values one by one and scalars with ``axis=None``; nothing else changes.
+    """
+    import tensorflow as tf
+
+    class KerasMultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+        def reduce(self, reduce_op, value, axis=None):
+            base = super().reduce
+
+            def one(v):
+                local = self.experimental_local_results(v)[0] if isinstance(v, tf.distribute.DistributedValues) else v
+                rank = getattr(getattr(local, "shape", None), "rank", None)
+                return base(reduce_op, v, axis=None if rank == 0 else axis)
+
+            return tf.nest.map_structure(one, value)
+
+    return KerasMultiWorkerMirroredStrategy()
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:

@@ -33,6 +33,11 @@ Resize methods (``method`` argument):
 All resized images are whole numbers in 0..255 (as PIL's uint8 output); :func:`resize_uint8` returns
 them as float32, the pipeline keeps uint8 until after caching.
 
+Speed: the pipeline calls :func:`decode_resize_to_uint8_rgb`, which decodes gray files (most X-rays)
+as one channel, resizes, and only then replicates to RGB: the same values as decode-then-resize (each
+channel is resized on its own), for less work (benchmarks/RESULTS.md). The ``nearest`` indices are
+exact in eager mode and inside graphs (tf.data, tf.function) alike; see :func:`_pil_nearest_indices`.
+
 Scaling: ``"rescale01"`` x/255 [CN]; ``"minus1_1"`` x/127.5 - 1 (Xception's ``preprocess_input``);
 ``"imagenet"`` (x/255 - mean)/std with ImageNet mean/std [CR]; ``"raw255"`` x unchanged [CVR-T].
 """
