@@ -387,7 +387,7 @@ def plot_overlay(image_0_255: np.ndarray, panels: Sequence[tuple[str, np.ndarray
         ax.set_yticks([])
     if title:
         fig.suptitle(_shorten(title, 90), fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.97 if title else 1), h_pad=1.2)
+    fig.tight_layout(rect=(0, 0, 1, 0.97 if title else 1), h_pad=2.4)
     path = Path(path)
     _save(fig, path)
     return path
