@@ -278,8 +278,13 @@ def fit_phases(cfg, build_model: Callable[[], Any], make_train_data: Callable[[i
             donor.load_weights(phase1_weights)
             copy_weights_by_name(donor, model)
 
+    from cxr_core.protocol import model_builder
+
+    # Models whose weights all come from a file are built bare: no ImageNet VGG file read to be overwritten.
+    build_bare = model_builder(cfg, num_classes, for_weights=True)
+
     def build_phase2():
-        model = build_model()
+        model = build_bare() if phase1_weights is not None else build_model()
         check_param_counts(model, settings, with_decoder=with_decoder, where="phase 2 model (config's model)")
         if phase1_weights is not None:
             load_phase1(model)
@@ -295,7 +300,7 @@ def fit_phases(cfg, build_model: Callable[[], Any], make_train_data: Callable[[i
     )
     # the selected phase-2 weights saved as the config's model (with the decoder's phase-1 weights
     # when it is kept), so that the protocol's build_model().load_weights(...) works
-    model = build_model()
+    model = build_bare()
     if phase1_weights is not None and with_decoder:
         model.load_weights(phase1_weights)
     logits_view(model).load_weights(result.weights_path)

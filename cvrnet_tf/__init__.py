@@ -2,7 +2,7 @@
 
 Public API: :func:`build_cvrnet` (legacy or Keras 3 ResNet50; input scaling inside the model),
 :func:`load_released_weights` for the authors' Keras-2 ``Model_task_{t}_Fold_{f}.hdf5`` files,
-the presets ``paper`` / ``authors_code`` (:data:`PRESETS`, :func:`preset_for_task`), the five tasks
+the presets ``authors_code`` / ``paper`` / ``leak_free`` (:data:`PRESETS`, :func:`preset_for_task`), the five tasks
 (:mod:`cvrnet_tf.tasks`), and :data:`FAMILY` for the ``covid_cxr.models`` registry.
 """
 

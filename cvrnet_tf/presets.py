@@ -1,13 +1,14 @@
-"""CVR-Net presets: ``authors_code`` (what the notebook does) and ``paper`` (abstract/README + leak-free).
+"""CVR-Net presets: ``authors_code`` (what the notebook does), ``paper`` and ``leak_free``.
 
 The paper's full text (arXiv 2007.11993) was NOT RETRIEVED; only its abstract [S2] and the READMEs
 [S1], [CVR-RM-jul] were. So ``paper`` takes every training detail from the authors' code [CVR-T]
-and differs only where the code's protocol leaks the test fold into model selection: the notebook's
-Val and Test directories are the same held-out fold (PAPERS.md §2.3, §2.7 item 3), and its folds are
-per-class contiguous slices of an unseeded shuffle without patient grouping [CVR-P12]. ``paper``
-instead selects on an inner validation split, stratified and grouped by patient.
+and differs only in drawing its 5 folds stratified and seeded instead of the notebook's per-class
+contiguous slices of an unseeded shuffle [CVR-P12]; like the code, it selects models on the test fold.
+``leak_free`` keeps the model and training but removes the leaks: the notebook's Val and Test
+directories are the same held-out fold (PAPERS.md §2.3, §2.7 item 3) and its folds ignore patients,
+so ``leak_free`` selects on an inner validation split with stratified, patient-grouped folds.
 
-Both presets are for Task-1 (2 classes, NOR/NCP); :func:`preset_for_task` gives any of the five tasks
+All three presets are for Task-1 (2 classes, NOR/NCP); :func:`preset_for_task` gives any of the five tasks
 (classes, ``model.num_classes``, published figures). Values follow the experiment-config sections of
 ``cxr_core.config``; ``extra.expected_params`` holds the published parameter counts [CVR-T].
 """
@@ -128,8 +129,8 @@ PAPER = Preset(
     }),
     notes={
         **_COMMON_NOTES,
-        "protocol.split_style": "paper text NOT RETRIEVED; the abstract reports 5-fold results [S2]; folds drawn "
-        "stratified and seeded (the notebook's per-class contiguous slices are an implementation detail [CVR-P12])",
+        "protocol.split_style": "paper text NOT RETRIEVED (abstract silent on folds [S2]); 5 folds as the data-preparation "
+        "notebook [CVR-P12], drawn stratified and seeded (the notebook's per-class contiguous slices are an implementation detail [CVR-P12])",
         "protocol.group_by_patient": "false: nothing retrieved says the folds were patient-disjoint [S2], [CVR-P12]",
         "protocol.validation": "test_fold: the only protocol evidence is the code's val == test fold [CVR-T]; use "
         "the leak_free preset for model selection on an inner split",

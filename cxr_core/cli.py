@@ -61,7 +61,7 @@ def _experiment(args):
     cfg = load_config(args.config, overrides=_overrides(args))
     if getattr(args, "smoke", False):
         cfg = replace(cfg, smoke_overrides(cfg))
-        cfg = replace(cfg, _overrides(args)) if getattr(args, "set", None) else cfg
+        cfg = replace(cfg, _overrides(args))  # explicit options win over the smoke settings
     return cfg
 
 
@@ -225,6 +225,9 @@ def cmd_evaluate(args) -> int:
 
     family, cfg, model, class_names = _inference_setup(args)
     data_over = {"source": str(args.data), "class_names": list(class_names), "on_bad_file": "skip" if args.skip_bad else "raise"}
+    if not args.config:
+        # A preset's label map and split-file format describe its training data, not the user's.
+        data_over.update(label_map=None, format="auto")
     if args.image_dir:
         data_over["image_dir"] = args.image_dir
     cfg = replace(cfg, {"data": data_over})
@@ -353,9 +356,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from cxr_core.legacy import WeightFileError
     from cxr_core.protocol import RunDirectoryError
 
+    if os.environ.get("COVID_CXR_DEBUG"):
+        return int(args.func(args) or 0)  # full tracebacks
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, WeightFileError, RunDirectoryError, FileNotFoundError) as exc:
+    except (ConfigError, WeightFileError, RunDirectoryError, FileNotFoundError, ValueError, KeyError) as exc:
         print(f"covid-cxr {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

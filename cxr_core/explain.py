@@ -443,6 +443,7 @@ def explain_images(family_name: str, model, paths: Sequence[str | os.PathLike],
 
     size, method, scaling = _preprocess_fields(preprocess)
     names = [str(c) for c in class_names]
+    chosen_layer = layer_name  # a layer the caller names replaces CVR-Net's per-branch grid
     if output_kind is None or layer_name is None:
         try:
             from cxr_core.registry import get_family
@@ -455,7 +456,7 @@ def explain_images(family_name: str, model, paths: Sequence[str | os.PathLike],
     target = _class_index(target_class, names)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ensemble = average_branches(model) is not None
+    ensemble = average_branches(model) is not None and chosen_layer is None
     written: list[Path] = []
     paths = [Path(p) for p in paths]
     used: dict[str, int] = {}
@@ -503,7 +504,8 @@ def add_explain_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", help="image files or folders")
     p.add_argument("--out", default="explanations", help="output folder (default explanations)")
     p.add_argument("--target-class", help="class name or index to explain (default: the predicted class)")
-    p.add_argument("--layer", help="layer for Grad-CAM (default: the family's last convolutional layer)")
+    p.add_argument("--layer", help="layer for Grad-CAM (default: the family's last convolutional layer; for "
+                   "CVR-Net, naming one gives the averaged output at that layer instead of the per-branch grid)")
     p.set_defaults(func=cmd_explain)
     return p
 
@@ -514,6 +516,15 @@ def cmd_explain(args) -> int:
 
     family, cfg, model, class_names = _inference_setup(args)
     paths = _image_paths(args.images)
+    if args.skip_bad:
+        import sys
+
+        from cxr_core.data.images import image_problem
+
+        bad = {p: why for p in paths if (why := image_problem(str(p))) is not None}
+        for p, why in bad.items():
+            print(f"SKIPPED {p}: {why}", file=sys.stderr)
+        paths = [p for p in paths if p not in bad]
     written = explain_images(family.name, model, paths, args.out, cfg.preprocess,
                              class_names=class_names, target_class=args.target_class,
                              layer_name=args.layer, output_kind=family.output_kind,

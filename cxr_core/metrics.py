@@ -13,7 +13,7 @@ Conventions
   CoroNet's paper prints recall as (TP+FN)/(TP+FN), a misprint [S4] (PAPERS.md §1.7 item 7).
 * ``macro`` = unweighted mean over classes; ``weighted`` = mean weighted by support (sklearn
   ``average="weighted"``; specificity and NPV weighted the same way). The papers do not say which
-  averaging their tables use (CoroNet Table III [S4], CVR-Net abstract [S2]; PAPERS.md §1.7, §2.7
+  averaging their tables use (not stated in CoroNet [S4]; CVR-Net abstract [S2], PAPERS.md §2.7
   item 7); :func:`fold_table` defaults to macro.
 * Bootstrap confidence intervals: percentile intervals over ``n_boot`` resamples of the samples
   (with replacement, same size), seeded with ``numpy.random.default_rng(seed)``; ``stratified=True``
@@ -490,14 +490,17 @@ def fold_table(per_fold: Sequence, average: str = "macro") -> pd.DataFrame:
 
     Columns Precision, Recall, Specificity, F-measure, Accuracy in percent. Precision ... F-measure
     are ``average`` ("macro", the default, or "weighted") averages over classes within each fold;
-    the paper does not say which averaging it used (PAPERS.md §1.7). ``mean`` is the unweighted mean
+    the paper does not say which averaging it used (not stated in [S4]). ``mean`` is the unweighted mean
     of the fold rows (the paper's "avg" row), ``std`` the sample standard deviation (ddof=1; NaN for
     a single fold). Items of ``per_fold`` are EvaluationResults or from_confusion_matrix frames.
     """
     folds = _check_folds(per_fold)
     rows = [_table_row(_per_class_frame(r), average) for r in folds]
-    df = pd.DataFrame(rows, columns=list(TABLE_COLUMNS),
-                      index=[f"fold {k}" for k in range(1, len(folds) + 1)])
+    # A result that knows its fold (``result.fold``, 0-based) keeps its number in merged reports.
+    numbers = [getattr(r, "fold", None) for r in folds]
+    labels = ([f"fold {n + 1}" for n in numbers] if all(n is not None for n in numbers)
+              else [f"fold {k}" for k in range(1, len(folds) + 1)])
+    df = pd.DataFrame(rows, columns=list(TABLE_COLUMNS), index=labels)
     stats = pd.DataFrame([df.mean(axis=0), df.std(axis=0, ddof=1)], index=["mean", "std"])
     out = pd.concat([df, stats])
     out.attrs.update(average=average, units="percent")

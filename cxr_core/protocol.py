@@ -229,8 +229,20 @@ def read_fold_csvs(run_dir: Path, table, n_splits: int, validation: str) -> list
     for k, path in enumerate(paths):
         role = read_fold_roles(path, table)
         test = np.flatnonzero(role == "test")
-        val = test if validation == "test_fold" else (np.flatnonzero(role == "val") if validation == "inner_split" else None)
-        splits.append(Split(k, np.flatnonzero(role == "train"), val, test))
+        if validation == "inner_split":
+            val = np.flatnonzero(role == "val")
+            if not len(val):
+                raise RunDirectoryError(
+                    f"{path}: no 'val' rows, but protocol.validation is inner_split (the run that wrote these "
+                    "splits validated on the test fold); reuse splits of an inner_split run, or change "
+                    "protocol.validation"
+                )
+            train = np.flatnonzero(role == "train")
+        else:
+            # Splits of an inner_split run reused without one: their validation rows train.
+            train = np.flatnonzero((role == "train") | (role == "val"))
+            val = test if validation == "test_fold" else None
+        splits.append(Split(k, train, val, test))
     return splits
 
 
@@ -314,28 +326,67 @@ def model_builder(cfg: ExperimentConfig, num_classes: int, *, for_weights: bool 
     return build
 
 
-def init_from_weights(model, path: str) -> None:
-    """Start from another model's weights, all layers but a classification head of another size.
+def check_parameter_count(cfg: ExperimentConfig, num_classes: int) -> None:
+    """Build the model once and compare its parameter count with ``extra.expected_params``.
 
-    CoroNet's paper builds its 3- and 2-class models by fine-tuning the 4-class model [S4]: every
-    layer whose shapes match is copied; the last Dense layer is kept fresh when the class count differs.
+    The experiment YAMLs record the published counts (CoroNet Table II [S4], CVR-Net's summary
+    [CVR-T]); a mismatch means the config does not describe the published model, and the run stops
+    before training. Smoke runs (reduced input) skip the check.
     """
+    expected = (cfg.extra or {}).get("expected_params")
+    if not expected:
+        return
+    model = model_builder(cfg, num_classes, for_weights=True)()
+    total = int(model.count_params())
+    if total != int(expected[0]):
+        raise ValueError(
+            f"extra.expected_params: the {cfg.model.family} model of this config has {total:,} parameters, the "
+            f"config expects {int(expected[0]):,} (input {tuple(cfg.preprocess.image_size)}, {num_classes} classes)"
+        )
+
+
+def init_from_weights(model, path: str) -> None:
+    """Start from another model's weights (Keras 3 ``.weights.h5``), all layers but a head of another size.
+
+    CoroNet's paper builds its 3- and 2-class models by fine-tuning the 4-class model [S4]; families
+    with their own loader set :attr:`~cxr_core.registry.ModelFamily.init_weights`. Here every layer the
+    file fills with matching shapes is copied; the others (a classification head of another class
+    count) keep their fresh weights and are named in the log. A file that fills fewer than half of the
+    model's weight-bearing layers is refused, naming the first layer it lacks.
+    """
+    import warnings
+
     import keras
 
-    from cxr_core.legacy import weighted_layers
+    from cxr_core.legacy import WeightFileError, weighted_layers
 
     source = Path(path)
     if not source.is_file():
         raise FileNotFoundError(f"model.init_from: weight file not found: {source}")
     donor = keras.models.clone_model(model)
-    try:
-        donor.load_weights(source, skip_mismatch=True)
-    except (ValueError, OSError) as exc:
-        raise ValueError(f"model.init_from: {source} does not fit the {model.name!r} model: {exc}") from exc
+    before = {name: [np.array(w) for w in layer.get_weights()] for name, layer in weighted_layers(donor).items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            donor.load_weights(source, skip_mismatch=True)
+        except (ValueError, OSError) as exc:
+            raise WeightFileError(f"model.init_from: {source} cannot be read as Keras weights: {exc}") from exc
     ours = weighted_layers(model)
+    loaded, fresh = [], []
     for name, layer in weighted_layers(donor).items():
-        if name in ours and [w.shape for w in layer.weights] == [w.shape for w in ours[name].weights]:
-            ours[name].set_weights(layer.get_weights())
+        now = layer.get_weights()
+        if any(not np.array_equal(a, b) for a, b in zip(now, before[name])):
+            ours[name].set_weights(now)
+            loaded.append(name)
+        else:
+            fresh.append(name)
+    if len(loaded) < len(before) / 2:
+        raise WeightFileError(
+            f"model.init_from: {source} fits only {len(loaded)} of the model's {len(before)} weight-bearing layers; "
+            f"first layer it does not fill: {fresh[0]!r}"
+        )
+    if fresh:
+        print(f"model.init_from: {len(loaded)} layers from {source.name}; kept fresh: {fresh}", flush=True)
 
 
 def predict_probabilities(model, dataset, *, output_kind: str = "probabilities") -> np.ndarray:
@@ -393,7 +444,7 @@ def run_fold(cfg: ExperimentConfig, table, split: Split, run_dir: Path, progress
     from cxr_core.metrics import evaluate_predictions
     from cxr_core.registry import get_family
     from cxr_core.report import plot_confusion_matrix, plot_training_curves, write_table
-    from cxr_core.training import class_weights, fit_split
+    from cxr_core.training import class_weights, fit_split, seed_everything
 
     fold_dir = run_dir / f"fold_{split.fold}"
     pred_path = fold_dir / "predictions.csv"
@@ -401,6 +452,9 @@ def run_fold(cfg: ExperimentConfig, table, split: Split, run_dir: Path, progress
         progress(f"fold {split.fold}: finished earlier, skipped ({pred_path})")
         return pred_path
     fold_dir.mkdir(parents=True, exist_ok=True)
+    # Each fold seeds itself, so a fold trained alone (--folds, another machine, a restart) starts from
+    # the same weights as in a full run.
+    seed_everything(cfg.train.seed + split.fold, cfg.train.deterministic)
     train_cfg = cfg.train
     spec = pipeline_spec(cfg)
     train_table = table.subset(split.train)
@@ -461,7 +515,7 @@ def run_fold(cfg: ExperimentConfig, table, split: Split, run_dir: Path, progress
                           normalize=True, title=f"{cfg.name} fold {split.fold} (row-normalised)")
     if result.log_path.is_file():
         plot_training_curves(result.log_path, fold_dir / "curves.png")
-    write_table(predictions_frame(test_table, probs), fold_dir / "predictions", floatfmt=".6f")
+    write_table(predictions_frame(test_table, probs), fold_dir / "predictions", index=False, markdown=False)
     progress(f"fold {split.fold}: test accuracy {evaluation.accuracy:.4f} on {len(test_table)} images")
     return pred_path
 
@@ -516,6 +570,16 @@ def run_protocol(
     from cxr_core.training import make_strategy, seed_everything, set_precision
 
     run_dir = Path(run_dir)
+    if cfg.data.test_source and cfg.protocol.kind != "fixed_split":
+        raise ValueError(
+            f"data.test_source ({cfg.data.test_source}) is only used by protocol.kind fixed_split, and this "
+            f"experiment's protocol is {cfg.protocol.kind}; set --set protocol.kind=fixed_split (and "
+            "protocol.validation inner_split for a validation part of the training data)"
+        )
+    n_splits = cfg.protocol.n_folds if cfg.protocol.kind == "kfold" else 1
+    for k in folds or ():
+        if not 0 <= k < n_splits:
+            raise ValueError(f"--folds: fold {k} does not exist; this protocol has folds 0..{n_splits - 1}")
     run_dir.mkdir(parents=True, exist_ok=True)
     set_precision(cfg.train.mixed_precision)
     seed_everything(cfg.train.seed, cfg.train.deterministic)
@@ -526,17 +590,15 @@ def run_protocol(
     progress(f"{cfg.name}: {len(table)} images ({counts}); {len(table.skipped)} skipped")
     write_run_config(run_dir, cfg, table, smoke)
     write_samples(run_dir, table)
+    if not smoke:
+        check_parameter_count(cfg, len(table.class_names))
 
     if cfg.protocol.kind == "fixed_split":
         test_table = load_samples(cfg, test=True)
         return run_fixed_split(cfg, table, test_table, run_dir, progress, strategy, write_report)
 
-    n_splits = cfg.protocol.n_folds if cfg.protocol.kind == "kfold" else 1
     splits = resolve_splits(cfg, table, run_dir)
     chosen = range(n_splits) if folds is None else list(folds)
-    for k in chosen:
-        if not 0 <= k < n_splits:
-            raise ValueError(f"--folds: fold {k} does not exist; this protocol has folds 0..{n_splits - 1}")
     for k in chosen:
         run_fold(cfg, table, splits[k], run_dir, progress, strategy)
     if write_report:
@@ -571,6 +633,7 @@ def run_fixed_split(cfg, train_table, test_table, run_dir, progress, strategy, w
                                    group_by_patient=cfg.protocol.group_by_patient)
         val_pos, train_pos = train_pos[held], train_pos[~held]
     split = Split(0, train_pos, val_pos, test_pos)
+    write_samples(run_dir, combined)
     if read_fold_csvs(run_dir, combined, 1, validation) is None:
         write_fold_csvs(run_dir, combined, [split])
     run_fold(cfg, combined, split, run_dir, progress, strategy)
@@ -643,6 +706,7 @@ def summarize_runs(run_dirs: Sequence[str | Path], out_dir: str | Path | None = 
         result = evaluate_predictions(
             y, p, class_names, n_boot=int(evaluation.get("n_bootstrap", 1000)), seed=int(evaluation.get("seed", 0))
         )
+        result.fold = k
         per_fold.append(result)
     cfg = dict(cfg)
     if record.get("smoke"):
@@ -657,12 +721,15 @@ def summarize_runs(run_dirs: Sequence[str | Path], out_dir: str | Path | None = 
             f"{n} file(s) were left out of this run (data.on_bad_file: skip or label mapping); each is listed "
             f"with the reason in {skipped[0].name}"
         )
-    cfg["folds_found"] = list(folds)
-    cfg["run_dirs"] = [str(Path(r)) for r in run_dirs]
     published = (cfg.get("published") or {}).get("table")
-    missing = [k for k in range(len(folds)) if k not in folds]
+    protocol = cfg.get("protocol") or {}
+    n_expected = int(protocol.get("n_folds", 1)) if protocol.get("kind") == "kfold" else 1
+    missing = [k + 1 for k in range(n_expected) if k not in folds]
     if missing:
-        cfg["note"] = f"folds present: {list(folds)}; the fold table numbers them in that order"
+        cfg.setdefault("warnings", []).append(
+            f"INCOMPLETE: folds {missing} of {n_expected} have not been run (or their run directory was not "
+            "given); the mean and pooled figures cover only the folds listed"
+        )
     return Path(
         write_run_report(
             out, cfg, per_fold, published,

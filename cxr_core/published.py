@@ -71,7 +71,7 @@ _TABLES: tuple[PublishedTable, ...] = (
               (88.9, 89, 96.2, 88.9, 89.1), (92.5, 92.2, 97.3, 92.1, 92.26),
               (90, 89.92, 96.4, 89.8, 89.6)),
         notes=("Paper row 'avg' renamed 'mean'. The paper does not say how precision/recall/"
-               "specificity/F-measure are averaged over classes (macro assumed; PAPERS.md §1.7). "
+               "specificity/F-measure are averaged over classes (macro assumed; not stated in [S4]). "
                "4-fold CV on 1,251 images [S4]; the authors' code used a holdout split instead [CN]."),
         companion="coronet/table4"),
     PublishedTable(

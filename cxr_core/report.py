@@ -66,14 +66,14 @@ def to_markdown(df: pd.DataFrame, *, floatfmt: str = ".2f", index: bool = True,
     return "\n".join(lines) + "\n"
 
 
-def write_table(df: pd.DataFrame, stem: str | os.PathLike, *, floatfmt: str = ".2f") -> None:
-    """Write ``df`` to ``<stem>.csv`` (full precision, index included) and ``<stem>.md`` (rounded
+def write_table(df: pd.DataFrame, stem: str | os.PathLike, *, floatfmt: str = ".2f",
+                index: bool = True, markdown: bool = True) -> None:
+    """Write ``df`` to ``<stem>.csv`` (full precision) and, with ``markdown``, ``<stem>.md`` (rounded
     to ``floatfmt``), each atomically; parent folders are created."""
     stem = Path(stem)
-    csv_path = stem.parent / f"{stem.name}.csv"
-    md_path = stem.parent / f"{stem.name}.md"
-    atomic_write_text(csv_path, df.to_csv())
-    atomic_write_text(md_path, to_markdown(df, floatfmt=floatfmt))
+    atomic_write_text(stem.parent / f"{stem.name}.csv", df.to_csv(index=index))
+    if markdown:
+        atomic_write_text(stem.parent / f"{stem.name}.md", to_markdown(df, floatfmt=floatfmt, index=index))
 
 
 _ALIASES = {"covid19": "covid", "covid": "covid", "ncp": "covid", "nor": "normal",
@@ -471,7 +471,7 @@ def summary_comparison(key: str, config: Mapping, folds: Sequence, pooled, *,
         heading = f"{pub.attrs['title']}: row {row}"
         notes.append(f"{pub.attrs['source']}: {pub.attrs['notes']}")
         notes.append("Precision, Recall, Specificity and F-measure: macro averages over classes "
-                     "(the paper does not state its averaging, PAPERS.md §1.7).")
+                     "(the paper does not state its averaging [S4]).")
     elif key == "cvrnet/abstract":
         pub = _published.published_table(key)
         task = _task_number(config, selection)

@@ -15,6 +15,7 @@ splits are exercised. The folder gets a README saying it is synthetic and a MANI
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -100,8 +101,15 @@ def make_synthetic_dataset(out_dir: str | Path, *, per_class: int = 24, size: in
     """
     out = Path(out_dir)
     manifest = out / "MANIFEST.csv"
-    if manifest.is_file() and len(pd.read_csv(manifest)) == per_class * len(CLASSES):
+    settings = out / "settings.json"
+    wanted = json.dumps({"per_class": per_class, "size": size, "seed": seed}, sort_keys=True)
+    if manifest.is_file() and settings.is_file() and settings.read_text() == wanted:
         return out
+    if manifest.is_file():
+        raise FileExistsError(
+            f"{out} holds a synthetic dataset made with other settings ({settings.read_text() if settings.is_file() else 'unknown'}); "
+            "choose another --out"
+        )
     rng = np.random.default_rng(seed)
     rows = []
     for label in CLASSES:
@@ -122,4 +130,5 @@ def make_synthetic_dataset(out_dir: str | Path, *, per_class: int = 24, size: in
     atomic_write_text(out / "README.md", README.format(seed=seed, classes=", ".join(CLASSES), n=len(rows), per_class=per_class))
     with atomic_path(manifest) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)
+    atomic_write_text(settings, wanted)
     return out

@@ -263,6 +263,17 @@ def _restore(model, weights_path: Path) -> None:
         raise ValueError(f"{weights_path}: cannot resume from this checkpoint ({exc}); was the config changed?") from exc
 
 
+def _truncate_log(log_path: Path, epochs_done: int) -> None:
+    """Keep the log rows of the epochs the checkpoint holds: an epoch logged but interrupted before its
+    checkpoint was written is trained and logged again, not twice."""
+    import pandas as pd
+
+    log = pd.read_csv(log_path)
+    if "epoch" in log.columns and (log["epoch"] >= epochs_done).any():
+        with atomic_path(log_path) as tmp:
+            log[log["epoch"] < epochs_done].to_csv(tmp, index=False)
+
+
 def compile_model(model, train: TrainConfig, *, learning_rate: Any = None, metrics=("accuracy",)):
     """Compile ``model`` with the configured optimizer, loss and XLA switch."""
     lr = train.optimizer.learning_rate if learning_rate is None else learning_rate
@@ -354,6 +365,8 @@ def fit_split(
     if train.checkpoint == "best":
         mode = "min" if "loss" in monitor else "max"
     checkpointer = _make_checkpointer(ckpt_dir, monitor, mode, state_callbacks)((state or {}).get("best"))
+    if start_epoch > 0 and log_path.is_file():
+        _truncate_log(log_path, start_epoch)
     callbacks.append(keras.callbacks.CSVLogger(str(log_path), append=start_epoch > 0))
     callbacks.append(checkpointer)
 

@@ -10,7 +10,7 @@ RGBA, palette), BMP and GIF (first frame) all become ``uint8 [H, W, 3]``:
   papers' data sets has 16-bit files, so we scale properly instead;
 - JPEG is decoded with ``dct_method="INTEGER_ACCURATE"`` (libjpeg ISLOW, PIL's default), so decoded
   pixels equal PIL's bit for bit; TensorFlow's own default is the faster, inexact IFAST.
-- CMYK JPEGs are not supported by TensorFlow's decoder; :func:`verify_images` reports them.
+- CMYK JPEGs are converted to RGB by TensorFlow's decoder (within 1 grey level of PIL's convert('RGB')).
 
 Resize methods (``method`` argument):
 
@@ -87,11 +87,8 @@ def _decode_native(contents: tf.Tensor, jpeg_ratio_index: tf.Tensor | None = Non
     is_png16 = tf.logical_and(is_png, tf.equal(depth_byte, b"\x10"))
 
     def jpeg_at(ratio: int) -> tf.Tensor:
-        img = tf.io.decode_jpeg(contents, channels=0, ratio=ratio, dct_method="INTEGER_ACCURATE")
-        # channels=0 keeps gray JPEGs gray; a CMYK/YCCK file (4 components) is not decodable as RGB here.
-        with tf.control_dependencies([tf.debugging.assert_none_equal(
-                tf.shape(img)[-1], 4, message="CMYK/YCCK JPEG files are not supported; convert them to RGB")]):
-            return tf.identity(img)
+        # channels=0 keeps gray JPEGs gray (CMYK files come back as RGB).
+        return tf.io.decode_jpeg(contents, channels=0, ratio=ratio, dct_method="INTEGER_ACCURATE")
 
     def jpeg() -> tf.Tensor:
         if jpeg_ratio_index is None:
@@ -262,7 +259,7 @@ def scale_pixels(image_0_255: tf.Tensor, scaling: str) -> tf.Tensor:
 
 
 # --------------------------------------------------------------------------------------- checks
-def _check_one(path: str) -> str | None:
+def image_problem(path: str) -> str | None:
     """None when TensorFlow decodes the file; otherwise a one-line reason."""
     try:
         with open(path, "rb") as f:
@@ -298,7 +295,7 @@ def verify_images(table: SampleTable, *, on_error: str = "raise", num_threads: i
     paths = table.frame["path"].astype(str).tolist()
     threads = num_threads or min(8, (os.cpu_count() or 1) * 2)
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        reasons = list(pool.map(_check_one, paths))
+        reasons = list(pool.map(image_problem, paths))
     bad = [(p, r) for p, r in zip(paths, reasons) if r is not None]
     if not bad:
         return table

@@ -35,6 +35,7 @@ Files that cannot be decoded stop the iteration with TensorFlow's error; run
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,11 +86,13 @@ class PipelineSpec:
 
 
 def _cache_filename(prefix: str, paths: np.ndarray, spec: PipelineSpec) -> str:
+    """The cache file for these files and resize settings: a file replaced in place (new size or
+    modification time) or a different list gives another name, so stale pixels are never served."""
     key = hashlib.sha256()
-    key.update(repr(("v2", spec.image_size, spec.resize_method, spec.fast_jpeg_decode)).encode())
+    key.update(repr(("v3", spec.image_size, spec.resize_method, spec.fast_jpeg_decode)).encode())
     for p in paths:
-        key.update(str(p).encode())
-        key.update(b"\0")
+        st = os.stat(p)
+        key.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
     Path(prefix).parent.mkdir(parents=True, exist_ok=True)
     return f"{prefix}.{key.hexdigest()[:16]}"
 
@@ -138,6 +141,11 @@ def build_dataset(
         contents = tf.io.read_file(tf.gather(paths_t, i))
         img = decode_resize_to_uint8_rgb(contents, size, method, fast_jpeg_decode=fast)
         gray = tf.reduce_all(tf.equal(img[..., :1], img[..., 1:]))  # exact test, at the small size
+        return i, img, gray
+
+    def with_label(i, img, gray):
+        # Labels and ids are looked up after the cache, which holds pixels only: a cache shared by
+        # experiments with other class orders or label maps never serves stale labels.
         return img, gray, tf.gather(labels_t, i), tf.gather(ids_t, i)
 
     cached = bool(spec.cache)
@@ -150,6 +158,7 @@ def build_dataset(
         ds = ds.cache(filename)
         if shuffle:
             ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.map(with_label, num_parallel_calls=AUTOTUNE, deterministic=True)
     if repeat:
         ds = ds.repeat()
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)

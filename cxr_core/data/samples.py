@@ -328,6 +328,11 @@ def read_manifest_csv(
 
     ``class_names`` defaults to the labels found, sorted (the same order as Keras' sorted folders).
     """
+    if drop_duplicates not in (True, False):
+        raise ValueError(
+            f"drop_duplicates must be true or false for a CSV manifest ({path}); found {drop_duplicates!r} "
+            "('keep' applies to COVIDx split files, whose repeated rows the authors' loader evaluated)"
+        )
     problems = _Problems(on_error)
     manifest = os.path.abspath(os.fspath(path))
     if not os.path.isfile(manifest):

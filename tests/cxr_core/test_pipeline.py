@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -128,19 +129,26 @@ def test_cache_holds_resized_images_and_augmentation_stays_random(tmp_path, cxr4
     spec = PipelineSpec(SIZE, augment=CORONET, cache=cache)
     ds = build_dataset(table, spec, batch_size=4, shuffle=True, augment=True, seed=5, include_ids=True)
     first = _collect(ds)[0]
+    if cache_kind == "file":
+        assert len(list((tmp_path / "cache").glob("train.*.index"))) == 1
+        # a rebuilt dataset with the same cache prefix, files and resize settings reuses that cache file,
+        # which holds the resized, un-augmented images
+        plain = build_dataset(table, PipelineSpec(SIZE, cache=cache, scaling="raw255"), batch_size=12)
+        x = next(iter(plain))[0].numpy()
+        assert len(list((tmp_path / "cache").glob("train.*.index"))) == 1
+        for i in (0, 11):
+            ref = np.asarray(load_img(str(cxr4_mini / manifest["path"][i]), target_size=SIZE), np.float32)
+            np.testing.assert_array_equal(x[i], ref)
+        # an image rewritten in place gets a new cache, never the stale pixels
+        changed = copy_root / manifest["path"][0]
+        changed.write_bytes(changed.read_bytes())
+        os.utime(changed, ns=(changed.stat().st_atime_ns, changed.stat().st_mtime_ns + 10**9))
+        next(iter(build_dataset(table, PipelineSpec(SIZE, cache=cache), batch_size=12)))
+        assert len(list((tmp_path / "cache").glob("train.*.index"))) == 2
     shutil.rmtree(copy_root)  # from now on only the cache can supply the images
     second = _collect(ds)[0]
     assert sorted(_stack(first, 2)) == sorted(_stack(second, 2))
     assert not np.array_equal(_stack(first, 0), _stack(second, 0))  # re-augmented
-    if cache_kind == "file":
-        assert list((tmp_path / "cache").glob("train.*.index"))
-        # a rebuilt dataset with the same cache prefix, files and resize settings reads the cache file,
-        # which holds the resized, un-augmented images
-        plain = build_dataset(table, PipelineSpec(SIZE, cache=cache, scaling="raw255"), batch_size=12)
-        x = next(iter(plain))[0].numpy()
-        for i in (0, 11):
-            ref = np.asarray(load_img(str(cxr4_mini / manifest["path"][i]), target_size=SIZE), np.float32)
-            np.testing.assert_array_equal(x[i], ref)
 
 
 def test_cached_and_uncached_shuffle_orders_agree(table):
@@ -215,3 +223,20 @@ def test_pipeline_nearest_equals_keras_on_every_mini_image(cxr4_mini):
         for img, sid in zip(x.numpy(), ids.numpy()):
             ref = img_to_array(load_img(by_id[sid.decode()], target_size=(150, 150)))
             np.testing.assert_array_equal(img, ref, err_msg=sid.decode())
+
+
+def test_a_shared_file_cache_never_serves_labels_of_another_class_order(cxr4_mini, tmp_path):
+    """The cache holds pixels only; labels and ids come from the table being read."""
+    from cxr_core.data.pipeline import PipelineSpec, build_dataset
+    from cxr_core.data.samples import read_class_folders, remap_labels
+
+    table = read_class_folders(cxr4_mini)
+    table = table.subset(np.concatenate([np.flatnonzero(table.labels == c)[:2] for c in range(4)]))
+    spec = PipelineSpec(image_size=(32, 32), cache=str(tmp_path / "cache"))
+    first = np.concatenate([y for _, y in build_dataset(table, spec, batch_size=4)])
+    np.testing.assert_array_equal(first.argmax(1), table.labels)
+    other = remap_labels(table, {"pneumonia_bacterial": "pneumonia", "pneumonia_viral": "pneumonia"},
+                         ("pneumonia", "normal", "covid"))
+    second = np.concatenate([y for _, y in build_dataset(other, spec, batch_size=4)])
+    np.testing.assert_array_equal(second.sum(1), 1.0)
+    np.testing.assert_array_equal(second.argmax(1), other.labels)
