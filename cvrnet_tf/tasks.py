@@ -34,9 +34,8 @@ from typing import Mapping
 
 import pandas as pd
 
+from cxr_core.data.images import IMAGE_EXTENSIONS
 from cxr_core.data.samples import SampleTable, table_from_rows
-
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 
 
 @dataclass(frozen=True)

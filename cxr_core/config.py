@@ -243,6 +243,10 @@ def _coerce(tp: Any, value: Any, key: str, origin: str) -> Any:
         if not isinstance(value, str):
             raise ConfigError(f"{origin}: {key} must be a string, found {value!r}")
         return value
+    if typing.get_origin(tp) in (Mapping, dict) or tp in (Mapping, dict):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{origin}: {key} must be a mapping (key: value), found {value!r}")
+        return value
     if typing.get_origin(tp) is tuple:
         if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
             raise ConfigError(f"{origin}: {key} must be a list, found {value!r}")

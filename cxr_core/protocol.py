@@ -521,6 +521,11 @@ def run_fold(cfg: ExperimentConfig, table, split: Split, run_dir: Path, progress
 
 
 # ----------------------------------------------------------------------------------- the run
+def _experiment_part(config: dict) -> dict:
+    """A resolved config without its data section: what must agree for runs to resume or merge."""
+    return {k: v for k, v in (config or {}).items() if k != "data"}
+
+
 def write_run_config(run_dir: Path, cfg: ExperimentConfig, table, smoke: bool) -> None:
     """config.yaml: resolved config plus provenance; a resumed run must match it."""
     resolved = config_to_dict(cfg)
@@ -542,11 +547,8 @@ def write_run_config(run_dir: Path, cfg: ExperimentConfig, table, smoke: bool) -
                 f"{path}: this run directory was made from other data (manifest hash {old.get('data_manifest_sha256')}, "
                 f"now {digest}); use a new --run-dir"
             )
-        old_cfg = dict(old.get("config") or {})
-        new_cfg = dict(resolved)
-        for key in ("data",):
-            old_cfg.pop(key, None)
-            new_cfg.pop(key, None)
+        old_cfg = _experiment_part(old.get("config"))
+        new_cfg = _experiment_part(resolved)
         if old_cfg != new_cfg:
             changed = sorted(k for k in set(old_cfg) | set(new_cfg) if old_cfg.get(k) != new_cfg.get(k))
             raise RunDirectoryError(
@@ -586,6 +588,11 @@ def run_protocol(
     strategy = make_strategy(cfg.train.strategy)
 
     table = prepare_samples(cfg, load_samples(cfg), smoke=smoke, progress=progress)
+    if cfg.model.num_classes is not None and cfg.model.num_classes != len(table.class_names):
+        raise ValueError(
+            f"model.num_classes is {cfg.model.num_classes} but the data has {len(table.class_names)} classes "
+            f"{list(table.class_names)} (data.class_names / label_map)"
+        )
     counts = ", ".join(f"{c} {n}" for c, n in table.class_counts().items())
     progress(f"{cfg.name}: {len(table)} images ({counts}); {len(table.skipped)} skipped")
     write_run_config(run_dir, cfg, table, smoke)
@@ -673,9 +680,7 @@ def collect_folds(run_dirs: Sequence[str | Path]) -> tuple[dict, dict[int, Path]
             for key in ("data_manifest_sha256", "class_names"):
                 if this.get(key) != record.get(key):
                     raise RunDirectoryError(f"{cfg_path}: {key} differs from the first run directory's; cannot merge")
-            a = {k: v for k, v in (this.get("config") or {}).items() if k != "data"}
-            b = {k: v for k, v in (record.get("config") or {}).items() if k != "data"}
-            if a != b:
+            if _experiment_part(this.get("config")) != _experiment_part(record.get("config")):
                 raise RunDirectoryError(f"{cfg_path}: experiment config differs from the first run directory's; cannot merge")
         for pred in sorted(rd.glob("fold_*/predictions.csv")):
             k = int(pred.parent.name.split("_")[1])

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cxr_core.metrics import CLASSWISE_COLUMNS, TABLE_COLUMNS
+
 _NAN = float("nan")
 
 
@@ -55,8 +57,8 @@ class PublishedTable:
         return df
 
 
-_FOLD_COLS = ("Precision", "Recall", "Specificity", "F-measure", "Accuracy")
-_CLASS_COLS = ("Precision", "Recall", "Specificity", "F-measure")
+_FOLD_COLS = TABLE_COLUMNS  # the columns of cxr_core.metrics.fold_table / classwise_table
+_CLASS_COLS = CLASSWISE_COLUMNS
 _REPORT_COLS = ("precision", "recall", "f1", "support")
 _COVIDNET_COLS = ("test set", "sensitivity Normal", "sensitivity Pneumonia", "sensitivity COVID-19",
                   "PPV Normal", "PPV Pneumonia", "PPV COVID-19")

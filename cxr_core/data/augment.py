@@ -53,8 +53,6 @@ from typing import Mapping, Sequence
 import tensorflow as tf
 
 FILL_MODES = ("constant", "nearest", "reflect", "wrap")
-PARAM_NAMES = ("theta", "tx", "ty", "shear", "zx", "zy", "flip_horizontal", "flip_vertical",
-               "channel_shift_intensity")
 
 
 @dataclass(frozen=True)

@@ -67,8 +67,8 @@ class SampleTable:
             return None
         out = ids.astype("string").to_numpy(dtype=object)
         for i in np.flatnonzero(ids.isna().to_numpy()):
-            out[i] = f"<no patient id: row {i}>"  # its own group, never merged with others
-        return out
+            out[i] = f"<row {i}>"  # its own group, never merged with others
+        return out.astype(str).astype(object)
 
     def class_counts(self) -> pd.Series:
         """Number of rows per class, in class order (zeros included)."""

@@ -76,13 +76,7 @@ def undersample(table: SampleTable, counts, seed: int) -> SampleTable:
 
 def _groups_or_none(table: SampleTable, group_by_patient: bool) -> np.ndarray | None:
     """Patient id per row; rows without one are their own group. ``None`` when nobody has one."""
-    if not group_by_patient:
-        return None
-    ids = table.frame["patient_id"]
-    if ids.isna().all():
-        return None
-    own = pd.Series([f"<row {i}>" for i in range(len(ids))], index=ids.index)
-    return ids.astype("string").fillna(own).astype(str).to_numpy(dtype=object)
+    return table.groups if group_by_patient else None
 
 
 def _check_enough(table: SampleTable, n: int, what: str) -> None:
