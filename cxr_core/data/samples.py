@@ -324,15 +324,15 @@ def read_manifest_csv(
     for files outside it). Problems (missing file, empty path, unknown or empty label, repeated
     sample) raise :class:`SampleError` naming the manifest, its line number and the path/label, or
     with ``on_error="skip"`` go to ``skipped``. A repeated row of the same file is dropped (and listed
-    in ``skipped``) when ``drop_duplicates=True`` and carries the same label.
+    in ``skipped``) when ``drop_duplicates=True`` and carries the same label; with
+    ``drop_duplicates="keep"`` every repeated row is its own sample (``sample_id`` ``file#2`` ...),
+    as for COVIDx split files (:func:`read_covidx_split`).
 
     ``class_names`` defaults to the labels found, sorted (the same order as Keras' sorted folders).
     """
-    if drop_duplicates not in (True, False):
-        raise ValueError(
-            f"drop_duplicates must be true or false for a CSV manifest ({path}); found {drop_duplicates!r} "
-            "('keep' applies to COVIDx split files, whose repeated rows the authors' loader evaluated)"
-        )
+    if drop_duplicates not in (True, False, "keep"):
+        raise ValueError(f"drop_duplicates must be true, false or 'keep' ({path}); found {drop_duplicates!r}")
+    repeats: dict[str, int] = {}
     problems = _Problems(on_error)
     manifest = os.path.abspath(os.fspath(path))
     if not os.path.isfile(manifest):
@@ -390,7 +390,11 @@ def read_manifest_csv(
         sid = _sample_id(full, base)
         if sid in first_line:
             first, first_label = first_line[sid]
-            if drop_duplicates and first_label == label:
+            if drop_duplicates == "keep" and first_label == label:
+                repeats[sid] = repeats.get(sid, 1) + 1
+                rows.append({"sample_id": f"{sid}#{repeats[sid]}", "path": full, "label": label,
+                             "patient_id": patient, "source": source})
+            elif drop_duplicates and first_label == label:
                 problems.rows.append((full, f"duplicate row of {sid} (line {line}, kept line {first})"))
             else:
                 why = "with a different label " + repr(first_label) if first_label != label else ""

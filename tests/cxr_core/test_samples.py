@@ -371,3 +371,16 @@ def test_covidx_keep_mode_evaluates_every_repeated_row_like_the_authors_loader(t
     assert len(read_covidx_split(split, drop_duplicates=True)) == 2
     with pytest.raises(ValueError, match="drop_duplicates must be"):
         read_covidx_split(split, drop_duplicates="yes")
+
+
+def test_manifest_keep_mode_matches_the_covidx_reader(tmp_path):
+    import cv2
+    import numpy as np
+
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8), np.uint8))
+    (tmp_path / "m.csv").write_text("path,label\na.png,covid\na.png,covid\n")
+    kept = read_manifest_csv(tmp_path / "m.csv", drop_duplicates="keep")
+    assert list(kept.frame["sample_id"]) == ["a.png", "a.png#2"]
+    assert len(read_manifest_csv(tmp_path / "m.csv", drop_duplicates=True)) == 1
+    with pytest.raises(ValueError, match="drop_duplicates must be"):
+        read_manifest_csv(tmp_path / "m.csv", drop_duplicates="twice")
