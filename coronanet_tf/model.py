@@ -250,18 +250,14 @@ def _is_torch_file(path: Path) -> bool:
 
 
 def _assign_by_name(model: keras.Model, arrays: dict[str, list], source: str) -> None:
-    for layer_name, values in arrays.items():
-        try:
-            layer = model.get_layer(layer_name)
-        except ValueError:
-            raise ValueError(f"{source}: layer {layer_name!r} is not in model {model.name!r}") from None
-        expected = [tuple(w.shape) for w in layer.weights]
-        found = [tuple(v.shape) for v in values]
-        if expected != found:
-            raise ValueError(
-                f"{source}: layer {layer_name!r} expects weights of shapes {expected}, found {found}"
-            )
-        layer.set_weights(values)
+    """Set the layers named in ``arrays``; every one must exist in ``model`` with the same shapes."""
+    from cxr_core.legacy import assign_weights
+
+    ours = {layer.name: layer for layer in model.layers if layer.weights}
+    unknown = [name for name in arrays if name not in ours]
+    if unknown:
+        raise ValueError(f"{source}: layer {unknown[0]!r} is not in model {model.name!r}")
+    assign_weights({name: ours[name] for name in arrays}, arrays, source=source)
 
 
 def load_backbone_weights(model: keras.Model, backbone_weights: str | os.PathLike) -> keras.Model:

@@ -204,20 +204,9 @@ def load_finetune_weights(model: keras.Model, path: str | os.PathLike, *, head: 
                 raise WeightFileError(f"{path}: no dataset layers/{head}/vars/0; expected a CoroNet .weights.h5")
             source = build_coronet(num_classes=classes, input_shape=tuple(model.input_shape[1:]))
             source.load_weights(path)
-        theirs = weighted_layers(source)
-        plan = []
-        for name, layer in weighted_layers(model).items():
-            if name == head:
-                continue
-            if name not in theirs:
-                raise WeightFileError(f"{path}: first layer that differs: {name!r} is missing from the file")
-            found = [tuple(w.shape) for w in theirs[name].weights]
-            expected = [tuple(w.shape) for w in layer.weights]
-            if found != expected:
-                raise WeightFileError(f"{path}: first layer that differs: {name!r}: expected {expected}, found {found}")
-            plan.append((layer, theirs[name].get_weights()))
-        for layer, arrays in plan:
-            layer.set_weights(arrays)
+        ours = {name: layer for name, layer in weighted_layers(model).items() if name != head}
+        stored = {name: layer.get_weights() for name, layer in weighted_layers(source).items()}
+        assign_weights(ours, stored, source=str(path), strict=False)
         return model
     _assign(model, read_keras2_file(path), skip=(head,))
     return model
