@@ -218,15 +218,15 @@ def fit_reinit(cfg, settings: CoronaNetSettings, make_train_data, make_val_data,
     def train_data(first_epoch: int):
         return to_reconstruction(make_train_data(first_epoch))
 
-    val_data = None
-    if make_val_data is not None and r.checkpoint == "best":
-        def val_data(first_epoch: int):
-            return to_reconstruction(make_val_data(first_epoch))
+    def val_data(first_epoch: int):
+        return to_reconstruction(make_val_data(first_epoch))
+
+    validate = make_val_data is not None and r.checkpoint == "best"
 
     steps = steps_per_epoch_of(make_train_data(0), cfg.train.steps_per_epoch)
     build = _phase1_builder(cfg, num_classes, settings)
     result = fit_split(
-        build, train_data, val_data, out_dir, train1,
+        build, train_data, val_data if validate else None, out_dir, train1,
         steps_per_epoch=cfg.train.steps_per_epoch, validation_steps=cfg.train.validation_steps,
         strategy=strategy, learning_rate=learning_rate_for(cfg, settings, steps), metrics=(),
     )
