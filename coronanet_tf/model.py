@@ -64,48 +64,52 @@ Deviations from [CR]:
   layers at batch 12). Inference (moving statistics) is identical.
 - ``num_batches_tracked`` buffers have no Keras counterpart (unused with a fixed momentum).
 - Mixed precision: the authors used apex AMP O2 [CR]; here the Keras policy applies, outputs stay
-  float32.
+  float32 (``authors_code``: ``train.mixed_precision: mixed_float16_on_gpu``, i.e. mixed_float16
+  with dynamic loss scaling on a GPU, float32 on a CPU; :mod:`cxr_core.precision`).
+
+Initialisation of the layers the authors add on top of VGG16-BN (``nscnn_0``, ``classifier_0/2/4/6``,
+``dec_upsample1..12``): ``head_init="torch_default"`` (both presets) is PyTorch's default
+``reset_parameters`` that [CR] relies on (weights and biases ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``,
+torch's fan-in; :mod:`coronanet_tf.torch_init`); ``"glorot"`` is Keras' default (Glorot-uniform
+kernels, zero biases). The VGG16-BN layers start from the ImageNet weights [CR] (Keras' defaults
+only when ``backbone_weights`` is None).
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 from typing import Sequence
 
 import keras
 from keras import layers
 
-#: torchvision ``vgg16_bn`` feature configuration ("M" = max-pool) [CR] (torchvision cfg "D").
-VGG16_CFG: tuple = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
-
-#: torch indices of the 13 convolutions in ``net_fet`` (BN at +1, ReLU at +2).
-VGG16_BN_CONV_INDICES: tuple[int, ...] = (0, 3, 7, 10, 14, 17, 20, 24, 27, 30, 34, 37, 40)
-
-#: (out_channels, kernel, stride, padding) of ``Decoder224.upsample1..12`` [CR].
-DECODER224_LAYERS: tuple[tuple[int, tuple[int, int], tuple[int, int], int], ...] = (
-    (6, (2, 1), (1, 1), 0),
-    (8, (2, 2), (2, 1), 0),
-    (10, (2, 2), (2, 2), 0),
-    (14, (3, 3), (1, 1), 0),
-    (16, (4, 4), (4, 4), 0),
-    (18, (3, 3), (3, 3), 0),
-    (20, (3, 3), (1, 1), 0),
-    (22, (3, 3), (2, 2), 0),
-    (24, (3, 3), (1, 1), 4),
-    (32, (3, 3), (1, 1), 4),
-    (3, (3, 3), (1, 1), 4),
-    (3, (4, 4), (1, 1), 3),
+from coronanet_tf.layout import (
+    BOTTLENECK_CHANNELS,
+    CLASSIFIER_UNITS,
+    DECODER224_LAYERS,
+    VGG16_BN_CONV_INDICES,
+    VGG16_CFG,
 )
+from coronanet_tf.torch_weights import coronanet_arrays_from_torch, torchvision_vgg16_bn_arrays
+from cxr_core.weight_files import WeightFileError, WeightFileSummary
+from cxr_core.weights import copy_weights, load_keras_weights, numbered_members, weighted_layers
 
-#: hidden widths of the bottleneck MLP (torch ``classifier.0/2/4``) [CR].
-CLASSIFIER_UNITS: tuple[int, ...] = (50, 30, 20)
-
-BOTTLENECK_CHANNELS = 100
 VGG_BN_EPSILON = 1e-5
 DECODER_BN_EPSILON = 1e-3
 BN_MOMENTUM = 0.9  # torch momentum 0.1
+
+#: ``head_init`` values: PyTorch's default initialisation [CR] or Keras' (Glorot, zero bias).
+HEAD_INITS = ("torch_default", "glorot")
+
+
+def _head_init(head_init: str, layout: str, kernel_shape: tuple[int, ...]) -> dict:
+    """Initializer keyword arguments of an added layer (see ``head_init`` in :func:`build_coronanet`)."""
+    if head_init == "glorot":
+        return {}
+    from coronanet_tf.torch_init import torch_default_initializers
+
+    return torch_default_initializers(layout, kernel_shape)
 
 #: layer whose output Grad-CAM uses: ReLU of the 13th (last) VGG convolution, 14x14x512 @224
 #: (Keras VGG16's ``block5_conv3``; the following max-pool is ``net_fet_43``).
@@ -135,12 +139,16 @@ def _vgg16_bn_features(x):
     return x
 
 
-def _decoder224(logits):
+def _decoder224(logits, head_init: str = "torch_default"):
     """The authors' ``Decoder224`` [CR]: 12 x [ConvTranspose2d -> BN(eps 1e-3) -> tanh]."""
     x = layers.Reshape((1, 3, 1), name="dec_view")(logits)  # torch view(-1, 1, 1, 3): C=1, H=1, W=3
     last = len(DECODER224_LAYERS)
+    in_channels = 1
     for i, (filters, kernel, stride, pad) in enumerate(DECODER224_LAYERS, start=1):
-        x = layers.Conv2DTranspose(filters, kernel, strides=stride, padding="valid", name=f"dec_upsample{i}")(x)
+        init = _head_init(head_init, "conv2d_transpose", (*kernel, filters, in_channels))
+        in_channels = filters
+        x = layers.Conv2DTranspose(filters, kernel, strides=stride, padding="valid", name=f"dec_upsample{i}",
+                                   **init)(x)
         if pad:
             x = layers.Cropping2D(pad, name=f"dec_crop{i}")(x)
         x = layers.BatchNormalization(
@@ -170,6 +178,7 @@ def build_coronanet(
     backbone_weights: str | os.PathLike | None = None,
     weights: str | os.PathLike | None = None,
     name: str = "coronanet",
+    head_init: str = "torch_default",
 ) -> keras.Model:
     """Build CORONA-Net (``vgg_ae`` of [CR]) as a Keras functional model.
 
@@ -188,6 +197,12 @@ def build_coronanet(
             :func:`coronanet_tf.convert.convert_torch_checkpoint`, or the authors' ``.pth.tar``),
             loaded with :func:`load_coronanet_weights` after ``backbone_weights``.
         name: model name.
+        head_init: initialisation of the layers added on top of VGG16-BN (``nscnn_0``, the four
+            ``classifier`` Dense layers, the twelve ``dec_upsample`` layers): ``"torch_default"``
+            (default, both presets) = PyTorch's default that [CR] relies on, weights and biases
+            ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` with torch's fan-in
+            (:mod:`coronanet_tf.torch_init`; e.g. ``classifier_0``: 1/sqrt(4900) = 0.0143);
+            ``"glorot"`` = Keras' default (Glorot-uniform kernels, zero biases).
 
     Returns:
         A ``keras.Model`` with outputs ``[logits (N, num_classes), reconstruction (N, 224, 224, 3)]``
@@ -207,17 +222,22 @@ def build_coronanet(
             "Decoder224 reshapes the logits with view(-1, 1, 1, 3) [CR], so with_decoder=True needs "
             f"num_classes=3; found num_classes={num_classes} (use with_decoder=False)"
         )
+    if head_init not in HEAD_INITS:
+        raise ValueError(f"CORONA-Net head_init (model.options.head_init) must be one of {list(HEAD_INITS)}; "
+                         f"found {head_init!r}")
     inputs = keras.Input(shape=input_shape, name="image")
     x = _vgg16_bn_features(inputs)
-    x = layers.Conv2D(BOTTLENECK_CHANNELS, 1, padding="valid", name="nscnn_0")(x)
+    x = layers.Conv2D(BOTTLENECK_CHANNELS, 1, padding="valid", name="nscnn_0",
+                      **_head_init(head_init, "conv2d", (1, 1, int(x.shape[-1]), BOTTLENECK_CHANNELS)))(x)
     x = layers.Permute((3, 1, 2), name="to_channel_major")(x)  # (C, H, W) like torch view(N, -1)
     x = layers.Flatten(name="flatten")(x)
-    for i, units in enumerate(CLASSIFIER_UNITS):
-        x = layers.Dense(units, name=f"classifier_{2 * i}")(x)
-        x = layers.ReLU(name=f"classifier_{2 * i + 1}")(x)
-    x = layers.Dense(num_classes, name=f"classifier_{2 * len(CLASSIFIER_UNITS)}")(x)
+    for i, units in enumerate((*CLASSIFIER_UNITS, num_classes)):
+        init = _head_init(head_init, "dense", (int(x.shape[-1]), units))
+        x = layers.Dense(units, name=f"classifier_{2 * i}", **init)(x)
+        if i < len(CLASSIFIER_UNITS):
+            x = layers.ReLU(name=f"classifier_{2 * i + 1}")(x)
     logits = layers.Activation("linear", dtype="float32", name="logits")(x)
-    outputs = [logits, _decoder224(logits)] if with_decoder else logits
+    outputs = [logits, _decoder224(logits, head_init)] if with_decoder else logits
     model = keras.Model(inputs, outputs, name=name)
     if backbone_weights is not None:
         load_backbone_weights(model, backbone_weights)
@@ -249,34 +269,16 @@ def _is_torch_file(path: Path) -> bool:
     return path.name.endswith((".pth", ".pt", ".pth.tar", ".tar", ".bin"))
 
 
-def _assign_by_name(model: keras.Model, arrays: dict[str, list], source: str) -> None:
-    """Set the layers named in ``arrays``; every one must exist in ``model`` with the same shapes."""
-    from cxr_core.legacy import assign_weights
-
-    ours = {layer.name: layer for layer in model.layers if layer.weights}
-    unknown = [name for name in arrays if name not in ours]
-    if unknown:
-        raise ValueError(f"{source}: layer {unknown[0]!r} is not in model {model.name!r}")
-    assign_weights({name: ours[name] for name in arrays}, arrays, source=source)
-
-
 def load_backbone_weights(model: keras.Model, backbone_weights: str | os.PathLike) -> keras.Model:
     """Set the ``net_fet_*`` layers of ``model`` from VGG16-BN weights (see :func:`build_coronanet`)."""
     path = _resolve_imagenet_backbone() if str(backbone_weights) == "imagenet" else Path(backbone_weights)
     if not path.is_file():
         raise FileNotFoundError(f"backbone_weights file not found: {path}")
     if _is_torch_file(path):
-        from coronanet_tf.convert import torchvision_vgg16_bn_arrays
-
-        arrays, _ = torchvision_vgg16_bn_arrays(path)
+        source, _ = torchvision_vgg16_bn_arrays(path)
     else:
-        donor = build_vgg16_bn_backbone()
-        try:
-            donor.load_weights(path)
-        except Exception as exc:  # Keras' messages do not name the file
-            raise ValueError(f"{path}: not a VGG16-BN backbone weights file written by convert_torchvision_vgg16_bn: {exc}") from exc
-        arrays = {layer.name: layer.get_weights() for layer in donor.layers if layer.weights}
-    _assign_by_name(model, arrays, str(path))
+        source = load_keras_weights(build_vgg16_bn_backbone(), path)
+    copy_weights(model, source, source_name=str(path), allow=("not_in_source",))
     return model
 
 
@@ -294,29 +296,46 @@ def load_coronanet_weights(model: keras.Model, path: str | os.PathLike) -> keras
     has_decoder = any(layer.name == "reconstruction" for layer in model.layers)
     num_classes = int(model.get_layer("logits").output.shape[-1])
     if _is_torch_file(path):
-        from coronanet_tf.convert import coronanet_arrays_from_torch
-
         arrays, _ = coronanet_arrays_from_torch(path, num_classes=num_classes, with_decoder=has_decoder)
     else:
         errors = []
         for donor_decoder in ((True, False) if num_classes == 3 else (False,)):
-            donor = build_coronanet(num_classes=num_classes, with_decoder=donor_decoder)
             try:
-                with warnings.catch_warnings():  # a failed attempt warns about every skipped layer
-                    warnings.simplefilter("ignore", UserWarning)
-                    donor.load_weights(path)
+                donor = load_keras_weights(build_coronanet(num_classes=num_classes, with_decoder=donor_decoder), path)
                 break
-            except Exception as exc:  # Keras' messages do not name the file
+            except WeightFileError as exc:
                 errors.append(f"with_decoder={donor_decoder}: {exc}")
         else:
-            raise ValueError(
+            raise WeightFileError(
                 f"{path}: not a CORONA-Net weights file for num_classes={num_classes} "
                 f"(written by convert_torch_checkpoint or save_weights of build_coronanet): {'; '.join(errors)}"
             )
         if has_decoder and not donor_decoder:
-            raise ValueError(f"{path}: holds no decoder weights, but model {model.name!r} has the decoder")
-        arrays = {layer.name: layer.get_weights() for layer in donor.layers if layer.weights}
-        if not has_decoder:
-            arrays = {k: v for k, v in arrays.items() if not k.startswith("dec_")}
-    _assign_by_name(model, arrays, str(path))
+            raise WeightFileError(f"{path}: holds no decoder weights, but model {model.name!r} has the decoder")
+        arrays = {name: layer.get_weights() for name, layer in weighted_layers(donor).items()
+                  if has_decoder or not name.startswith("dec_")}
+    copy_weights(model, arrays, source_name=str(path), allow=("not_in_source",))
     return model
+
+
+def recognise_weights(summary: WeightFileSummary) -> bool:
+    """Whether a weight file looks like a CORONA-Net's (``ModelFamily.recognise_weights``).
+
+    A PyTorch checkpoint (the authors' ``covid.pth.tar`` [CR]); Keras-2 layer names ``net_fet_*`` /
+    ``nscnn_0``; Keras 3: the bottleneck Linear kernel (4900, 50), the decoder's transposed
+    convolutions, or the VGG16-BN features alone (13 convolutions, 13 batch norms, nothing else).
+    """
+    if summary.format == "torch":
+        return True
+    if summary.format.startswith("keras2"):
+        return "nscnn_0" in summary.layers or "net_fet_0" in summary.layers
+    if not summary.format.startswith("keras3"):
+        return False
+    bottleneck = [(BOTTLENECK_CHANNELS * 7 * 7, CLASSIFIER_UNITS[0]), (CLASSIFIER_UNITS[0],)]
+    if any(shapes == bottleneck for shapes in summary.layers.values()):
+        return True
+    if any(key.startswith("conv2d_transpose") for key in summary.top_level):
+        return True
+    stems = {key.rsplit("_", 1)[0] if key.rsplit("_", 1)[-1].isdigit() else key for key in summary.top_level}
+    n_conv = len(numbered_members(summary.top_level, "conv2d"))
+    return stems == {"conv2d", "batch_normalization"} and n_conv == len(VGG16_BN_CONV_INDICES)

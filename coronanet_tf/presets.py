@@ -105,7 +105,7 @@ _AUTHORS_CODE: dict[str, Any] = {
         "family": "coronanet",
         "num_classes": 3,
         "backbone_weights": "imagenet",
-        "options": {"with_decoder": True},
+        "options": {"with_decoder": True, "head_init": "torch_default"},
     },
     "train": {
         "optimizer": {"name": "adam_l2", "learning_rate": 1.0e-4, "options": {"l2": 1.0e-4, "epsilon": 1.0e-8}},
@@ -119,10 +119,11 @@ _AUTHORS_CODE: dict[str, Any] = {
         "reduce_lr": None,
         "checkpoint": "best",
         "checkpoint_monitor": "val_accuracy",
-        "mixed_precision": None,
+        "mixed_precision": "mixed_float16_on_gpu",
         "jit_compile": False,
         "strategy": "default",
         "seed": 0,
+        "bn_moving_variance": "unbiased",
     },
     "protocol": {
         "kind": "fixed_split",
@@ -151,11 +152,11 @@ _AUTHORS_CODE: dict[str, Any] = {
                 "reference_batch": 256,
             },
             "test_split": "test_split_v2",
+            # [total, trainable, non_trainable]: trainable counts PAPERS.md §3.1 (INFERRED from [CR]),
+            # non-trainable = BatchNorm moving statistics (VGG16-BN 8,448; decoder 352 more).
             "expected_params": {
-                "classification": 15_021_699,
-                "with_decoder": 15_050_059,
-                "non_trainable_classification": 8_448,
-                "non_trainable_with_decoder": 8_800,
+                "classification": [15_030_147, 15_021_699, 8_448],
+                "with_decoder": [15_058_859, 15_050_059, 8_800],
             },
         },
     },
@@ -171,6 +172,7 @@ def _paper_values() -> dict[str, Any]:
     )
     values["protocol"]["validation"] = "inner_split"
     values["model"]["options"]["with_decoder"] = False
+    values["train"]["mixed_precision"] = None
     values["extra"]["coronanet"]["test_split"] = "test_split_v2_dedup"
     return values
 
@@ -182,7 +184,11 @@ _NOTES = {
     "augment.rotation_range": "paper option: RandomRotation(45) [CR]; Keras rotation interpolates bilinearly, torchvision's default is nearest (deviation)",
     "augment.horizontal_flip": "paper option: RandomHorizontalFlip(0.5) [CR]",
     "protocol.validation": "authors_code: best top-1 on the TEST loader each epoch -> model_best (test-set selection) [CR]; paper/leak-free: inner validation split",
+    "model.options.head_init": "both presets: PyTorch's default init of the layers vgg_ae adds (nscnn, classifier, Decoder224 upsample*), which [CR] never re-initialises: kaiming_uniform(a=sqrt(5)) weights and U(+-1/sqrt(fan_in)) biases; 'glorot' = Keras' default (option)",
+    "train.mixed_precision": "authors_code: apex amp opt_level O2 [CR] (fp16 model, fp32 master weights and BatchNorm, dynamic loss scaling) -> mixed_float16 with dynamic loss scaling (initial 2**16 as apex) when a GPU is visible, float32 on a CPU; the run's report says which ran; paper: float32 (text NOT RETRIEVED)",
     "model.options.with_decoder": "authors_code: decoder still computed in phase 2, output ignored [CR]; paper: decoder removed for classification [S0, PG]",
+    "train.bn_moving_variance": "unbiased: PyTorch BatchNorm2d updates running_var with the unbiased batch variance "
+    "(Keras 3: biased); both presets run the authors' PyTorch training [CR]",
     "extra.coronanet.test_split": "authors_code: test_split_v2.csv as read by assest.py (7,812 rows) [CR-A, CR-S]; paper: 95.84% = 1427/1489 fits the deduplicated list (INFERRED, §3.5)",
 }
 

@@ -5,7 +5,12 @@ Both reproduce the authors' PyTorch training script (PAPERS.md §3.4, paper NOT 
 - ``args.lr = args.lr * batch_size * world_size / 256`` (1e-4 -> 4.6875e-6 at batch 12, 1 GPU);
 - ``adjust_learning_rate`` per iteration: ``factor = epoch // 30`` (+1 from epoch 80),
   ``lr * 0.1**factor``, and during the first 5 epochs a linear warm-up
-  ``lr * (1 + step + epoch * len_epoch) / (5 * len_epoch)`` (NVIDIA's ImageNet example);
+  ``lr * (1 + step + epoch * len_epoch) / (5 * len_epoch)`` (NVIDIA's apex ImageNet example), where
+  [CR]'s ``train`` loop sets ``i = 0`` and runs ``i += 1`` BEFORE ``adjust_learning_rate(optimizer,
+  epoch, i, len(train_loader))``: ``step`` is 1 at an epoch's first iteration and ``len_epoch`` at its
+  last. The first update therefore uses ``lr * 2 / (5 * len_epoch)``, and the last warm-up update
+  (epoch 4, ``step = len_epoch``) ``lr * (1 + 5 * len_epoch) / (5 * len_epoch)``, slightly above
+  ``lr`` (``warmup_first_count=1``, the default);
 - ``torch.optim.Adam(params, lr, weight_decay=1e-4)``: L2 added to the gradient (``g + wd * w``)
   BEFORE the moment estimates (coupled; not AdamW), epsilon 1e-8 added to
   ``sqrt(v_hat)`` (torch form, not Keras' ``epsilon_hat`` form).
@@ -26,9 +31,9 @@ class CoronaNetSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     ``lr(step) = base_lr * batch_size * world_size / 256 * gamma**factor * warm``, with
     ``epoch = step // steps_per_epoch``, ``factor = epoch // step_epochs + (epoch >= extra_drop_epoch)``
-    and ``warm = (1 + step) / (warmup_epochs * steps_per_epoch)`` while ``epoch < warmup_epochs``
-    (else 1). ``step`` is the optimizer's iteration counter (0 for the first update), which is
-    ``i + epoch * len(train_loader)`` of [CR].
+    and ``warm = (1 + step + warmup_first_count) / (warmup_epochs * steps_per_epoch)`` while
+    ``epoch < warmup_epochs`` (else 1). ``step`` is the optimizer's iteration counter (0 for the first
+    update); [CR]'s per-epoch counter ``i`` is ``step % steps_per_epoch + warmup_first_count``.
 
     Args:
         base_lr: the unscaled ``--lr`` (1e-4 in [CR]).
@@ -37,6 +42,10 @@ class CoronaNetSchedule(keras.optimizers.schedules.LearningRateSchedule):
         world_size: number of processes (GPUs); the global batch is ``batch_size * world_size``.
         warmup_epochs / step_epochs / extra_drop_epoch / gamma: 5 / 30 / 80 / 0.1 in [CR].
         reference_batch: 256 in [CR].
+        warmup_first_count: the value of [CR]'s per-epoch iteration counter ``i`` at an epoch's first
+            update: 1 in [CR] (``i += 1`` precedes ``adjust_learning_rate``; first update
+            ``lr * 2 / (5 * steps_per_epoch)``); 0 gives the warm-up the example's comment intends
+            (first update ``lr / (5 * steps_per_epoch)``, last warm-up update exactly ``lr``).
     """
 
     def __init__(
@@ -50,6 +59,7 @@ class CoronaNetSchedule(keras.optimizers.schedules.LearningRateSchedule):
         extra_drop_epoch: int | None = 80,
         gamma: float = 0.1,
         reference_batch: int = 256,
+        warmup_first_count: int = 1,
     ):
         super().__init__()
         if steps_per_epoch < 1:
@@ -63,6 +73,9 @@ class CoronaNetSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.extra_drop_epoch = None if extra_drop_epoch is None else int(extra_drop_epoch)
         self.gamma = float(gamma)
         self.reference_batch = int(reference_batch)
+        if warmup_first_count not in (0, 1):
+            raise ValueError(f"warmup_first_count must be 0 or 1 (the counter [CR] starts at 1); found {warmup_first_count}")
+        self.warmup_first_count = int(warmup_first_count)
 
     @property
     def scaled_lr(self) -> float:
@@ -77,7 +90,7 @@ class CoronaNetSchedule(keras.optimizers.schedules.LearningRateSchedule):
         if self.extra_drop_epoch is not None:
             factor = factor + ops.cast(epoch >= float(self.extra_drop_epoch), "float32")
         lr = self.scaled_lr * ops.power(self.gamma, factor)
-        warm = (1.0 + step) / (self.warmup_epochs * spe) if self.warmup_epochs > 0 else 1.0
+        warm = (1.0 + self.warmup_first_count + step) / (self.warmup_epochs * spe) if self.warmup_epochs > 0 else 1.0
         if self.warmup_epochs > 0:
             lr = ops.where(epoch < float(self.warmup_epochs), lr * warm, lr)
         return lr
@@ -93,13 +106,19 @@ class CoronaNetSchedule(keras.optimizers.schedules.LearningRateSchedule):
             "extra_drop_epoch": self.extra_drop_epoch,
             "gamma": self.gamma,
             "reference_batch": self.reference_batch,
+            "warmup_first_count": self.warmup_first_count,
         }
 
 
-def coronanet_lr(step: int, base_lr: float, batch_size: int, steps_per_epoch: int, world_size: int = 1) -> float:
-    """The same schedule in plain Python, written like [CR]'s ``adjust_learning_rate``, for checks."""
+def coronanet_lr(step: int, base_lr: float, batch_size: int, steps_per_epoch: int, world_size: int = 1,
+                 warmup_first_count: int = 1) -> float:
+    """The same schedule in plain Python, written like [CR]'s ``adjust_learning_rate``, for checks.
+
+    ``step`` is the 0-based optimizer iteration; [CR]'s counter is ``i = step % steps_per_epoch + 1``.
+    """
     lr0 = base_lr * float(batch_size * world_size) / 256.0
     epoch, i = divmod(int(step), int(steps_per_epoch))
+    i += int(warmup_first_count)
     factor = epoch // 30
     if epoch >= 80:
         factor += 1

@@ -6,12 +6,20 @@ and the network is trained as a classifier. The details come from the authors' s
 (PAPERS.md §3.4), run twice: ``--mdel-ae True`` (phase 1) and then the default (phase 2), which
 loads phase 1's ``state_dict`` (not its optimizer) and starts its schedule again from epoch 0.
 
-:func:`fit_phases` is ``FAMILY.fit`` (called by :func:`cxr_core.protocol.run_fold`) and writes::
+:func:`fit_phases` is ``FAMILY.fit`` (called by :func:`cxr_core.protocol.fit_fold`, which hands it the
+builders of the config's model and of its variants) and writes::
 
     OUT/phase1/      checkpoints/, training_log.csv (loss = MSE), model.weights.h5 (full model with
-                     the decoder: the phase-1 weights phase 2 starts from)
+                     the decoder: the phase-1 weights phase 2 starts from), curves.png (the
+                     reconstruction loss) and reconstruction.png (inputs beside their reconstructions,
+                     :mod:`coronanet_tf.phase1_figures`)
     OUT/phase2/      checkpoints/, training_log.csv (loss, accuracy, val_*)
                      model.weights.h5 (the config's model: what the protocol evaluates)
+
+Disk: a finished phase keeps its ``model.weights.h5`` only (weights, no optimizer state): the
+selected checkpoint it was made from is deleted once exported, and the resume checkpoint with the
+optimizer state goes when the phase finishes (:mod:`cxr_core.checkpoints`). A finished fold holds
+two CORONA-Net models: phase 1's (with the decoder) and phase 2's (the selected classifier).
 
 Each phase goes through :func:`cxr_core.training.fit_split`, so each resumes from its last finished
 epoch and a finished phase 1 is never trained again.
@@ -50,6 +58,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from coronanet_tf.settings import CoronaNetSettings, CoronaNetSettingsError, settings_from_config
+from cxr_core.weights import copy_weights
 
 PHASE1_DIR = "phase1"
 PHASE2_DIR = "phase2"
@@ -77,37 +86,22 @@ def logits_view(model):
     return keras.Model(model.inputs, model.get_layer("logits").output, name=f"{model.name}_classify")
 
 
-def copy_weights_by_name(source, target, *, skip_missing: bool = True) -> list[str]:
-    """Set every weighted layer of ``target`` from the layer of the same name in ``source``.
-
-    Returns the names of ``target``'s weighted layers that ``source`` lacks (an error unless
-    ``skip_missing``). Shapes must agree; the error names the layer.
-    """
-    src = {layer.name: layer for layer in source.layers if layer.weights}
-    missing = []
-    for layer in target.layers:
-        if not layer.weights:
-            continue
-        if layer.name not in src:
-            missing.append(layer.name)
-            continue
-        values = src[layer.name].get_weights()
-        expected = [tuple(w.shape) for w in layer.weights]
-        found = [tuple(v.shape) for v in values]
-        if expected != found:
-            raise ValueError(f"layer {layer.name!r}: {target.name!r} expects weights of shapes {expected}, "
-                             f"{source.name!r} has {found}")
-        layer.set_weights(values)
-    if missing and not skip_missing:
-        raise ValueError(f"{source.name!r} has no layer(s) {missing} of {target.name!r}")
-    return missing
-
-
-def steps_per_epoch_of(dataset, configured: int | None) -> int:
+def steps_per_epoch_of(dataset, configured: int | None, steps_mode: str = "full_pass") -> int:
     """Iterations per epoch: ``train.steps_per_epoch`` or the batches of one pass over the data
-    (``len(train_loader)`` of [CR], ``drop_last=False``)."""
+    (``len(train_loader)`` of [CR], ``drop_last=False``).
+
+    Raises:
+        CoronaNetSettingsError: ``train.steps_mode`` is not ``full_pass``: the authors' PyTorch
+            ``DataLoader`` makes one full pass per epoch [CR]; Keras 2's ``n // batch`` steps
+            (``keras2_floor_wraparound``, ``tf_keras_floor_restart``) are not a CORONA-Net choice, and
+            its two phases (phase 1 with its own epochs) do not follow one Keras-2 stream.
+    """
     import tensorflow as tf
 
+    if steps_mode != "full_pass":
+        raise CoronaNetSettingsError(
+            f"train.steps_mode: CORONA-Net trains with full passes over the data (PyTorch DataLoader, "
+            f"drop_last=False [CR]); found {steps_mode!r}. Use --set train.steps_mode=full_pass")
     if configured:
         return int(configured)
     n = int(tf.data.experimental.cardinality(dataset).numpy())
@@ -141,29 +135,23 @@ def _num_classes(dataset) -> int:
 
 
 def check_param_counts(model, settings: CoronaNetSettings, *, with_decoder: bool, where: str) -> None:
-    """Compare ``model``'s parameter counts with ``extra.coronanet.expected_params`` (3 classes only)."""
-    import numpy as np
+    """Compare ``model``'s total, trainable and non-trainable parameter counts with
+    ``extra.coronanet.expected_params`` (3 classes only; PAPERS.md §3.1). Raises ``ValueError``."""
+    from cxr_core.param_counts import compare_param_counts
 
     if int(model.get_layer("logits").output.shape[-1]) != 3:
         return
-    e = settings.expected_params
-    expected_t = e.with_decoder if with_decoder else e.classification
-    expected_n = e.non_trainable_with_decoder if with_decoder else e.non_trainable_classification
-    trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
-    frozen = int(sum(np.prod(w.shape) for w in model.non_trainable_weights))
-    for label, exp, got in (("trainable", expected_t, trainable), ("non-trainable", expected_n, frozen)):
-        key = ("" if label == "trainable" else "non_trainable_") + ("with_decoder" if with_decoder else "classification")
-        if exp is not None and exp != got:
-            raise ValueError(f"{where}: {label} parameters {got:,} differ from extra.coronanet.expected_params."
-                             f"{key} = {exp:,} (PAPERS.md §3.1)")
+    name = "with_decoder" if with_decoder else "classification"
+    compare_param_counts(model, getattr(settings.expected_params, name),
+                         key=f"extra.coronanet.expected_params.{name}", context=f"({where})")
 
 
-def _phase1_builder(cfg, num_classes: int, settings: CoronaNetSettings) -> Callable[[], Any]:
-    from cxr_core.config import replace
-    from cxr_core.protocol import model_builder
+PHASE1_VARIANT = "phase1"
+"""Name of the phase-1 model (``model.options.with_decoder: true``) in ``FAMILY.fit_variants``."""
 
-    cfg1 = replace(cfg, {"model": {"options": {"with_decoder": True}}})
-    build_full = model_builder(cfg1, num_classes)
+
+def _phase1_builder(build_full: Callable[[], Any], settings: CoronaNetSettings) -> Callable[[], Any]:
+    """Phase 1's reconstruction view of ``build_full()`` (the config's model with its decoder)."""
 
     def build():
         full = build_full()
@@ -189,8 +177,12 @@ def _build_full_without_init(cfg, num_classes: int):
 
 # ----------------------------------------------------------------------------------- the two phases
 def fit_reinit(cfg, settings: CoronaNetSettings, make_train_data, make_val_data, out_dir: Path, *,
-               num_classes: int, strategy=None):
-    """Phase 1 into ``out_dir``; returns (FitResult, path of the full model's weights with decoder)."""
+               num_classes: int, build_full: Callable[[], Any], strategy=None):
+    """Phase 1 into ``out_dir``; returns (FitResult, path of the full model's weights with decoder).
+
+    ``build_full``: builds the config's model with its decoder and initial weights (ImageNet backbone,
+    ``model.init_from``): ``FAMILY.fit_variants["phase1"]``, built by the protocol.
+    """
     from cxr_core.io import atomic_path
     from cxr_core.training import fit_split
 
@@ -223,26 +215,41 @@ def fit_reinit(cfg, settings: CoronaNetSettings, make_train_data, make_val_data,
 
     validate = make_val_data is not None and r.checkpoint == "best"
 
-    steps = steps_per_epoch_of(make_train_data(0), cfg.train.steps_per_epoch)
-    build = _phase1_builder(cfg, num_classes, settings)
+    steps = steps_per_epoch_of(make_train_data(0), cfg.train.steps_per_epoch, cfg.train.steps_mode)
+    build = _phase1_builder(build_full, settings)
     result = fit_split(
         build, train_data, val_data if validate else None, out_dir, train1,
         steps_per_epoch=cfg.train.steps_per_epoch, validation_steps=cfg.train.validation_steps,
         strategy=strategy, learning_rate=learning_rate_for(cfg, settings, steps), metrics=(),
     )
     export = out_dir / EXPORT_NAME
-    if export.is_file() and export.stat().st_mtime >= Path(result.weights_path).stat().st_mtime:
+    selected = Path(result.weights_path)
+    if export.is_file() and (not selected.is_file() or export.stat().st_mtime >= selected.stat().st_mtime):
         return result, export  # finished earlier and exported
     full = _build_full_without_init(cfg, num_classes)
-    reconstruction_view(full).load_weights(result.weights_path)
+    view = reconstruction_view(full)
+    view.load_weights(selected)
     with atomic_path(export) as tmp:
         full.save_weights(tmp)
+    selected.unlink()  # the same weights as the export: a finished phase keeps one file (cxr_core.checkpoints)
+    _phase1_figures(out_dir, result.log_path, view, make_val_data if validate else make_train_data)
     return result, export
+
+
+def _phase1_figures(out_dir: Path, log_path: Path, view, make_data) -> None:
+    """Phase 1's loss curve and input-versus-reconstruction panel (:mod:`coronanet_tf.phase1_figures`)."""
+    from coronanet_tf.phase1_figures import PANEL_IMAGES, write_phase1_figures
+
+    for x, _ in make_data(0).take(1):
+        batch = x.numpy()[:PANEL_IMAGES]
+        write_phase1_figures(out_dir, log_path, lambda v: view(v, training=False).numpy(), batch)
 
 
 def fit_phases(cfg, build_model: Callable[[], Any], make_train_data: Callable[[int], Any],
                make_val_data: Callable[[int], Any] | None, out_dir, *,
-               class_weight: Mapping[int, float] | None = None, strategy=None):
+               class_weight: Mapping[int, float] | None = None, strategy=None,
+               build_bare: Callable[[], Any] | None = None,
+               variants: Mapping[str, Callable[[], Any]] | None = None):
     """Train CORONA-Net's two phases for one split (``FAMILY.fit``); see the module docstring.
 
     Args:
@@ -252,6 +259,13 @@ def fit_phases(cfg, build_model: Callable[[], Any], make_train_data: Callable[[i
         out_dir: the fold's folder; phases go to ``phase1/`` and ``phase2/``.
         class_weight: phase 2 only.
         strategy: tf.distribute strategy (default: the current one).
+        build_bare: builds the config's model without initial weights (no ImageNet file read), for
+            models whose every weight is loaded from a file.
+        variants: builders of ``FAMILY.fit_variants``; ``"phase1"`` (the model with its decoder)
+            is needed when ``extra.coronanet.phases`` includes ``reinit``.
+
+    The protocol (:func:`cxr_core.protocol.fit_fold`) passes every builder, so this module never
+    imports the orchestrator.
 
     Returns:
         phase 2's :class:`cxr_core.training.FitResult` with ``weights_path`` =
@@ -265,10 +279,16 @@ def fit_phases(cfg, build_model: Callable[[], Any], make_train_data: Callable[[i
     num_classes = _num_classes(make_train_data(0))
     with_decoder = bool(dict(cfg.model.options).get("with_decoder", True))
 
+    if build_bare is None:
+        raise TypeError("fit_phases: build_bare is required (the config's model without initial weights)")
     phase1_weights = None
     if "reinit" in settings.phases:
+        if PHASE1_VARIANT not in (variants or {}):
+            raise TypeError(f"fit_phases: variants must hold {PHASE1_VARIANT!r} (FAMILY.fit_variants) for the "
+                            f"reinit phase; found {sorted(variants or {})}")
         _, phase1_weights = fit_reinit(cfg, settings, make_train_data, make_val_data, out_dir / PHASE1_DIR,
-                                       num_classes=num_classes, strategy=strategy)
+                                       num_classes=num_classes, build_full=variants[PHASE1_VARIANT],
+                                       strategy=strategy)
 
     def load_phase1(model) -> None:
         if with_decoder:  # same architecture as phase 1's model
@@ -276,13 +296,9 @@ def fit_phases(cfg, build_model: Callable[[], Any], make_train_data: Callable[[i
         else:
             donor = _build_full_without_init(cfg, num_classes)
             donor.load_weights(phase1_weights)
-            copy_weights_by_name(donor, model)
-
-    from cxr_core.protocol import model_builder
+            copy_weights(model, donor, allow=("not_in_target",))  # the donor's decoder has no place here
 
     # Models whose weights all come from a file are built bare: no ImageNet VGG file read to be overwritten.
-    build_bare = model_builder(cfg, num_classes, for_weights=True)
-
     def build_phase2():
         model = build_bare() if phase1_weights is not None else build_model()
         check_param_counts(model, settings, with_decoder=with_decoder, where="phase 2 model (config's model)")
@@ -290,21 +306,25 @@ def fit_phases(cfg, build_model: Callable[[], Any], make_train_data: Callable[[i
             load_phase1(model)
         return logits_view(model)
 
-    steps = steps_per_epoch_of(make_train_data(0), cfg.train.steps_per_epoch)
+    steps = steps_per_epoch_of(make_train_data(0), cfg.train.steps_per_epoch, cfg.train.steps_mode)
     phase2_dir = out_dir / PHASE2_DIR
     result = fit_split(
         build_phase2, make_train_data, make_val_data, phase2_dir, cfg.train,
         class_weight=class_weight, steps_per_epoch=cfg.train.steps_per_epoch,
         validation_steps=cfg.train.validation_steps, strategy=strategy,
-        learning_rate=learning_rate_for(cfg, settings, steps),
+        learning_rate=learning_rate_for(cfg, settings, steps), input_scaling=cfg.preprocess.scaling,
     )
+    export = phase2_dir / EXPORT_NAME
+    selected = Path(result.weights_path)
+    if export.is_file() and not selected.is_file():
+        return dataclasses.replace(result, weights_path=export)  # finished and exported earlier
     # the selected phase-2 weights saved as the config's model (with the decoder's phase-1 weights
     # when it is kept), so that the protocol's build_model().load_weights(...) works
     model = build_bare()
     if phase1_weights is not None and with_decoder:
         model.load_weights(phase1_weights)
-    logits_view(model).load_weights(result.weights_path)
-    export = phase2_dir / EXPORT_NAME
+    logits_view(model).load_weights(selected)
     with atomic_path(export) as tmp:
         model.save_weights(tmp)
+    selected.unlink()  # the same weights as the export: a finished phase keeps one file
     return dataclasses.replace(result, weights_path=export)

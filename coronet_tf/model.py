@@ -34,22 +34,17 @@ Deviations:
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Sequence
 
 import keras
 
+from cxr_core.weights import numbered_members
+
 #: Xception's smallest accepted input side (keras.applications).
 MIN_INPUT_SIDE = 71
 #: Unnamed Xception layers (residual 1x1 convolutions, their batch norms, the additions), by prefix.
 _AUTO_NAMED_PREFIXES = ("conv2d", "batch_normalization", "add")
-_AUTO_NAME = re.compile(r"^(?P<prefix>[a-z_]+?)(?:_(?P<n>\d+))?$")
-
-
-def _suffix_index(name: str) -> int:
-    match = _AUTO_NAME.match(name)
-    return int(match.group("n")) if match and match.group("n") else 0
 
 
 def canonicalize_auto_names(model: keras.Model, prefixes: Sequence[str] = _AUTO_NAMED_PREFIXES) -> None:
@@ -58,12 +53,10 @@ def canonicalize_auto_names(model: keras.Model, prefixes: Sequence[str] = _AUTO_
     Keras numbers unnamed layers with a process-wide counter; this makes the names of a freshly built
     Xception equal to those of tf.keras in a fresh session (see the module docstring).
     """
+    by_name = {layer.name: layer for layer in model.layers}
     for prefix in prefixes:
-        pattern = re.compile(rf"^{prefix}(_\d+)?$")
-        found = [layer for layer in model.layers if pattern.match(layer.name)]
-        found.sort(key=lambda layer: _suffix_index(layer.name))
-        for i, layer in enumerate(found):
-            layer.name = prefix if i == 0 else f"{prefix}_{i}"
+        for i, name in enumerate(numbered_members(by_name, prefix)):
+            by_name[name].name = prefix if i == 0 else f"{prefix}_{i}"
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer):
             layer.name = "input_1"

@@ -50,6 +50,8 @@ PUBLISHED_PARAMS: dict[tuple[int, int], tuple[int, int, int]] = {
     (150, 3): (33_969_707, 33_915_179, 54_528),
     (150, 2): (33_969_450, 33_914_922, 54_528),
 }
+#: Filter of the paper's 224x224 data-set resize (method unstated [S4]; INFERRED, see the paper preset's note).
+PAPER_PRE_RESIZE_METHOD = "bicubic"
 #: Fine-tuning learning rate of the notebook's optional cell [CN].
 FINETUNE_LEARNING_RATE = 5e-5
 FINETUNE_EPOCHS = 20
@@ -72,6 +74,7 @@ _AUGMENT = {
 
 _TRAIN = {
     "optimizer": {"name": "adam", "learning_rate": 1e-4, "options": {}},
+    "bn_moving_variance": "unbiased",
     "loss": "categorical_crossentropy",
     "batch_size": 10,
     "epochs": 80,
@@ -84,7 +87,8 @@ _TRAIN = {
 
 
 def _values(
-    *, image_size: int, resize_method: str, undersample: Any, on_validation: bool, protocol: dict, published: dict
+    *, image_size: int, resize_method: str, undersample: Any, on_validation: bool, protocol: dict, published: dict,
+    steps_mode: str = "full_pass", pre_resize: list | None = None,
 ) -> dict:
     return {
         "data": {
@@ -92,12 +96,13 @@ def _values(
             "label_map": label_map_for(4),
             "undersample": undersample,
         },
-        "preprocess": {"image_size": [image_size, image_size], "resize_method": resize_method, "scaling": "rescale01"},
+        "preprocess": {"image_size": [image_size, image_size], "resize_method": resize_method, "scaling": "rescale01",
+                       "pre_resize": pre_resize},
         "augment": dict(_AUGMENT, on_validation=on_validation),
         "model": {
             "family": "coronet", "num_classes": 4, "backbone_weights": "imagenet", "init_from": None, "options": {},
         },
-        "train": copy.deepcopy(_TRAIN),
+        "train": dict(copy.deepcopy(_TRAIN), steps_mode=steps_mode),
         "protocol": protocol,
         "published": published,
         "extra": {"expected_params": list(PUBLISHED_PARAMS[(image_size, 4)])},
@@ -138,6 +143,7 @@ def preset_for(
     *,
     init_from: str | None = None,
     binary: str = "covid_vs_normal",
+    finetune: bool | None = None,
 ) -> Preset:
     """A 3- or 2-class variant of the ``paper`` or ``authors_code`` preset [S4 Table V].
 
@@ -145,9 +151,12 @@ def preset_for(
     ``init_from`` (a CoroNet 4-class weights file) the model starts from those weights except the new
     softmax layer and trains with Adam 5e-5 for 20 epochs ([S4] fine-tunes the 4-class model; rate and
     epochs from the notebook's optional cell [CN]). Under-sampling counts are dropped (Table I is 4-class).
+    ``finetune`` (default: whether ``init_from`` is given): the fine-tuning rate and epochs without naming
+    the file yet (the registered ``paper_3class`` / ``paper_2class`` presets; ``--init-from`` names it).
     """
     preset = PRESETS[base] if isinstance(base, str) else base
-    if int(num_classes) == 4 and init_from is None:
+    finetune = init_from is not None if finetune is None else bool(finetune)
+    if int(num_classes) == 4 and init_from is None and not finetune:
         return preset
     names = class_names_for(num_classes)
     if num_classes == 2 and binary == "covid_vs_rest":
@@ -171,7 +180,7 @@ def preset_for(
         f"binary {binary.replace('_', ' ')}: the paper's binary classes are ambiguous (PAPERS.md §1.7 item 5)"
         if num_classes == 2 else "4 classes, the authors' folders [CN]"
     )
-    if init_from is not None:
+    if finetune:
         values["train"] = dict(
             values["train"],
             optimizer=dict(values["train"]["optimizer"], learning_rate=FINETUNE_LEARNING_RATE),
@@ -183,7 +192,7 @@ def preset_for(
     else:
         notes["model.init_from"] = "null: fresh ImageNet-initialised model with a new head, as the code does [CN-old]"
     return Preset(
-        name=f"{preset.name}_{num_classes}class" + ("_finetune" if init_from else ""),
+        name=f"{preset.name}_{num_classes}class" + ("_finetune" if finetune else ""),
         values=values,
         notes=notes,
         description=f"{preset.description} Variant: {num_classes} classes {names}.",
@@ -197,10 +206,12 @@ def resolved_values(preset: Preset) -> Mapping[str, Any]:
 
 PAPER = Preset(
     name="paper",
-    description="CoroNet as the paper describes it [S4]: 224x224 input, 4-fold CV on the 1,251 images of Table I.",
+    description="CoroNet as the paper describes it [S4]: images resized to 224x224 (data set), then 150x150 "
+    "nearest as the code reads them (Table II's model), 4-fold CV on the 1,251 images of Table I.",
     values=_values(
-        image_size=224,
-        resize_method="bilinear",
+        image_size=150,
+        resize_method="nearest",
+        pre_resize=[224, 224, PAPER_PRE_RESIZE_METHOD],
         undersample=dict(TABLE_I_COUNTS),
         on_validation=False,
         protocol={
@@ -210,15 +221,20 @@ PAPER = Preset(
             "split_style": "stratified",
             "group_by_patient": False,
             "validation": "test_fold",
+            "inner_val_fraction": 0.2,
             "seed": 42,
         },
         published={"table": "coronet/table3", "source": "[S4] Table III", "classwise_table": "coronet/table4"},
     ),
     notes={
-        "preprocess.image_size": "224x224: the text says images were resized to 224x224 [S4]; Table II's 5x5x2048 "
-        "features and 33,969,964 parameters imply 150x150 (224 gives 46,552,876) [S4], PAPERS.md §1.1",
-        "preprocess.resize_method": "bilinear (antialiased): the paper resizes to 224x224 @72 dpi with an unstated "
-        "method [S4]; INFERRED an image-editor style resize rather than Keras' nearest",
+        "preprocess.image_size": "150x150: Table II's 5x5x2048 features and 33,969,964 parameters imply 150x150 "
+        "(224 gives 46,552,876) [S4], PAPERS.md §1.1, as IMAGE_SIZE=(150,150) of the code [CN]; the text's 224x224 "
+        "is the data set's size (preprocess.pre_resize); experiments/coronet/4class_224.yaml runs the model at 224",
+        "preprocess.pre_resize": "[224, 224, bicubic]: every image was resized to 224x224 @72 dpi when the data set "
+        "was prepared [S4], with an unstated method: INFERRED bicubic (PIL's default Image.resize filter and image "
+        "editors' default; '72 dpi' suggests an editor); an option (nearest, bilinear, bicubic, lanczos, box, hamming)",
+        "preprocess.resize_method": "nearest: the code reads the 224x224 files with flow_from_directory's default "
+        "'nearest' down to 150x150 [CN], PAPERS.md §1.7 item 8",
         "preprocess.scaling": "rescale01 (x/255): the paper is silent [S4]; we keep the authors' code [CN], the only "
         "evidence of how the published model saw pixels (not Xception's [-1,1])",
         "augment.on_validation": "false: the validation fold is the evaluation fold of the 4-fold CV [S4], so it is "
@@ -230,8 +246,15 @@ PAPER = Preset(
         "protocol.group_by_patient": "false: the paper splits images at random and names no patient grouping [S4]; "
         "set true for a patient-disjoint estimate",
         "published": "coronet/table3 (per fold) with coronet/table4 (class-wise) [S4 Tables III, IV]",
-        "extra.expected_params": "46,552,876 at 224x224 (INFERRED arithmetic, PAPERS.md §1.1), not Table II's "
-        "33,969,964 [S4]",
+        "protocol.split_style": "stratified: 'randomly divided into 4 equal sets' [S4]",
+        "protocol.validation": "test_fold: 3 sets train, the 4th is the 'validation' set the results are reported on "
+        "[S4]; no callback reads it (final-epoch model, as the code [CN])",
+        "protocol.inner_val_fraction": "unused with validation test_fold (0.2 as the code's validation_split [CN])",
+        "train.steps_mode": "full_pass: the paper states batch 10 and 80 epochs, not the steps [S4]; every image every "
+        "epoch, shuffled 'before each epoch' [S4]",
+        "train.bn_moving_variance": "unbiased: 'Keras on TensorFlow 2.0' [S4]; TF 2 fused BatchNorm updates the moving "
+        "variance with the unbiased batch variance (Keras 3: biased)",
+        "extra.expected_params": "33,969,964 total, 33,915,436 trainable, 54,528 non-trainable [S4 Table II]",
     },
 )
 
@@ -244,13 +267,15 @@ AUTHORS_CODE = Preset(
         resize_method="nearest",
         undersample=None,
         on_validation=True,
+        steps_mode="tf_keras_floor_restart",
         protocol={
-            "kind": "holdout",
+            "kind": "fixed_split",
             "n_folds": 4,
             "holdout_fraction": 0.2,
-            "split_style": "stratified",
+            "split_style": "keras_validation_split",
             "group_by_patient": False,
-            "validation": "test_fold",
+            "validation": "inner_split",
+            "inner_val_fraction": 0.2,
             "seed": 42,
         },
         published={"table": "coronet/notebook_report", "source": "[CN-old] classification report (242 test images)"},
@@ -265,15 +290,67 @@ AUTHORS_CODE = Preset(
         "the validation images are augmented too [CN]",
         "data.undersample": "null: the code trains on every image of its train folder (1,119 + 277 found), no "
         "under-sampling [CN-old]",
-        "protocol.kind": "holdout 80/20: validation_split=0.2 of one train folder, plus a separate test folder "
-        "(242 images) [CN], [CN-old]; use kind fixed_split with data.test_source and validation inner_split 0.2 "
-        "for that test folder. Deviation: Keras takes the first 20% of each class's sorted files, we draw a "
-        "seeded stratified 20%",
+        "protocol.kind": "fixed_split: trained on one train folder, tested on a separate test folder (242 images) "
+        "[CN], [CN-old]; a run needs --test-data (data.test_source) and never tests on the validation part",
+        "protocol.validation": "inner_split: validation_split=0.2 of the train folder validates (no callback reads it; "
+        "val_acc is only logged) [CN]",
+        "protocol.inner_val_fraction": "0.2: ImageDataGenerator(validation_split=0.2) [CN]",
+        "preprocess.pre_resize": "null: the notebook reads its data set's files as they are [CN]; that data set "
+        "(Drive link [CN README]) is the paper's, whose images were resized to 224x224 [S4], so on those files a "
+        "224x224 pre-resize would change nothing",
+        "protocol.split_style": "keras_validation_split: ImageDataGenerator(validation_split=0.2) validates on the "
+        "first int(0.2 n) files of each class's sorted file list and trains on the rest, deterministic (1,119 / 277 "
+        "found) [CN], [CN-old]",
+        "train.steps_mode": "tf_keras_floor_restart: steps_per_epoch = n//10 = 111, validation_steps = 277//10 = 27 "
+        "[CN-old] under tf.keras 2.x, which restarts a Sequence every epoch: a fresh shuffle each epoch, the images "
+        "past 111 (27) batches left out of that epoch; all 80 logged val_acc values are multiples of 1/270 [CN-old] "
+        "(a wrapping Keras 2.3.1 enqueuer would give 267-image windows)",
         "protocol.group_by_patient": "false: Keras' validation_split ignores patients [CN]",
         "published": "coronet/notebook_report: the notebook's saved test report; the code has no k-fold, so "
         "Table III is not what it produced [CN-old]",
+        "train.bn_moving_variance": "unbiased: tf.keras on TF 2 (fused BatchNorm) updates the moving variance with the "
+        "unbiased batch variance (Keras 3: biased) [CN]",
         "extra.expected_params": "33,969,964 total, 33,915,436 trainable, 54,528 non-trainable [S4 Table II], [CN]",
     },
 )
 
 PRESETS: dict[str, Preset] = {"paper": PAPER, "authors_code": AUTHORS_CODE}
+
+
+def _paper_chain(num_classes: int) -> Preset:
+    """The paper's 3-class / binary experiment [S4]: the 4-class model fine-tuned (``--init-from``, required),
+    tested on a separate test set (``--test-data``), no validation data."""
+    base = preset_for(PAPER, num_classes, finetune=True)
+    values = copy.deepcopy(dict(base.values))
+    values["protocol"] = dict(values["protocol"], kind="fixed_split", validation="none")
+    values["extra"] = dict(values.get("extra") or {}, required=["model.init_from"])
+    notes = dict(base.notes)
+    notes["model.init_from"] = ("required (--init-from: a 4-class run directory or weights file): 'slight "
+                                "modification to same 4-class model and fine-tuned ... did not retrain end-to-end' [S4]")
+    notes["extra.required"] = "model.init_from: the paper fine-tunes the 4-class model [S4]; no fresh start"
+    if num_classes == 3:
+        notes["protocol.kind"] = ("fixed_split: the 3-class model was tested on a separate test set of 29 COVID-19, "
+                                  "72 normal and 120 pneumonia images [S4] (--test-data)")
+    else:
+        notes["protocol.kind"] = ("fixed_split: as the 3-class task, a separate test set (--test-data); the paper "
+                                  "gives no binary test-set counts (INFERRED from the 3-class set [S4])")
+    notes["protocol.validation"] = ("none: the paper names no validation data for the fine-tuning [S4]; the code "
+                                    "saves the final-epoch model [CN]")
+    return Preset(name=f"paper_{num_classes}class", values=values, notes=notes,
+                  description=f"CoroNet {num_classes}-class as the paper did it [S4]: the 4-class model fine-tuned "
+                  "(Adam 5e-5, 20 epochs [CN]), tested on a separate test set.")
+
+
+def _authors_code_variant(num_classes: int) -> Preset:
+    """The authors' code for 3 (or 2) classes: a fresh ImageNet model with a new Dense head [CN-old]."""
+    base = preset_for(AUTHORS_CODE, num_classes)
+    return Preset(name=f"authors_code_{num_classes}class", values=base.values, notes=base.notes,
+                  description=base.description)
+
+
+PRESETS.update({
+    "paper_3class": _paper_chain(3),
+    "paper_2class": _paper_chain(2),
+    "authors_code_3class": _authors_code_variant(3),
+    "authors_code_2class": _authors_code_variant(2),
+})

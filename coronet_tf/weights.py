@@ -7,7 +7,7 @@ state (PAPERS.md §1.6). Whether the file itself is still downloadable is unknow
 
 ``keras.models.load_model`` fails on such files in Keras 3 (VERIFIED.md), and we never rebuild a model
 from a file's config: we build :func:`coronet_tf.build_coronet` and copy weights by layer name with
-:mod:`cxr_core.legacy` (h5py only; nothing is unpickled or evaluated). Optimizer weights in the file
+:func:`cxr_core.weights.copy_weights` (h5py only; nothing is unpickled or evaluated). Optimizer weights in the file
 are ignored. Weights-only files (``save_weights('w.h5')``) load too.
 
 Layer names: tf.keras numbers unnamed layers with a per-session counter, so a file saved after the
@@ -15,21 +15,28 @@ notebook's model cell ran twice names its head ``dense_2``/``dense_3`` and Xcept
 ``conv2d_4``... We map our ``conv2d*``, ``batch_normalization*`` and ``dense*`` layers onto the file's
 layers of the same prefix in numbering order when the file lacks our exact names and the counts agree;
 every other layer must have the same name. Any layer that does not fit fails with
-:class:`cxr_core.legacy.WeightFileError` naming the first layer that differs.
+:class:`cxr_core.weights.WeightFileError` naming the first layer that differs.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import re
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import h5py
 import keras
 
-from cxr_core.legacy import Keras2File, WeightFileError, assign_weights, read_keras2_file, weighted_layers
+from cxr_core.weight_files import Keras2File, WeightFileError, WeightFileSummary, read_keras2_file
+from cxr_core.weights import (
+    TransferReport,
+    copy_weights,
+    load_keras_weights,
+    numbered_members,
+    renumber_map,
+    weighted_layers,
+)
 
 from .model import MIN_INPUT_SIDE, build_coronet, xception_output_side
 
@@ -40,29 +47,6 @@ XCEPTION_CHANNELS = 2048
 #: Input sides tried first when a weights-only file gives no input size: the code's and the paper's [CN], [S4].
 PREFERRED_SIDES = (150, 224)
 _SHAPE_KEYS = ("batch_input_shape", "batch_shape", "build_input_shape")
-
-
-def _numbered(names: Iterable[str], prefix: str) -> list[str]:
-    pattern = re.compile(rf"^{prefix}(?:_(\d+))?$")
-    found = [(int(m.group(1) or 0), name) for name in names if (m := pattern.match(name))]
-    return [name for _, name in sorted(found)]
-
-
-def auto_name_map(
-    ours: Sequence[str], stored: Iterable[str], prefixes: Sequence[str] = AUTO_NUMBERED_PREFIXES
-) -> dict[str, str]:
-    """Our layer name -> the file's, for auto-numbered layers whose numbering differs.
-
-    For each prefix, when the file lacks one of our names and both sides have the same number of
-    layers named ``prefix`` / ``prefix_N``, pair them in numbering (= creation) order.
-    """
-    stored = list(stored)
-    mapping: dict[str, str] = {}
-    for prefix in prefixes:
-        mine, theirs = _numbered(ours, prefix), _numbered(stored, prefix)
-        if mine and len(mine) == len(theirs) and set(mine) - set(theirs):
-            mapping.update({a: b for a, b in zip(mine, theirs) if a != b})
-    return mapping
 
 
 def _find_input_shape(config: Any) -> tuple[int, int, int] | None:
@@ -126,18 +110,10 @@ def infer_file_architecture(
     return num_classes, tuple(int(v) for v in input_shape)  # type: ignore[return-value]
 
 
-def _assign(model: keras.Model, stored: Keras2File, *, skip: Sequence[str] = ()) -> list[str]:
-    ours = weighted_layers(model)
-    mapping = auto_name_map(list(ours), stored.layers)
-    chosen = {name: layer for name, layer in ours.items() if name not in skip}
-    ignore = [mapping.get(name, name) for name in skip]
-    return assign_weights(
-        chosen,
-        {name: layer.arrays for name, layer in stored.layers.items()},
-        mapping,
-        source=str(stored.path),
-        ignore_stored=ignore,
-    )
+def _copy_from_file(model: keras.Model, stored: Keras2File, *, skip: Sequence[str] = ()) -> TransferReport:
+    arrays = {name: layer.arrays for name, layer in stored.layers.items()}
+    mapping = renumber_map(weighted_layers(model), arrays, AUTO_NUMBERED_PREFIXES)
+    return copy_weights(model, arrays, name_map=mapping, skip=skip, source_name=str(stored.path))
 
 
 def load_released_weights(
@@ -168,7 +144,7 @@ def load_released_weights(
     if model is None:
         num_classes, shape = infer_file_architecture(stored, input_shape)
         model = build_coronet(num_classes=num_classes, input_shape=shape, backbone_weights=None)
-    _assign(model, stored)
+    _copy_from_file(model, stored)
     return model
 
 
@@ -195,18 +171,29 @@ def load_finetune_weights(model: keras.Model, path: str | os.PathLike, *, head: 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"init_from: no weights file at {path}")
-    if path.name.endswith(".keras") or path.name.endswith(".weights.h5"):
-        if path.name.endswith(".keras"):
-            source = keras.saving.load_model(path, compile=False, safe_mode=True)
-        else:
-            classes = _keras3_head_classes(path, head)
-            if classes is None:
-                raise WeightFileError(f"{path}: no dataset layers/{head}/vars/0; expected a CoroNet .weights.h5")
-            source = build_coronet(num_classes=classes, input_shape=tuple(model.input_shape[1:]))
-            source.load_weights(path)
-        ours = {name: layer for name, layer in weighted_layers(model).items() if name != head}
-        stored = {name: layer.get_weights() for name, layer in weighted_layers(source).items()}
-        assign_weights(ours, stored, source=str(path), strict=False)
+    if path.name.endswith(".keras"):
+        source = keras.saving.load_model(path, compile=False, safe_mode=True)
+    elif path.name.endswith(".weights.h5"):
+        classes = _keras3_head_classes(path, head)
+        if classes is None:
+            raise WeightFileError(f"{path}: no dataset layers/{head}/vars/0; expected a CoroNet .weights.h5")
+        source = load_keras_weights(build_coronet(num_classes=classes, input_shape=tuple(model.input_shape[1:])), path)
+    else:
+        _copy_from_file(model, read_keras2_file(path), skip=(head,))
         return model
-    _assign(model, read_keras2_file(path), skip=(head,))
+    copy_weights(model, source, skip=(head,), source_name=str(path))
     return model
+
+
+def recognise_weights(summary: WeightFileSummary) -> bool:
+    """Whether a weight file looks like a CoroNet's (``ModelFamily.recognise_weights``).
+
+    Keras-2: the authors' Sequential holds the nested ``xception`` model (``block14_sepconv2``
+    inside) [CN]. Keras 3: a nested model holding separable convolutions, then two Dense layers.
+    """
+    if summary.format.startswith("keras2"):
+        return "xception" in summary.top_level and "block14_sepconv2" in summary.layers
+    if summary.format.startswith("keras3"):
+        nested = any("/" in key and key.rsplit("/", 1)[-1].startswith("separable_conv2d") for key in summary.layers)
+        return nested and len(numbered_members(summary.top_level, "dense")) == 2
+    return False

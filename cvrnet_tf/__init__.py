@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from cxr_core.registry import ModelFamily
 
-from .model import INPUT_SCALINGS, RESNET_FLAVOURS, CaffePreprocess, build_cvrnet, resnet_name_map, tap_layer_names
+from .backbone import load_backbone_weights
+from .layer_names import RESNET_FLAVOURS, resnet_name_map
+from .model import INPUT_SCALINGS, CaffePreprocess, build_cvrnet, tap_layer_names
 from .presets import AUTHORS_CODE, LEAK_FREE, PAPER, PRESETS, PUBLISHED_PARAMS, preset_for_task
 from .tasks import (
     MINI_CLASS_MAP,
@@ -24,14 +26,17 @@ from .tasks import (
     read_mini_for_task,
     read_task_folders,
 )
+from .published import TABLES as PUBLISHED_TABLES
+from .readers import READERS, read_kermany_folder
+from .report import PUBLISHED_ALIASES, REPORT_LAYOUTS
 from .weights import (
     infer_num_classes,
-    load_backbone_weights,
     load_released_weights,
     load_weights_into,
-    read_layer_groups,
     released_name_map,
+    recognise_weights,
 )
+from .recipes import RECIPES
 
 #: Grad-CAM target: ``concatenate_1``, the 7x7x4096 concatenation of both encoders' last feature maps
 #: (ResNet50 ``res_activation_49`` / ``res_conv5_block3_out`` with Xception ``block14_sepconv2_act``).
@@ -40,17 +45,43 @@ from .weights import (
 #: other branches tap earlier, finer layers (see :func:`tap_layer_names`) for per-branch maps.
 LAST_CONV_LAYER = "concatenate_1"
 
+#: Label spellings of the same class (normalised): NCP = COVID-19, NOR = normal [CVR-T].
+CLASS_ALIASES = {"covid19": "covid", "ncp": "covid", "nor": "normal"}
+
+
+def _branch_titles() -> dict[str, str]:
+    """Tapped layer -> branch title for Grad-CAM panels, both ResNet50 flavours (PAPERS.md §2.1)."""
+    names = {"1": "branch 1: ResNet50 + Xception outputs concatenated", "2": "branch 2: ResNet50 stage 4",
+             "3": "branch 3: ResNet50 stage 3", "4": "branch 4: Xception block 4",
+             "5": "branch 5: Xception block 13"}
+    return {layer: names[k] for flavour in RESNET_FLAVOURS for k, layer in tap_layer_names(flavour).items()}
+
+
+#: Grad-CAM panel titles of the five branches [CVR-T] (PAPERS.md §2.1), by tapped layer.
+BRANCH_TITLES = _branch_titles()
+
 FAMILY = ModelFamily(
     name="cvrnet",
     build=build_cvrnet,
     presets=PRESETS,
     load_weights=load_weights_into,
     last_conv_layer=LAST_CONV_LAYER,
+    published=PUBLISHED_TABLES,
+    published_aliases=PUBLISHED_ALIASES,
+    report_layouts=REPORT_LAYOUTS,
+    class_aliases=CLASS_ALIASES,
+    class_names={task.name: task.class_names for task in TASKS.values()},
+    smoke_image_size=96,
+    readers=READERS,
+    recipes=RECIPES,  # covid-cxr data build cvrnet-dataset1 | cvrnet-dataset3
+    recognise_weights=recognise_weights,
+    explain_branches=BRANCH_TITLES,  # one Grad-CAM panel per branch of the Average, named [CVR-T]
     description="CVR-Net: ResNet50 + Xception multi-scale multi-encoder ensemble of five branches [CVR-T], [S2]",
 )
 
 __all__ = [
     "AUTHORS_CODE",
+    "CLASS_ALIASES",
     "CaffePreprocess",
     "FAMILY",
     "INPUT_SCALINGS",
@@ -61,6 +92,7 @@ __all__ = [
     "LEAK_FREE",
     "PRESETS",
     "PUBLISHED_PARAMS",
+    "PUBLISHED_TABLES",
     "RESNET_FLAVOURS",
     "TASKS",
     "Task",
@@ -74,7 +106,7 @@ __all__ = [
     "load_weights_into",
     "preset_for_task",
     "read_kermany",
-    "read_layer_groups",
+    "read_kermany_folder",
     "read_mini_for_task",
     "read_task_folders",
     "released_name_map",

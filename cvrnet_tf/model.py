@@ -53,16 +53,11 @@ from typing import Sequence
 import keras
 from keras import layers
 
-RESNET_FLAVOURS = ("legacy", "keras")
-INPUT_SCALINGS = ("raw255", "imagenet", "rescale01")
-RES_PREFIX = "res_"
-XCE_PREFIX = "xce_"
-NUM_BRANCHES = 5
-HEAD_UNITS = (512, 128, 64)
+from .backbone import load_backbone_weights
+from .layer_names import RES_PREFIX, RESNET_FLAVOURS, RESNET_STAGES, XCE_PREFIX, resnet_conv_names
 
-# Number of blocks per ResNet50 stage and the filters of its bottleneck (stages 2..5) [KA].
-_RESNET_STAGES = ((2, 3, (64, 64, 256)), (3, 4, (128, 128, 512)), (4, 6, (256, 256, 1024)), (5, 3, (512, 512, 2048)))
-_LEGACY_UNIT = {0: "1", 1: "2a", 2: "2b", 3: "2c"}  # keras unit index -> legacy branch suffix
+INPUT_SCALINGS = ("raw255", "imagenet", "rescale01")
+HEAD_UNITS = (512, 128, 64)
 _CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 
 
@@ -80,37 +75,6 @@ class CaffePreprocess(layers.Layer):
 
 
 # --------------------------------------------------------------------------------------------- ResNet50
-def _resnet_conv_names(flavour: str, stage: int, block: int, unit: int) -> tuple[str, str]:
-    """(conv, bn) names, without prefix, of one conv of a bottleneck block.
-
-    ``block`` counts from 1; ``unit`` is 0 for the shortcut conv and 1..3 for the main path.
-    """
-    if flavour == "legacy":
-        letter = "abcdef"[block - 1]
-        suffix = _LEGACY_UNIT[unit]
-        return f"res{stage}{letter}_branch{suffix}", f"bn{stage}{letter}_branch{suffix}"
-    base = f"conv{stage}_block{block}_{unit}"
-    return f"{base}_conv", f"{base}_bn"
-
-
-def resnet_name_map() -> dict[str, str]:
-    """Legacy (keras-applications 1.0.8) -> Keras 3 names of ResNet50's weight-bearing layers [KA].
-
-    E.g. ``res2a_branch2a -> conv2_block1_1_conv``, ``bn2a_branch2a -> conv2_block1_1_bn``,
-    ``res2a_branch1 -> conv2_block1_0_conv``, ``conv1 -> conv1_conv``, ``bn_conv1 -> conv1_bn``.
-    No prefixes.
-    """
-    mapping = {"conv1": "conv1_conv", "bn_conv1": "conv1_bn"}
-    for stage, n_blocks, _ in _RESNET_STAGES:
-        for block in range(1, n_blocks + 1):
-            for unit in (0, 1, 2, 3) if block == 1 else (1, 2, 3):
-                legacy = _resnet_conv_names("legacy", stage, block, unit)
-                modern = _resnet_conv_names("keras", stage, block, unit)
-                mapping[legacy[0]] = modern[0]
-                mapping[legacy[1]] = modern[1]
-    return mapping
-
-
 class _Namer:
     """Keras 2.3.1-style numbered names (``activation_1``, ``add_1`` ...), counted from ``start``."""
 
@@ -150,14 +114,14 @@ def _resnet50(x, flavour: str, prefix: str = RES_PREFIX) -> dict[str, object]:
     x = layers.MaxPooling2D(3, strides=2, name=numbered("max_pooling2d") if legacy else prefix + "pool1_pool")(x)
 
     taps = {}
-    for stage, n_blocks, (f1, f2, f3) in _RESNET_STAGES:
+    for stage, n_blocks, (f1, f2, f3) in RESNET_STAGES:
         for block in range(1, n_blocks + 1):
             stride = (1 if stage == 2 else 2) if block == 1 else 1
             base = f"conv{stage}_block{block}_"
             shortcut = x
             y = x
             for unit, (filters, kernel) in enumerate(((f1, 1), (f2, 3), (f3, 1)), start=1):
-                conv_name, bn_name = _resnet_conv_names(flavour, stage, block, unit)
+                conv_name, bn_name = resnet_conv_names(flavour, stage, block, unit)
                 y = layers.Conv2D(filters, kernel, strides=stride if unit == 1 else 1,
                                   padding="same" if kernel == 3 else "valid", kernel_initializer=init,
                                   name=prefix + conv_name)(y)
@@ -165,7 +129,7 @@ def _resnet50(x, flavour: str, prefix: str = RES_PREFIX) -> dict[str, object]:
                 if unit < 3:
                     y = relu(f"{base}{unit}_relu")(y)
             if block == 1:
-                conv_name, bn_name = _resnet_conv_names(flavour, stage, block, 0)
+                conv_name, bn_name = resnet_conv_names(flavour, stage, block, 0)
                 shortcut = layers.Conv2D(f3, 1, strides=stride, kernel_initializer=init,
                                          name=prefix + conv_name)(x)
                 shortcut = bn(bn_name)(shortcut)
@@ -332,8 +296,6 @@ def build_cvrnet(
     model = keras.Model(inputs, output, name=name)
 
     if backbone_weights is not None:
-        from .weights import load_backbone_weights
-
         load_backbone_weights(model, backbone_weights, resnet=resnet)
     return model
 

@@ -77,6 +77,8 @@ def _values(*, protocol: dict[str, Any]) -> dict[str, Any]:
             "mixed_precision": None,
             "jit_compile": False,
             "seed": 7,
+            "steps_mode": "keras2_floor_wraparound",
+            "bn_moving_variance": "unbiased",
         },
         "protocol": protocol,
         "published": {"table": "cvrnet/abstract", "source": "[S2] abstract, Task-1 F1 0.997 / accuracy 0.998"},
@@ -91,7 +93,12 @@ _COMMON_NOTES = {
     "augment.horizontal_flip": "ImageDataGenerator(horizontal_flip=True, vertical_flip=True) only [CVR-T]; README 'geometry-based augmentations' [S1]",
     "train.optimizer": "Adamax(lr=1e-4, beta_1=0.9, beta_2=0.999) [CVR-T]; paper NOT RETRIEVED",
     "train.class_weight": "get_class_weights: round(max_count/count, 2) on training labels, passed to fit in HEAD [CVR-T]",
-    "train.steps_per_epoch": "notebook: len(train)//8 (last partial batch dropped); null = full pass [CVR-T]",
+    "train.steps_mode": "keras2_floor_wraparound: steps_per_epoch = len(train)//8 and validation_steps = len(val)//8 "
+    "(Task-1 fold 2: 635 / 159) [CVR-T] over Keras 2.3.1 fit_generator's enqueuers, which run on across epochs: no "
+    "image is dropped over a run (a partial batch is still a batch of the stream) and the validation window drifts "
+    "(cxr_core.data.keras2_iteration); all presets train as the code does (paper NOT RETRIEVED)",
+    "train.bn_moving_variance": "unbiased: Keras 2.3.1 BatchNormalization updates the moving variance with the "
+    "unbiased batch variance (Keras 3: biased) [CVR-T]; all presets train as the code does",
 }
 
 AUTHORS_CODE = Preset(

@@ -1,100 +1,53 @@
 """The ``covid-cxr`` command: demo, cv, train, evaluate, predict, report, convert, explain, export.
 
-Every subcommand's ``--help`` explains each option. The paper packages are found through the
-``covid_cxr.models`` entry points (:mod:`cxr_core.registry`).
+Every subcommand's ``--help`` explains each option. This module defines the subcommands (option
+groups and the options-to-library mapping they share are in :mod:`cxr_core.cli_options`), parses
+arguments and calls the
+library (:mod:`cxr_core.protocol`, :mod:`cxr_core.runs`, :mod:`cxr_core.inference`,
+:mod:`cxr_core.predictions`, :mod:`cxr_core.explain`, :mod:`cxr_core.export`); it prints results
+and sets up logging (``--quiet`` / ``--verbose``), nothing else. The paper packages are found
+through the ``covid_cxr.models`` entry points (:mod:`cxr_core.registry`).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Sequence
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from cxr_core.cli_options import (
+    VersionAction,
+    add_experiment_options,
+    add_inference_options,
+    add_model_options,
+    experiment_config,
+    families_text,
+    image_files,
+    inference_model,
+    logging_options,
+    new_run_dir,
+    parse_folds,
+    print_count,
+)
+
+# TensorFlow's start-up lines are hidden by main() (cxr_core.tf_console) before anything imports it.
 
 EPILOG = "Experiments: experiments/<paper>/<task>.yaml. Docs: README.md."
+log = logging.getLogger(__name__)
 
 
-def _log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def _parse_folds(text: str | None) -> list[int] | None:
-    if text is None:
-        return None
-    try:
-        return [int(v) for v in text.split(",") if v.strip() != ""]
-    except ValueError:
-        raise SystemExit(f"--folds: expected comma-separated fold numbers like 0,1, found {text!r}") from None
-
-
-def _overrides(args) -> dict:
-    from cxr_core.config import deep_merge, parse_override
-
-    merged: dict = {}
-    for text in getattr(args, "set", None) or []:
-        merged = deep_merge(merged, parse_override(text))
-    if getattr(args, "data", None):
-        merged = deep_merge(merged, {"data": {"source": str(args.data)}})
-    if getattr(args, "test_data", None):
-        merged = deep_merge(merged, {"data": {"test_source": str(args.test_data)}})
-    for flag, section, key in (
-        ("mixed_precision", "train", "mixed_precision"),
-        ("strategy", "train", "strategy"),
-        ("epochs", "train", "epochs"),
-        ("batch_size", "train", "batch_size"),
-    ):
-        value = getattr(args, flag, None)
-        if value is not None:
-            merged = deep_merge(merged, {section: {key: value}})
-    if getattr(args, "jit_compile", False):
-        merged = deep_merge(merged, {"train": {"jit_compile": True}})
-    return merged
-
-
-def _experiment(args):
-    from cxr_core.config import load_config, replace, smoke_overrides
-
-    cfg = load_config(args.config, overrides=_overrides(args))
-    if getattr(args, "smoke", False):
-        cfg = replace(cfg, smoke_overrides(cfg))
-        cfg = replace(cfg, _overrides(args))  # explicit options win over the smoke settings
-    return cfg
-
-
-def _run_dir(args, cfg) -> Path:
-    if args.run_dir:
-        return Path(args.run_dir)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path(args.out) / cfg.name / stamp
-
-
-def _add_experiment_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", help="experiment YAML (e.g. experiments/coronet/4class.yaml)")
-    p.add_argument("--data", help="dataset: class-per-folder directory, CSV manifest (path,label[,patient_id]) or COVIDx split file; overrides data.source")
-    p.add_argument("--test-data", help="fixed test split (protocol.kind fixed_split); overrides data.test_source")
-    p.add_argument("--run-dir", help="run directory to create or resume (default: OUT/<name>/<timestamp>)")
-    p.add_argument("--out", default="runs", help="parent folder for new run directories (default: runs)")
-    p.add_argument("--smoke", action="store_true", help="CPU smoke mode: tiny input, 1 epoch, 2 steps, few bootstrap resamples")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. --set train.epochs=3 (repeatable; VALUE is YAML)")
-    p.add_argument("--epochs", type=int, help="override train.epochs")
-    p.add_argument("--batch-size", type=int, help="override train.batch_size (global batch across replicas)")
-    p.add_argument("--mixed-precision", choices=["mixed_float16", "mixed_bfloat16"], help="Keras mixed precision policy (softmax stays float32)")
-    p.add_argument("--jit-compile", action="store_true", help="compile train/predict steps with XLA (slower on CPU; try it on GPUs)")
-    p.add_argument("--strategy", choices=["default", "mirrored", "multi_worker"], help="tf.distribute strategy; multi_worker reads TF_CONFIG")
-
-
+# ----------------------------------------------------------------------------------- commands
 def cmd_cv(args) -> int:
     from cxr_core.protocol import run_protocol
 
-    cfg = _experiment(args)
-    run_dir = _run_dir(args, cfg)
-    _log(f"{cfg.name}: run directory {run_dir}")
-    run_protocol(cfg, run_dir, folds=_parse_folds(args.folds), smoke=args.smoke, progress=_log)
-    _log(f"done: {run_dir / 'report.md'}")
+    cfg = experiment_config(args)
+    run_dir = new_run_dir(args, cfg)
+    log.info("%s: run directory %s", cfg.name, run_dir)
+    run_protocol(cfg, run_dir, folds=parse_folds(args.folds), smoke=args.smoke)
+    log.info("done: %s", run_dir / "report.md")
     return 0
 
 
@@ -102,162 +55,71 @@ def cmd_train(args) -> int:
     from cxr_core.config import replace
     from cxr_core.protocol import run_protocol
 
-    cfg = _experiment(args)
+    cfg = experiment_config(args)
     if cfg.protocol.kind == "kfold":
         cfg = replace(cfg, {"protocol": {"kind": "holdout", "holdout_fraction": args.holdout}})
-    run_dir = _run_dir(args, cfg)
-    _log(f"{cfg.name}: training one {cfg.protocol.kind} split into {run_dir}")
-    run_protocol(cfg, run_dir, smoke=args.smoke, progress=_log)
-    _log(f"weights: {run_dir / 'fold_0' / 'checkpoints'}; report: {run_dir / 'report.md'}")
+    run_dir = new_run_dir(args, cfg)
+    log.info("%s: training one %s split into %s", cfg.name, cfg.protocol.kind, run_dir)
+    run_protocol(cfg, run_dir, smoke=args.smoke)
+    log.info("weights: %s; report: %s", run_dir / "fold_0" / "checkpoints", run_dir / "report.md")
     return 0
 
 
 def cmd_demo(args) -> int:
     from cxr_core.demo import run_demo
 
-    run_demo(args.out, args.per_class, args.seed, progress=_log)
+    run_demo(args.out, args.per_class, args.seed)
     return 0
 
 
-def _inference_setup(args):
-    """(family, experiment config, model) for evaluate / predict."""
-    from cxr_core.config import load_config, resolve_config
-    from cxr_core.registry import get_family
-
-    if args.config:
-        cfg = load_config(args.config)
-    else:
-        cfg = resolve_config({"preset": f"{args.model}/{args.preset}"}, origin="--model/--preset")
-    family = get_family(cfg.model.family if args.config else args.model)
-    class_names = tuple(args.class_names.split(",")) if args.class_names else cfg.data.class_names
-    if not class_names:
-        raise SystemExit("--class-names is required: the preset names no classes")
-    model = load_model_weights(family, cfg, class_names, args.weights)
-    return family, cfg, model, tuple(class_names)
-
-
-def load_model_weights(family, cfg, class_names, weights: str):
-    """Build the family's model for ``cfg`` and load ``weights`` (ours, or the authors' legacy files)."""
-    from cxr_core.protocol import model_builder
-
-    path = Path(weights)
-    if not path.is_file():
-        raise SystemExit(f"--weights: file not found: {path}")
-    model = model_builder(cfg, len(class_names), for_weights=True)()
-    if path.name.endswith(".weights.h5") or path.suffix == ".keras":
-        model.load_weights(path)
-        return model
-    if family.load_weights is None:
-        raise SystemExit(f"model family {family.name!r} cannot load {path.name}; give a Keras 3 .weights.h5 file")
-    return family.load_weights(model, str(path)) or model
-
-
-def _image_paths(items: Sequence[str]) -> list[Path]:
-    from cxr_core.data.images import IMAGE_EXTENSIONS
-
-    paths: list[Path] = []
-    for item in items:
-        p = Path(item)
-        if p.is_dir():
-            found = sorted(q for q in p.rglob("*") if q.suffix.lower() in IMAGE_EXTENSIONS)
-            if not found:
-                raise SystemExit(f"{p}: folder holds no images ({', '.join(IMAGE_EXTENSIONS)})")
-            paths.extend(found)
-        elif p.is_file():
-            paths.append(p)
-        else:
-            raise SystemExit(f"{p}: no such file or folder")
-    return paths
-
-
 def cmd_predict(args) -> int:
-    import numpy as np
-    import pandas as pd
+    from cxr_core.inference import predict_images
+    from cxr_core.predictions import image_predictions_frame
 
-    from cxr_core.data.pipeline import build_dataset
-    from cxr_core.data.samples import SampleTable
-    from cxr_core.protocol import pipeline_spec, predict_probabilities
-
-    family, cfg, model, class_names = _inference_setup(args)
-    paths = _image_paths(args.images)
-    frame = pd.DataFrame(
-        {
-            "sample_id": [str(p) for p in paths],
-            "path": [str(p.resolve()) for p in paths],
-            "label": class_names[0],
-            "label_index": 0,
-            "patient_id": pd.NA,
-            "source": pd.NA,
-        }
-    )
-    table = SampleTable(frame, class_names)
-    if not args.no_verify:
-        from cxr_core.data.images import verify_images
-
-        table = verify_images(table, on_error="skip" if args.skip_bad else "raise")
-        for _, row in table.skipped.iterrows():
-            print(f"SKIPPED {row['path']}: {row['reason']}", file=sys.stderr)
-    spec = pipeline_spec(cfg)
-    ds = build_dataset(table, spec, batch_size=args.batch_size, shuffle=False, augment=False)
-    probs = predict_probabilities(model, ds, output_kind=family.output_kind)
-    rows = []
-    for sid, p in zip(table.frame["sample_id"], probs):
-        best = int(np.argmax(p))
-        probs_text = " ".join(f"{c}={v:.4f}" for c, v in zip(class_names, p))
-        print(f"{sid}\t{class_names[best]}\t{probs_text}")
-        rows.append({"path": sid, "predicted": class_names[best], **{f"prob_{c}": float(v) for c, v in zip(class_names, p)}})
+    inference = inference_model(args)
+    table, probs = predict_images(inference, image_files(args), batch_size=args.batch_size,
+                                  verify=not args.no_verify, skip_bad=args.skip_bad)
+    for _, row in table.skipped.iterrows():
+        print(f"SKIPPED {row['path']}: {row['reason']}", file=sys.stderr)
+    frame = image_predictions_frame(table, probs)
+    names = inference.class_names
+    for _, row in frame.iterrows():
+        probs_text = " ".join(f"{c}={row[f'prob_{c}']:.4f}" for c in names)
+        print(f"{row['path']}\t{row['predicted']}\t{probs_text}")
     if args.csv:
         from cxr_core.io import atomic_path
 
         with atomic_path(args.csv) as tmp:
-            pd.DataFrame(rows).to_csv(tmp, index=False)
-    if len(table.skipped):
-        print(f"{len(table.skipped)} file(s) skipped (listed above)", file=sys.stderr)
+            frame.to_csv(tmp, index=False)
+    print_count(args, len(frame), "predicted", len(table.skipped))
     return 0
 
 
 def cmd_evaluate(args) -> int:
-    from cxr_core.config import replace
-    from cxr_core.data.pipeline import build_dataset
-    from cxr_core.metrics import evaluate_predictions
-    from cxr_core.protocol import load_samples, pipeline_spec, predict_probabilities, predictions_frame
-    from cxr_core.report import plot_confusion_matrix, write_table
+    from cxr_core.inference import evaluation_samples, predict_table
+    from cxr_core.predictions import write_evaluation
 
-    family, cfg, model, class_names = _inference_setup(args)
-    data_over = {"source": str(args.data), "class_names": list(class_names), "on_bad_file": "skip" if args.skip_bad else "raise"}
-    if not args.config:
-        # A preset's label map and split-file format describe its training data, not the user's.
-        data_over.update(label_map=None, format="auto")
-    if args.image_dir:
-        data_over["image_dir"] = args.image_dir
-    cfg = replace(cfg, {"data": data_over})
-    table = load_samples(cfg)
-    out = Path(args.out)
-    ds = build_dataset(table, pipeline_spec(cfg), batch_size=args.batch_size, shuffle=False, augment=False)
-    _log(f"evaluating {len(table)} images ({len(table.skipped)} skipped)")
-    probs = predict_probabilities(model, ds, output_kind=family.output_kind)
-    result = evaluate_predictions(table.labels, probs, class_names, n_boot=args.n_bootstrap, seed=0)
-    write_table(result.per_class, out / "metrics")
-    write_table(result.ci, out / "metrics_ci")
-    write_table(predictions_frame(table, probs), out / "predictions", floatfmt=".6f")
-    plot_confusion_matrix(result.confusion, class_names, out / "confusion_matrix.png", title="evaluation")
-    plot_confusion_matrix(result.confusion, class_names, out / "confusion_matrix_normalized.png", normalize=True,
-                          title="evaluation (row-normalised)")
-    if len(table.skipped):
-        from cxr_core.io import atomic_path
+    inference = inference_model(args)
+    table = evaluation_samples(inference, args.data, image_dir=args.image_dir, skip_bad=args.skip_bad)
+    for _, row in table.skipped.iterrows():
+        print(f"SKIPPED {row['path']}: {row['reason']}", file=sys.stderr)
+    log.info("evaluating %d images (%d skipped)", len(table), len(table.skipped))
+    probs = predict_table(inference, table, batch_size=args.batch_size)
+    result = write_evaluation(Path(args.out), table, probs, n_boot=args.n_bootstrap, seed=0)
+    from cxr_core.provenance import evaluation_provenance
 
-        with atomic_path(out / "skipped.csv") as tmp:
-            table.skipped.to_csv(tmp, index=False)
+    evaluation_provenance(args.out, inference, args.data)  # versions, devices, sha256 of the weights read
     print(result.per_class.round(4).to_string())
-    print(f"accuracy {result.accuracy:.4f} on {len(table)} images; tables in {out}")
+    print(f"accuracy {result.accuracy:.4f} on {len(table)} images; tables in {args.out}")
+    print_count(args, len(table), "evaluated", len(table.skipped))
     return 0
 
 
 def cmd_report(args) -> int:
-    from cxr_core.protocol import summarize_runs
+    from cxr_core.runs import summarize_runs
 
     path = summarize_runs(args.run_dirs, out_dir=args.out)
-    _log(f"report written: {path}")
+    log.info("report written: %s", path)
     return 0
 
 
@@ -265,96 +127,182 @@ def cmd_convert(args) -> int:
     from cxr_core.registry import get_family
 
     family = get_family(args.family)
-    converter = family.convert
-    if converter is None:
+    if family.convert is None:
         raise SystemExit(f"model family {args.family!r} has no converter")
-    report = converter(args.src, args.dst)
-    print(report)
+    print(family.convert(args.src, args.dst))
     return 0
 
 
-def _add_inference_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="coronet", help="model family: coronet, cvrnet, coronanet (default coronet)")
-    p.add_argument("--preset", default="authors_code", help="preset giving input size, resize and scaling (default authors_code)")
-    p.add_argument("--config", help="experiment YAML instead of --model/--preset")
-    p.add_argument("--weights", required=True, help="weights: our .weights.h5, or the authors' released Keras-2 HDF5")
-    p.add_argument("--class-names", help="comma-separated class names in the model's output order (default: the preset's)")
-    p.add_argument("--batch-size", type=int, default=32, help="images per prediction batch (default 32)")
-    p.add_argument("--skip-bad", action="store_true", help="skip undecodable files (listed) instead of stopping")
+def cmd_explain(args) -> int:
+    from cxr_core.explain import explain_images
+    from cxr_core.inference import unreadable_images
+
+    inference = inference_model(args)
+    paths = image_files(args)
+    bad = unreadable_images(paths)
+    if bad and not args.skip_bad:
+        listing = "\n  ".join(f"{p}: {why}" for p, why in list(bad.items())[:20])
+        more = f"\n  ... and {len(bad) - 20} more" if len(bad) > 20 else ""
+        raise ValueError(f"{len(bad)} of {len(paths)} image files cannot be decoded:\n  {listing}{more}\n"
+                         "Give --skip-bad to explain the others (each bad file printed as SKIPPED)")
+    for p, why in bad.items():
+        print(f"SKIPPED {p}: {why}", file=sys.stderr)
+    paths = [p for p in paths if p not in bad]
+    written = explain_images(inference.family.name, inference.model, paths, args.out, inference.cfg.preprocess,
+                             class_names=inference.class_names, target_class=args.target_class,
+                             layer_name=args.layer, output_kind=inference.family.output_kind,
+                             batch_size=args.batch_size)
+    for path in written:
+        print(path)
+    log.info("%d Grad-CAM overlay(s) in %s", len(written), args.out)
+    print_count(args, len(paths), "explained", len(bad))
+    return 0
+
+
+def cmd_summary(args) -> int:
+    from cxr_core.config import deep_merge, parse_override
+    from cxr_core.summary import counts_table, model_summary
+
+    overrides: dict = {}
+    for text in args.set or []:
+        overrides = deep_merge(overrides, parse_override(text))
+    summary = model_summary(args.model, args.preset, overrides)
+    print(summary.layers)
+    print(counts_table(summary))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from cxr_core.export import export_model, inference_metadata
+
+    inference = inference_model(args)
+    model = inference.model
+    path = export_model(model, args.out, args.format, verify=not args.no_verify,
+                        metadata=inference_metadata(inference))  # class names, preprocessing, provenance
+    log.info("exported %s as %s: %s%s", model.name, args.format, path,
+             "" if args.no_verify else " (reloaded: same predictions)")
+    print(path)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
+    common = logging_options()
     parser = argparse.ArgumentParser(
-        prog="covid-cxr",
-        description="Reference reimplementations of CoroNet, CVR-Net and CORONA-Net: train, cross-validate, evaluate, predict.",
+        prog="covid-cxr", parents=[common],
+        description=f"Reference reimplementations of published chest X-ray classifiers (model families: "
+                    f"{families_text()}): train, cross-validate, evaluate, predict.",
         epilog=EPILOG,
     )
+    parser.add_argument("--version", action=VersionAction,
+                        help="print the package, Python, TensorFlow and Keras versions and the device, then exit")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("demo", help="run the CoroNet 4-fold protocol in smoke size on a generated SYNTHETIC dataset",
-                       description="Generate a small synthetic dataset (drawings, no network) and run the CoroNet "
-                                   "4-fold protocol in smoke configuration on it; writes a full run directory.")
+    def add(name: str, **kwargs) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], **kwargs)
+
+    p = add("demo", help="run the packaged demo experiment in smoke size on a generated SYNTHETIC dataset",
+            description="Generate a small synthetic dataset (drawings, no network) and run the packaged "
+                        "demo experiment (cxr_core/demo.yaml) in smoke configuration on it; writes a full "
+                        "run directory.")
     p.add_argument("--out", default="demo-output", help="output folder (default demo-output)")
     p.add_argument("--per-class", type=int, default=24, help="synthetic images per class (default 24)")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default 0)")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("cv", help="run an experiment's protocol (k-fold, holdout or fixed split), resumable",
-                       description="Run or resume an experiment's protocol fold by fold. Finished folds are skipped.")
-    _add_experiment_options(p)
+    p = add("cv", help="run an experiment's protocol (k-fold, holdout or fixed split), resumable",
+            description="Run or resume an experiment's protocol fold by fold. Finished folds are skipped.")
+    add_experiment_options(p)
     p.add_argument("--folds", help="only these folds, e.g. 0,1 (others can run elsewhere; merge with covid-cxr report)")
     p.set_defaults(func=cmd_cv)
 
-    p = sub.add_parser("train", help="train one model on a holdout split of the data",
-                       description="Train one model (a k-fold experiment becomes a single holdout split).")
-    _add_experiment_options(p)
+    p = add("train", help="train one model on a holdout split of the data",
+            description="Train one model (a k-fold experiment becomes a single holdout split).")
+    add_experiment_options(p)
     p.add_argument("--holdout", type=float, default=0.2, help="held-out fraction when the experiment is k-fold (default 0.2)")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="metrics tables for a labelled folder, manifest or split file",
-                       description="Predict a labelled dataset and write metrics (CSV + Markdown), CIs and confusion matrices.")
-    _add_inference_options(p)
+    p = add("evaluate", help="metrics tables for a labelled folder, manifest or split file",
+            description="Predict a labelled dataset and write metrics (CSV + Markdown), CIs and confusion matrices.")
+    add_inference_options(p)
     p.add_argument("--data", required=True, help="labelled data: class-per-folder directory, CSV manifest or COVIDx split file")
     p.add_argument("--image-dir", help="image folder of a COVIDx split file")
     p.add_argument("--out", default="evaluation", help="output folder (default evaluation)")
     p.add_argument("--n-bootstrap", type=int, default=1000, help="bootstrap resamples for 95%% CIs (default 1000)")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("predict", help="class probabilities for images, one line per image",
-                       description="Print one line per image: path, predicted class, then each class probability.")
-    _add_inference_options(p)
+    p = add("predict", help="class probabilities for images, one line per image",
+            description="Print one line per image: path, predicted class, then each class probability.")
+    add_inference_options(p)
     p.add_argument("images", nargs="+", help="image files or folders")
     p.add_argument("--csv", help="also write the predictions to this CSV")
     p.add_argument("--no-verify", action="store_true", help="do not check files before decoding")
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("report", help="merge run directories (e.g. folds run on several machines) into one report",
-                       description="Read every finished fold of the given run directories and write results.csv and report.md.")
+    p = add("report", help="merge run directories (e.g. folds run on several machines) into one report",
+            description="Read every finished fold of the given run directories and write results.csv and report.md.")
     p.add_argument("run_dirs", nargs="+", help="run directories of the same experiment and data")
     p.add_argument("--out", help="where to write the merged report (default: the first run directory)")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("convert", help="convert the authors' weights (e.g. CORONA-Net PyTorch checkpoint) to Keras",
-                       description="Convert released weights of another framework into a Keras .weights.h5 file.")
-    p.add_argument("family", help="model family, e.g. coronanet")
+    p = add("convert", help="convert the authors' weights of another framework (e.g. a PyTorch checkpoint) to Keras",
+            description="Convert released weights of another framework into a Keras .weights.h5 file.")
+    p.add_argument("family", help=f"model family with a converter, one of {families_text()}")
     p.add_argument("src", help="source file (e.g. covid.pth.tar)")
     p.add_argument("dst", help="destination .weights.h5")
     p.set_defaults(func=cmd_convert)
 
-    from cxr_core.explain import add_explain_parser
-    from cxr_core.export import add_export_parser
+    p = add("explain", help="Grad-CAM heat maps over images (PNG), per branch for multi-branch ensembles",
+            description="Write one Grad-CAM overlay PNG per image: the last convolutional feature map "
+                        "of the model (the family's last_conv_layer); for a family with explain_branches, "
+                        "each branch and the averaged output.")
+    add_inference_options(p)
+    p.add_argument("images", nargs="+", help="image files or folders")
+    p.add_argument("--out", default="explanations", help="output folder (default explanations)")
+    p.add_argument("--target-class", help="class name or index to explain (default: the predicted class)")
+    p.add_argument("--layer", help="layer for Grad-CAM (default: the family's last convolutional layer; for a "
+                   "multi-branch ensemble, naming one gives the averaged output at that layer instead of the per-branch grid)")
+    p.set_defaults(func=cmd_explain)
 
-    add_explain_parser(sub)
-    add_export_parser(sub)
+    p = add("summary", help="a model's layer table and parameter counts beside the published ones",
+            description="Build a family's model as a preset describes it (no weights read), print Keras' "
+                        "layer table and the total, trainable and non-trainable parameter counts beside the "
+                        "published ones the preset records (extra.expected_params).")
+    p.add_argument("--model", required=True, help=f"model family, one of {families_text()}")
+    p.add_argument("--preset", default="authors_code", help="preset (default authors_code)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set preprocess.image_size=[224,224] (repeatable)")
+    p.set_defaults(func=cmd_summary)
+
+    from cxr_core.export import FORMATS
+
+    p = add("export", help="export a model with its weights as .keras or TensorFlow SavedModel",
+            description="Build the model, load the weights, write it as a Keras 3 .keras archive or a "
+                        "TensorFlow SavedModel folder, reload it and check it predicts the same.")
+    p.add_argument("out", help="destination: OUT.keras (keras) or folder OUT (savedmodel)")
+    add_model_options(p, "the input size")
+    p.add_argument("--format", choices=FORMATS, default="keras", help="keras (default) or savedmodel")
+    p.add_argument("--no-verify", action="store_true", help="skip reloading the export and comparing predictions")
+    p.set_defaults(func=cmd_export)
+
+    from cxr_core.data.data_cli import add_data_parser
+
+    add_data_parser(sub)  # covid-cxr data build | data audit (issue 11)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from cxr_core.logs import configure_logging
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    quiet, verbose = getattr(args, "quiet", False), getattr(args, "verbose", False)
+    from cxr_core.tf_console import quiet_tensorflow
+
+    quiet_tensorflow(verbose=verbose)  # before anything imports TensorFlow
+    configure_logging(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
     from cxr_core.config import ConfigError
-    from cxr_core.legacy import WeightFileError
-    from cxr_core.protocol import RunDirectoryError
+    from cxr_core.weights import WeightFileError
+    from cxr_core.runs import RunDirectoryError
 
     if os.environ.get("COVID_CXR_DEBUG"):
         return int(args.func(args) or 0)  # full tracebacks
@@ -362,6 +310,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except (ConfigError, WeightFileError, RunDirectoryError, FileNotFoundError, ValueError, KeyError) as exc:
         print(f"covid-cxr {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # TensorFlow's errors from inside tf.data: plain words, no {{function_node ...}}
+        tf = sys.modules.get("tensorflow")
+        if tf is None or not isinstance(exc, tf.errors.OpError):
+            raise
+        from cxr_core.data.formats import pipeline_error_text
+
+        print(f"covid-cxr {args.command}: error: {pipeline_error_text(exc)}", file=sys.stderr)
         return 2
 
 

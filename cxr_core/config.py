@@ -1,26 +1,38 @@
 """Experiment configuration: typed sections loaded from YAML on top of a paper preset.
 
 An experiment YAML names a preset (``preset: coronet/authors_code``) and overrides some of its
-fields; :func:`load_config` merges the two, rejects unknown keys (naming the key, where it was found
-and which keys exist) and returns a frozen :class:`ExperimentConfig`. :func:`config_to_dict` gives
-the resolved values back as plain data, which every run writes beside its results.
+fields; :func:`load_config` merges the two, checks every value and returns a frozen
+:class:`ExperimentConfig`. :func:`config_to_dict` gives the resolved values back as plain data, which
+every run writes beside its results.
+
+One schema: each section is a dataclass whose field annotations say what a value may be
+(:mod:`cxr_core.config_schema`): ``Literal[...]`` for a closed set of values, ``PositiveInt``,
+``Fraction`` and other ``Annotated`` ranges, nested sections. Declaring a field is all it takes to have
+it checked at load, before any image is read; an error names the file (or ``--set``), the key, the
+value and the allowed values, e.g. ``x.yaml: preprocess.resize_method: 'cubic' is not one of nearest,
+bilinear, area, shorter_side_center_crop``. A family's own ``extra.<family>`` section is checked against
+its :attr:`~cxr_core.registry.ModelFamily.extra_schema` by the same machinery, and the preset's
+deviation notes are recomputed for the values in force (:mod:`cxr_core.config_notes`).
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Annotated, Any, Literal, Mapping
 
 import yaml
 
+from cxr_core.config_notes import deviation_notes, dotted_keys
+from cxr_core.config_schema import (  # noqa: F401  (ConfigError is part of this module's API)
+    Choices, ConfigError, Fraction, NonNegFloat, NonNegInt, PositiveFloat, PositiveInt, Range, build, check,
+)
+from cxr_core.param_counts import ParamCountSpec
 
-class ConfigError(ValueError):
-    """An experiment config is malformed; the message names the file and the key."""
+# Every field's annotation is its schema (cxr_core.config_schema): a Literal lists the allowed values,
+# Annotated[..., Range(...)] a numeric range; load_config checks both before any image is read.
 
 
 @dataclass(frozen=True)
@@ -35,25 +47,37 @@ class DataConfig:
 
     source: str | None = None
     test_source: str | None = None
+    # The validation data of a fixed split (protocol.validation: validation_source; --val-data), e.g. the
+    # official COVID-CT `valid` list [CVR-P3]; read like data.source, never undersampled.
+    validation_source: str | None = None
     format: str = "auto"
     class_names: tuple[str, ...] | None = None
     image_dir: str | None = None
     test_image_dir: str | None = None
-    drop_duplicates: Any = False  # false | true | keep (COVIDx split files)
-    on_bad_file: str = "raise"
+    drop_duplicates: Literal[False, True, "keep"] = False  # keep: every repeated row (COVIDx split files)
+    on_bad_file: Literal["raise", "skip"] = "raise"
+    # The manifest column holding the labels when it has both 'label' and 'class' (null: whichever exists).
+    label_column: str | None = None
     verify_images: bool = True
-    label_map: Mapping[str, str] | None = None
-    undersample: Any = None
+    label_map: Mapping[str, str | None] | None = None
+    undersample: Literal["minority"] | PositiveInt | Mapping[str, NonNegInt] | None = None
 
 
 @dataclass(frozen=True)
 class PreprocessConfig:
     """Resize and scaling (see :mod:`cxr_core.data.images`)."""
 
-    image_size: tuple[int, int] = (150, 150)
-    resize_method: str = "nearest"
-    scaling: str = "rescale01"
-    cache: Any = False
+    image_size: tuple[PositiveInt, PositiveInt] = (150, 150)
+    resize_method: Literal["nearest", "bilinear", "area", "shorter_side_center_crop"] = "nearest"
+    scaling: Literal["rescale01", "minus1_1", "imagenet", "raw255"] = "rescale01"
+    cache: bool | str = False  # false, true (memory) or a file path prefix
+    # 16-bit PNGs to 8 bits (cxr_core.data.images): scale257 round(v/257) (default; PIL/Keras would clip
+    # at 255, see the module), sbit: by the file's significant bits (PNG sBIT chunk, else its maximum's
+    # bit length: 12-bit data -> v*255/4095), minmax: the file's own min..max to 0..255.
+    png16: Literal["scale257", "sbit", "minmax"] = "scale257"
+    # A first resize before image_size: [height, width, method] (method as PIL's filter; CoroNet's data
+    # set was resized to 224x224 before Keras' nearest resize to 150 [S4] [CN]); null = none.
+    pre_resize: tuple[PositiveInt, PositiveInt, Literal["nearest", "bilinear", "bicubic", "lanczos", "box", "hamming"]] | None = None
 
 
 @dataclass(frozen=True)
@@ -62,24 +86,30 @@ class AugmentConfig:
 
     enabled: bool = False
     on_validation: bool = False
-    rotation_range: float = 0.0
-    width_shift_range: float = 0.0
-    height_shift_range: float = 0.0
-    shear_range: float = 0.0
-    zoom_range: Any = 0.0
-    channel_shift_range: float = 0.0
+    rotation_range: NonNegFloat = 0.0
+    width_shift_range: NonNegFloat = 0.0
+    height_shift_range: NonNegFloat = 0.0
+    shear_range: NonNegFloat = 0.0
+    zoom_range: NonNegFloat | tuple[NonNegFloat, NonNegFloat] = 0.0
+    channel_shift_range: NonNegFloat = 0.0
     horizontal_flip: bool = False
     vertical_flip: bool = False
-    fill_mode: str = "constant"
+    fill_mode: Literal["constant", "nearest", "reflect", "wrap"] = "constant"
     cval: float = 0.0
+    # host: tf.data augments and scales on the CPU; device: the CPU serves uint8 images and the
+    # training step augments and scales them on the accelerator (cxr_core.data.device_augment).
+    placement: Literal["host", "device"] = "host"
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Which model family to build and with what; ``options`` go to the family's builder."""
+    """Which model family to build and with what; ``options`` go to the family's builder.
 
-    family: str = "coronet"
-    num_classes: int | None = None
+    ``family`` has no default: the preset names it (``preset: <family>/<name>``), or the config sets
+    ``model.family`` to a registered family (:func:`cxr_core.registry.available_families`)."""
+
+    family: str | None = None
+    num_classes: Annotated[int, Range(ge=2)] | None = None
     backbone_weights: str | None = None
     init_from: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
@@ -88,7 +118,7 @@ class ModelConfig:
 @dataclass(frozen=True)
 class OptimizerConfig:
     name: str = "adam"
-    learning_rate: float = 1e-4
+    learning_rate: PositiveFloat = 1e-4
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -97,36 +127,50 @@ class TrainConfig:
     """Optimisation, callbacks and the GPU switches (mixed precision, XLA, tf.distribute)."""
 
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
-    loss: str = "categorical_crossentropy"
-    batch_size: int = 10
-    epochs: int = 80
-    steps_per_epoch: int | None = None
-    validation_steps: int | None = None
-    class_weight: Any = None
+    loss: Literal["categorical_crossentropy", "categorical_crossentropy_from_logits", "mse"] = "categorical_crossentropy"
+    batch_size: PositiveInt = 10
+    epochs: PositiveInt = 80
+    steps_per_epoch: PositiveInt | None = None
+    validation_steps: PositiveInt | None = None
+    # How steps per epoch and the sample order are taken (cxr_core.data.keras2_iteration): full_pass (ours),
+    # keras2_floor_wraparound (Keras 2.3.1 fit_generator [CVR-T]), tf_keras_floor_restart (tf.keras 2.x [CN]).
+    steps_mode: Literal["full_pass", "keras2_floor_wraparound", "tf_keras_floor_restart"] = "full_pass"
+    # BatchNormalization moving-variance update (cxr_core.batchnorm): biased (Keras 3) or unbiased
+    # (TF 2 fused BN / Keras 2.3.1 / PyTorch).
+    bn_moving_variance: Literal["biased", "unbiased"] = "biased"
+    class_weight: Literal["round_max_over_count"] | Mapping[str, NonNegFloat] | None = None
     early_stopping: Mapping[str, Any] | None = None
     reduce_lr: Mapping[str, Any] | None = None
-    checkpoint: str = "last"
+    checkpoint: Literal["last", "best"] = "last"
     checkpoint_monitor: str = "val_accuracy"
-    mixed_precision: str | None = None
+    # mixed_float16_on_gpu: mixed_float16 (dynamic loss scaling) when a GPU is visible, else float32
+    mixed_precision: Literal["float32", "mixed_float16", "mixed_bfloat16", "mixed_float16_on_gpu"] | None = None
     jit_compile: bool = False
-    strategy: str = "default"
+    strategy: Literal["default", "mirrored", "multi_worker"] = "default"
     deterministic: bool = True
-    seed: int = 7
-    verbose: int = 2
+    seed: NonNegInt = 7
+    verbose: Literal[0, 1, 2] = 2
+    # Scalars per epoch (loss, metrics, learning rate) under <fold or phase>/tensorboard/ (train/ and
+    # validation/ event files): `tensorboard --logdir RUN_DIR`. Logging only: a run may resume with another value.
+    tensorboard: bool = True
+    # MLflow tracking URI (e.g. file:///tmp/mlruns); null = none. Needs the `mlflow` extra (cxr_core.mlflow_log).
+    mlflow_uri: str | None = None
 
 
 @dataclass(frozen=True)
 class ProtocolConfig:
     """How samples are split: k-fold, one holdout split, or a fixed train/test split."""
 
-    kind: str = "kfold"
-    n_folds: int = 4
-    split_style: str = "stratified"
+    kind: Literal["kfold", "holdout", "fixed_split"] = "kfold"
+    n_folds: PositiveInt = 4
+    split_style: Literal["stratified", "authors_contiguous", "keras_validation_split"] = "stratified"
     group_by_patient: bool = True
-    validation: str = "test_fold"
-    inner_val_fraction: float = 0.1
-    holdout_fraction: float = 0.2
-    seed: int = 42
+    # test_fold: validate on the test rows; inner_split: a part of the training rows; validation_source:
+    # the separate data.validation_source (fixed_split only); none: no validation data.
+    validation: Literal["test_fold", "inner_split", "validation_source", "none"] = "test_fold"
+    inner_val_fraction: Fraction = 0.1
+    holdout_fraction: Fraction = 0.2
+    seed: NonNegInt = 42
     splits_from: str | None = None  # a run directory (or its splits/ folder) whose folds to reuse
 
 
@@ -134,9 +178,9 @@ class ProtocolConfig:
 class EvaluationConfig:
     """Bootstrap confidence intervals and the batch size for prediction."""
 
-    n_bootstrap: int = 1000
-    seed: int = 0
-    batch_size: int = 32
+    n_bootstrap: NonNegInt = 1000
+    seed: NonNegInt = 0
+    batch_size: PositiveInt = 32
 
 
 @dataclass(frozen=True)
@@ -185,79 +229,32 @@ def deep_merge(base: Mapping, override: Mapping) -> dict:
 _OPAQUE_KEYS = {"label_map", "undersample", "class_weight"}
 
 
-def _is_dataclass_type(tp: Any) -> bool:
-    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+DATA_FORMATS = ("auto", "folders", "manifest", "covidx")
+"""``data.format`` values the core reads (:func:`cxr_core.data.samples.read_samples`); a family adds
+its own readers' names (:attr:`cxr_core.registry.ModelFamily.readers`)."""
 
 
-def _build(cls: type, raw: Any, where: str, origin: str) -> Any:
-    if raw is None:
-        return cls()
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{origin}: {where or 'the config'} must be a mapping, found {type(raw).__name__}: {raw!r}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = [k for k in raw if k not in names]
-    if unknown:
-        raise ConfigError(
-            f"{origin}: unknown key {where + '.' if where else ''}{unknown[0]}; "
-            f"allowed keys{' in ' + where if where else ''}: {names}"
-        )
-    kwargs = {}
-    for name in names:
-        if name not in raw:
-            continue
-        value = raw[name]
-        tp = hints[name]
-        key = f"{where}.{name}" if where else name
-        if _is_dataclass_type(tp):
-            kwargs[name] = _build(tp, value, key, origin)
-        else:
-            kwargs[name] = _coerce(tp, value, key, origin)
-    return cls(**kwargs)
+@dataclass(frozen=True)
+class ExtraConfig:
+    """The core's keys of the free ``extra`` section; a family with an ``extra_schema`` adds
+    ``extra.<family>`` (e.g. ``extra.coronanet``), checked against that schema at load.
 
+    ``expected_params``: the published parameter counts of the model the config describes,
+    ``[total, trainable, non_trainable]`` (or a mapping of those names, or the total alone), checked
+    before training (:mod:`cxr_core.param_counts`). ``task``: the paper's task number (report layout).
+    """
 
-def _coerce(tp: Any, value: Any, key: str, origin: str) -> Any:
-    """Light type checking: numbers, booleans, strings and tuples; the message names the key."""
-    args = typing.get_args(tp)
-    optional = type(None) in args
-    if value is None:
-        if optional or tp is Any:
-            return None
-        raise ConfigError(f"{origin}: {key} may not be null")
-    base = [a for a in args if a is not type(None)] if args and typing.get_origin(tp) in (typing.Union, types.UnionType) else [tp]
-    if len(base) == 1:
-        tp = base[0]
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{origin}: {key} must be true or false, found {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{origin}: {key} must be an integer, found {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{origin}: {key} must be a number, found {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{origin}: {key} must be a string, found {value!r}")
-        return value
-    if typing.get_origin(tp) in (Mapping, dict) or tp in (Mapping, dict):
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{origin}: {key} must be a mapping (key: value), found {value!r}")
-        return value
-    if typing.get_origin(tp) is tuple:
-        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{origin}: {key} must be a list, found {value!r}")
-        return tuple(value)
-    return value
+    expected_params: ParamCountSpec | None = None
+    task: PositiveInt | str | None = None
+    # Config keys a run of this experiment needs set (e.g. model.init_from for a fine-tuning experiment);
+    # a run stops before reading images, naming the CLI option (cxr_core.run_inputs).
+    required: tuple[str, ...] = ()
 
 
 def split_preset(preset: str) -> tuple[str, str]:
     """``"coronet/authors_code"`` -> ``("coronet", "authors_code")``."""
     if not isinstance(preset, str) or preset.count("/") != 1:
-        raise ConfigError(f"preset must look like 'family/name' (e.g. 'coronet/authors_code'), found {preset!r}")
+        raise ConfigError(f"preset must look like 'family/name' (e.g. 'my_family/paper'), found {preset!r}")
     family, name = preset.split("/")
     return family, name
 
@@ -276,58 +273,82 @@ def preset_values(preset: str) -> tuple[dict, tuple[str, ...]]:
     return values, notes
 
 
-def resolve_config(raw: Mapping, *, origin: str = "<config>", overrides: Mapping | None = None) -> ExperimentConfig:
-    """Merge ``raw`` (and ``overrides``) on top of the preset it names and type-check the result."""
+def resolve_config(raw: Mapping, *, origin: str = "<config>", overrides: Mapping | None = None,
+                   overrides_origin: str = "--set") -> ExperimentConfig:
+    """Merge ``raw`` (and ``overrides``) on top of the preset it names and check every value.
+
+    A bad value raises :class:`ConfigError` naming where it came from: ``overrides_origin`` for a
+    key of ``overrides``, ``origin`` for one of ``raw``, else the preset. The preset's deviation notes
+    are recomputed for the merged values (:func:`deviation_notes`) unless ``raw`` lists its own.
+    """
     raw = dict(raw or {})
     unknown = [k for k in raw if k not in SECTIONS]
     if unknown:
         raise ConfigError(f"{origin}: unknown top-level key {unknown[0]!r}; allowed: {list(SECTIONS)}")
-    merged: dict = {}
+    layers = [(overrides_origin, overrides or {}), (origin, raw)]
+    # The user's values first, before the preset's family is imported (a typo fails in about a second).
+    _checked(deep_merge(raw, overrides or {}), layers, origin, family_fields=False)
+    preset: dict = {}
     notes: tuple[str, ...] = ()
-    if raw.get("preset"):
-        merged, notes = preset_values(raw["preset"])
-    merged = deep_merge(merged, raw)
-    if overrides:
-        merged = deep_merge(merged, overrides)
+    name = (overrides or {}).get("preset") or raw.get("preset")  # --set preset=family/name wins over the YAML's
+    if name:
+        preset, notes = preset_values(name)
+    merged = deep_merge(deep_merge(preset, raw), overrides or {})
     if notes and "deviations" not in raw:
-        merged["deviations"] = _notes_after_overrides(notes, merged, [raw, overrides or {}], raw["preset"])
-    return _build(ExperimentConfig, merged, "", origin)
+        merged["deviations"] = deviation_notes(notes, preset, merged, name)
+    return _checked(merged, [*layers, (f"preset {name}", preset)], origin)
 
 
-def _dotted_keys(tree: Mapping, prefix: str = "") -> set[str]:
-    keys = set()
-    for key, value in tree.items():
-        dotted = f"{prefix}{key}"
-        keys.add(dotted)
-        if isinstance(value, Mapping) and key not in _OPAQUE_KEYS:
-            keys |= _dotted_keys(value, dotted + ".")
-    return keys
+def _checked(merged: Mapping, layers: list[tuple[str, Mapping]], origin: str, *,
+             family_fields: bool = True) -> ExperimentConfig:
+    """``merged`` as a checked :class:`ExperimentConfig`; an error names the layer the key came from.
+    ``family_fields``: also check the fields that depend on the model family (:func:`_check_family_fields`)."""
+    try:
+        cfg = build(ExperimentConfig, merged, "", origin)
+        if family_fields:
+            _check_family_fields(cfg, origin)
+        return cfg
+    except ConfigError as exc:
+        if not exc.key:
+            raise
+        path = exc.key.split("[")[0].split(".")
+        prefixes = {".".join(path[:i]) for i in range(1, len(path) + 1)}
+        label = next((name for name, layer in layers if prefixes & _dotted_keys(layer)), origin)
+        raise ConfigError(f"{label}: {exc.detail}", key=exc.key, detail=exc.detail) from None
 
 
-def _lookup(tree: Mapping, dotted: str) -> Any:
-    node: Any = tree
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    return node
+def _check_family_fields(cfg: ExperimentConfig, origin: str) -> None:
+    """The fields whose allowed values depend on the installed families: ``model.family``,
+    ``data.format`` (a family's readers) and ``extra`` (the family's ``extra_schema``)."""
+    from cxr_core.registry import available_families, get_family
+
+    families = available_families()
+    check(Literal[tuple(families)], cfg.model.family, "model.family", origin)
+    core_extra = [f.name for f in dataclasses.fields(ExtraConfig)]
+    family_keys = [k for k in cfg.extra if k not in core_extra]
+    family = get_family(cfg.model.family) if family_keys or cfg.data.format not in DATA_FORMATS else None
+    if cfg.data.format not in DATA_FORMATS:
+        allowed = (*DATA_FORMATS, *getattr(family, "readers", {}))
+        check(Literal[allowed], cfg.data.format, "data.format", origin)
+    build(ExtraConfig, {k: v for k, v in cfg.extra.items() if k in core_extra}, "extra", origin)
+    schema = getattr(family, "extra_schema", None)
+    for key in family_keys:
+        if key != cfg.model.family or schema is None:
+            allowed = core_extra + ([cfg.model.family] if schema is not None else [])
+            detail = f"unknown key extra.{key} for model family {cfg.model.family}; allowed keys in extra: {allowed}"
+            raise ConfigError(f"{origin}: {detail}", key=f"extra.{key}", detail=detail)
+        build(schema, cfg.extra[key], f"extra.{key}", origin)
 
 
-def _notes_after_overrides(notes, merged: Mapping, layers: list[Mapping], preset: str) -> list[str]:
-    """The preset's notes, with those on fields the experiment changed marked as overridden."""
-    changed = set().union(*(_dotted_keys(layer) for layer in layers))
-    out = []
-    for line in notes:
-        key, _, note = line.partition(": ")
-        if key in changed:
-            out.append(f"{key}: OVERRIDDEN by this experiment to {_lookup(merged, key)!r} (preset {preset}: {note})")
-        else:
-            out.append(line)
-    return out
+def _dotted_keys(tree: Mapping) -> set[str]:
+    return dotted_keys(tree, opaque=_OPAQUE_KEYS)
 
 
-def load_config(path: str | Path, *, overrides: Mapping | None = None) -> ExperimentConfig:
-    """Read an experiment YAML and resolve it (see :func:`resolve_config`)."""
+def load_config(path: str | Path, *, overrides: Mapping | None = None,
+                overrides_origin: str = "--set") -> ExperimentConfig:
+    """Read an experiment YAML and resolve it (see :func:`resolve_config`); every value is checked
+    here, before any image is read, and a bad one raises :class:`ConfigError` naming the file (or
+    ``overrides_origin``), the key, the value and the allowed values."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"experiment config not found: {path}")
@@ -337,7 +358,7 @@ def load_config(path: str | Path, *, overrides: Mapping | None = None) -> Experi
         raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{path}: the top level must be a mapping, found {type(raw).__name__}")
-    return resolve_config(raw, origin=str(path), overrides=overrides)
+    return resolve_config(raw, origin=str(path), overrides=overrides, overrides_origin=overrides_origin)
 
 
 def parse_override(text: str) -> dict:
@@ -365,11 +386,16 @@ def config_to_dict(cfg: Any) -> Any:
     return cfg
 
 
-def replace(cfg: ExperimentConfig, overrides: Mapping) -> ExperimentConfig:
-    """A copy of ``cfg`` with nested ``overrides`` applied and type-checked."""
+def replace(cfg: ExperimentConfig, overrides: Mapping, *, origin: str = "<override>") -> ExperimentConfig:
+    """A copy of ``cfg`` with nested ``overrides`` applied and checked; the preset's deviation notes
+    are recomputed for the new values (unless ``overrides`` sets ``deviations``)."""
     merged = deep_merge(config_to_dict(cfg), overrides)
     merged.pop("preset", None)
-    out = _build(ExperimentConfig, merged, "", "<override>")
+    if cfg.preset and "deviations" not in overrides:
+        preset, notes = preset_values(cfg.preset)
+        if notes:
+            merged["deviations"] = deviation_notes(notes, preset, merged, cfg.preset)
+    out = _checked(merged, [(origin, overrides)], "<config>")
     return dataclasses.replace(out, preset=cfg.preset)
 
 
@@ -380,9 +406,14 @@ def smoke_overrides(cfg: ExperimentConfig) -> dict:
     input size stay as configured, so a smoke run exercises the same code paths as a full run.
     Backbones start from random weights (``model.backbone_weights: null``): a smoke run never
     downloads ImageNet weights.
-    CORONA-Net keeps its 224x224 input (its Linear(4900) needs a 7x7 bottleneck and its decoder
-    always reconstructs 224x224 [CR]); only its steps are cut, in both of its phases.
+    The input side and any further cuts come from the family
+    (:attr:`~cxr_core.registry.ModelFamily.smoke_image_size`, ``smoke_overrides``): a family whose
+    model only works at its published input (CORONA-Net's 224x224 [CR]) keeps it and cuts the
+    steps of its own phases instead.
     """
+    from cxr_core.registry import get_family
+
+    family = get_family(cfg.model.family)
     over: dict = {
         "preprocess": {"cache": False},
         "train": {
@@ -395,9 +426,6 @@ def smoke_overrides(cfg: ExperimentConfig) -> dict:
         "evaluation": {"n_bootstrap": 50, "batch_size": 16},
         "model": {"backbone_weights": None},
     }
-    if cfg.model.family == "coronanet":
-        over["extra"] = {"coronanet": {"reinit": {"epochs": 1}}}
-    else:
-        size = 71 if cfg.model.family == "coronet" else 96
-        over["preprocess"]["image_size"] = [size, size]
-    return over
+    if family.smoke_image_size is not None:
+        over["preprocess"]["image_size"] = [family.smoke_image_size] * 2
+    return deep_merge(over, family.smoke_overrides)

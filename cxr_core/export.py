@@ -11,14 +11,23 @@ Formats:
   ``keras.layers.TFSMLayer(path, call_endpoint="serve")``. No Python code of this project is
   needed to load it.
 
+Metadata: with ``metadata`` (``covid-cxr export`` passes :func:`inference_metadata`), the export
+carries a ``covid_cxr.json``: the model family, class names in output order, the preprocessing
+(input size, resize method, scaling, ``pre_resize``), the resolved config, the sha256 of the weights
+exported and the software versions (:mod:`cxr_core.provenance`). In a ``.keras`` archive (a zip) it
+is one more member beside ``config.json`` and ``model.weights.h5``, which
+``keras.models.load_model(..., safe_mode=True)`` ignores; in a SavedModel folder it is a file at the
+top. :func:`read_export_metadata` reads it back, and :func:`cxr_core.load_classifier` on an exported
+file uses it to preprocess images as the model was trained.
+
 Both are written under a temporary name beside the destination and renamed into place, so an
 interrupted export leaves nothing half-written. :func:`verify_export` reloads the result and
-compares its predictions with the original model's (the ``export_model`` default).
+compares its predictions with the original model's (the ``export_model`` default). ``covid-cxr
+export`` (:func:`cxr_core.cli.cmd_export`) builds the model and calls :func:`export_model`.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import tempfile
@@ -27,6 +36,65 @@ from pathlib import Path
 import numpy as np
 
 FORMATS = ("keras", "savedmodel")
+METADATA_NAME = "covid_cxr.json"
+METADATA_VERSION = 1
+
+
+def inference_metadata(inference) -> dict:
+    """``covid_cxr.json`` of an :class:`cxr_core.inference.InferenceModel`: family, class names,
+    output kind, preprocessing, resolved config, the exported weights' sha256, the source run and
+    fold, and the software versions."""
+    from cxr_core.config import config_to_dict
+    from cxr_core.provenance import environment, weights_record
+
+    pre = inference.cfg.preprocess
+    chosen = inference.run_model
+    return {
+        "format_version": METADATA_VERSION,
+        "family": inference.family.name,
+        "class_names": list(inference.class_names),
+        "output_kind": inference.family.output_kind,
+        "preprocess": {"image_size": list(pre.image_size), "resize_method": pre.resize_method,
+                       "scaling": pre.scaling, "pre_resize": config_to_dict(pre.pre_resize)},
+        "config": config_to_dict(inference.cfg),
+        "weights": weights_record(inference.weights_path, "exported") if inference.weights_path else None,
+        "run": None if chosen is None else {"run_dir": str(Path(chosen.run_dir).resolve()), "fold": chosen.fold,
+                                            "smoke": chosen.smoke},
+        "environment": environment(),
+    }
+
+
+def read_export_metadata(path: str | os.PathLike) -> dict | None:
+    """The ``covid_cxr.json`` of an exported ``.keras`` archive or SavedModel folder (None without one).
+
+    Raises:
+        ValueError: a ``.keras`` file that is not a zip archive.
+    """
+    import json
+    import zipfile
+
+    path = Path(path)
+    if path.is_dir():
+        meta = path / METADATA_NAME
+        return json.loads(meta.read_text(encoding="utf-8")) if meta.is_file() else None
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path}: not a Keras 3 .keras archive (not a zip file)")
+    with zipfile.ZipFile(path) as z:
+        if METADATA_NAME not in z.namelist():
+            return None
+        return json.loads(z.read(METADATA_NAME).decode("utf-8"))
+
+
+def _write_metadata(target: Path, format: str, metadata: dict) -> None:
+    import json
+    import zipfile
+
+    text = json.dumps(metadata, indent=2, default=str)
+    if format == "keras":
+        with zipfile.ZipFile(target, "a", compression=zipfile.ZIP_DEFLATED) as z:
+            z.writestr(METADATA_NAME, text)
+    else:
+        (Path(target) / METADATA_NAME).write_text(text + "\n", encoding="utf-8")
 
 
 def export_path(out: str | os.PathLike, format: str) -> Path:
@@ -95,10 +163,11 @@ def verify_export(model, path: str | os.PathLike, format: str, images=None, *,
 
 
 def export_model(model, out: str | os.PathLike, format: str = "keras", *, verify: bool = True,
-                 images=None) -> Path:
+                 images=None, metadata: dict | None = None) -> Path:
     """Write ``model`` as ``format`` (``keras`` -> ``OUT.keras``, ``savedmodel`` -> folder ``OUT``)
     atomically and, with ``verify``, check that the reloaded export predicts the same
-    (:func:`verify_export`). An existing destination is replaced. Returns the written path."""
+    (:func:`verify_export`). ``metadata``: written into the export as ``covid_cxr.json`` (see the
+    module docstring). An existing destination is replaced. Returns the written path."""
     dest = export_path(out, format)
     dest.parent.mkdir(parents=True, exist_ok=True)
     if format == "keras":
@@ -106,11 +175,15 @@ def export_model(model, out: str | os.PathLike, format: str = "keras", *, verify
 
         with atomic_path(dest, suffix=".keras") as tmp:
             model.save(tmp)
+            if metadata is not None:
+                _write_metadata(tmp, format, metadata)
     else:
         tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
         try:
             target = tmp / "savedmodel"
             model.export(str(target), format="tf_saved_model", verbose=False)
+            if metadata is not None:
+                _write_metadata(target, format, metadata)
             old = None
             if dest.exists():
                 old = dest.with_name(f".{dest.name}.old")
@@ -125,36 +198,3 @@ def export_model(model, out: str | os.PathLike, format: str = "keras", *, verify
     if verify:
         verify_export(model, dest, format, images)
     return dest
-
-
-# ----------------------------------------------------------------------------------------------
-# command line: covid-cxr export
-# ----------------------------------------------------------------------------------------------
-def add_export_parser(sub) -> argparse.ArgumentParser:
-    """Add ``export`` to the ``covid-cxr`` subparsers ``sub``."""
-    p = sub.add_parser(
-        "export", help="export a model with its weights as .keras or TensorFlow SavedModel",
-        description="Build the model, load the weights, write it as a Keras 3 .keras archive or a "
-                    "TensorFlow SavedModel folder, reload it and check it predicts the same.")
-    p.add_argument("out", help="destination: OUT.keras (keras) or folder OUT (savedmodel)")
-    p.add_argument("--model", default="coronet", help="model family: coronet, cvrnet, coronanet (default coronet)")
-    p.add_argument("--preset", default="authors_code", help="preset giving the input size (default authors_code)")
-    p.add_argument("--config", help="experiment YAML instead of --model/--preset")
-    p.add_argument("--weights", required=True, help="weights: our .weights.h5, or the authors' released file")
-    p.add_argument("--class-names", help="comma-separated class names in output order (default: the preset's)")
-    p.add_argument("--format", choices=FORMATS, default="keras", help="keras (default) or savedmodel")
-    p.add_argument("--no-verify", action="store_true", help="skip reloading the export and comparing predictions")
-    p.set_defaults(func=cmd_export)
-    return p
-
-
-def cmd_export(args) -> int:
-    """``covid-cxr export``: load the model like ``predict`` and export it."""
-    from cxr_core.cli import _inference_setup, _log
-
-    _, _, model, _ = _inference_setup(args)
-    path = export_model(model, args.out, args.format, verify=not args.no_verify)
-    _log(f"exported {model.name} as {args.format}: {path}"
-         + ("" if args.no_verify else " (reloaded: same predictions)"))
-    print(path)
-    return 0

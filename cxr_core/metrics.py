@@ -1,24 +1,19 @@
-"""Classification metrics: confusion-matrix metrics, one-vs-rest ROC-AUC, bootstrap CIs, paper tables.
+"""Classification metrics: evaluation of predicted scores, one-vs-rest ROC-AUC, paper-format tables.
 
-Conventions
------------
-* Confusion matrices follow scikit-learn: ``cm[i, j]`` = number of samples whose TRUE class is ``i``
-  and whose PREDICTED class is ``j`` (rows = true, columns = predicted).
-* Zero divisions give ``0.0``, like scikit-learn's ``zero_division=0``: a class that is never predicted
-  has precision 0; a class with no true samples has recall 0 (and still counts in the macro average,
-  as sklearn does when ``labels`` lists every class). Specificity and NPV follow the same rule.
-* Per-class metrics (one-vs-rest): precision = TP/(TP+FP) (= PPV), recall = TP/(TP+FN)
-  (= sensitivity), specificity = TN/(TN+FP), F1 = 2TP/(2TP+FP+FN) (= harmonic mean of precision and
-  recall), NPV = TN/(TN+FN), support = TP+FN.
-  CoroNet's paper prints recall as (TP+FN)/(TP+FN), a misprint [S4] (PAPERS.md §1.7 item 7).
-* ``macro`` = unweighted mean over classes; ``weighted`` = mean weighted by support (sklearn
-  ``average="weighted"``; specificity and NPV weighted the same way). The papers do not say which
-  averaging their tables use (not stated in CoroNet [S4]; CVR-Net abstract [S2], PAPERS.md §2.7
-  item 7); :func:`fold_table` defaults to macro.
-* Bootstrap confidence intervals: percentile intervals over ``n_boot`` resamples of the samples
-  (with replacement, same size), seeded with ``numpy.random.default_rng(seed)``; ``stratified=True``
-  resamples within each true class so class counts stay fixed. Resamples where a metric is undefined
-  (e.g. ROC-AUC of a class absent from the resample) are ignored for that metric.
+The building blocks live in smaller modules and are importable from here as well:
+
+* :mod:`cxr_core.confusion`: input checks and confusion-matrix metrics (conventions: rows true,
+  columns predicted; zero divisions give 0.0 like sklearn's ``zero_division=0``; ``macro`` and
+  ``weighted`` averages) -- :func:`confusion_matrix`, :func:`from_confusion_matrix`,
+  :func:`from_labels`, :func:`overall_accuracy`, :func:`validate_confusion_matrix`;
+* :mod:`cxr_core.bootstrap`: percentile bootstrap -- :func:`bootstrap_indices`, :func:`bootstrap_ci`;
+* :mod:`cxr_core.score_metrics`: the interpolated macro-average ROC-AUC and micro-averaged average
+  precision of CVR-Net's helper [CVR-T], top-k accuracy of CORONA-Net's evaluation [CR].
+
+:func:`evaluate_predictions` gathers them for one set of predictions; :func:`fold_table` /
+:func:`classwise_table` give CoroNet's Table III / IV layouts [S4]. The papers do not say which
+averaging their tables use (not stated in CoroNet [S4]; CVR-Net abstract [S2], PAPERS.md §2.7
+item 7); :func:`fold_table` defaults to macro.
 
 This module imports neither TensorFlow nor Keras.
 """
@@ -26,191 +21,44 @@ This module imports neither TensorFlow nor Keras.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-METRIC_COLUMNS = ("precision", "recall", "specificity", "f1", "npv", "support")
-AVERAGES = ("macro", "weighted")
+from cxr_core.bootstrap import bootstrap_ci, bootstrap_indices, percentile_ci
+from cxr_core.confusion import (
+    AVERAGES,
+    METRIC_COLUMNS,
+    as_labels,
+    as_scores,
+    check_class_names,
+    class_averages,
+    confusion_matrix,
+    confusion_stats,
+    from_confusion_matrix,
+    from_labels,
+    overall_accuracy,
+    safe_div,
+    validate_confusion_matrix,
+)
+from cxr_core.score_metrics import macro_roc_auc_interpolated, micro_average_precision, top_k_accuracy
+
+__all__ = [
+    "AVERAGES", "CLASSWISE_COLUMNS", "METRIC_COLUMNS", "SCORE_SUMMARY", "TABLE_COLUMNS", "EvaluationResult",
+    "bootstrap_ci", "bootstrap_indices", "classwise_table", "confusion_matrix", "evaluate_confusion",
+    "evaluate_predictions", "fold_table", "from_confusion_matrix", "from_labels",
+    "macro_roc_auc_interpolated", "micro_average_precision", "overall_accuracy", "pooled_classwise_table",
+    "pooled_confusion", "pooled_evaluation", "pooled_fold_table", "roc_auc_ovr", "top_k_accuracy",
+    "validate_confusion_matrix",
+]
+
 TABLE_COLUMNS = ("Precision", "Recall", "Specificity", "F-measure", "Accuracy")
 CLASSWISE_COLUMNS = ("Precision", "Recall", "Specificity", "F-measure")
 _TABLE_FROM_METRIC = {"Precision": "precision", "Recall": "recall", "Specificity": "specificity",
                       "F-measure": "f1"}
 # Elements of a (resamples x samples) matrix processed at once by the vectorised bootstrap.
 _CHUNK_ELEMENTS = 2_000_000
-
-
-# ----------------------------------------------------------------------------------------------
-# input checking
-# ----------------------------------------------------------------------------------------------
-def _class_names(class_names: Sequence[str], what: str = "class_names") -> tuple[str, ...]:
-    names = tuple(str(c) for c in class_names)
-    if len(names) < 2:
-        raise ValueError(f"{what}: expected at least 2 class names, found {len(names)}: {names!r}")
-    if len(set(names)) != len(names):
-        raise ValueError(f"{what}: class names must be unique, found {names!r}")
-    reserved = {"macro", "weighted"} & set(names)
-    if reserved:
-        raise ValueError(f"{what}: {sorted(reserved)} are reserved row names, found {names!r}")
-    return names
-
-
-def _labels(y, num_classes: int, what: str) -> np.ndarray:
-    """Integer labels from integer labels or one-hot / probability rows (argmax)."""
-    arr = np.asarray(y)
-    if arr.ndim == 2:
-        if arr.shape[1] != num_classes:
-            raise ValueError(
-                f"{what}: expected {num_classes} columns (one per class), found shape {arr.shape}"
-            )
-        return arr.argmax(axis=1).astype(np.int64)
-    if arr.ndim != 1:
-        raise ValueError(f"{what}: expected a 1-D array of class indices, found shape {arr.shape}")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        if not (np.issubdtype(arr.dtype, np.number) and np.all(np.mod(arr, 1) == 0)):
-            raise ValueError(f"{what}: expected integer class indices, found dtype {arr.dtype}")
-    arr = arr.astype(np.int64)
-    if arr.size and (arr.min() < 0 or arr.max() >= num_classes):
-        raise ValueError(
-            f"{what}: class indices must lie in [0, {num_classes - 1}], found min {arr.min()} "
-            f"max {arr.max()}"
-        )
-    return arr
-
-
-def _probabilities(y_prob, num_classes: int, n: int) -> np.ndarray:
-    """(N, C) float array; a 1-D array with 2 classes is taken as P(class 1)."""
-    p = np.asarray(y_prob, dtype=np.float64)
-    if p.ndim == 1 and num_classes == 2:
-        p = np.stack([1.0 - p, p], axis=1)
-    if p.ndim != 2 or p.shape != (n, num_classes):
-        raise ValueError(
-            f"y_prob: expected shape ({n}, {num_classes}) (samples x classes), found {p.shape}"
-        )
-    if not np.all(np.isfinite(p)):
-        raise ValueError("y_prob: found NaN or infinite scores")
-    return p
-
-
-def validate_confusion_matrix(cm, class_names: Sequence[str] | None = None) -> np.ndarray:
-    """Return ``cm`` as an int64 array after checking it is square, non-negative and integral.
-
-    Raises ``ValueError`` naming what was expected and what was found; ``class_names`` (if given)
-    must have one name per row.
-    """
-    arr = np.asarray(cm)
-    if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
-        raise ValueError(f"confusion matrix: expected a square 2-D array, found shape {arr.shape}")
-    if class_names is not None and len(class_names) != arr.shape[0]:
-        raise ValueError(
-            f"confusion matrix: shape {arr.shape} does not match {len(class_names)} class names "
-            f"{tuple(class_names)!r}"
-        )
-    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
-        raise ValueError(f"confusion matrix: expected numbers, found dtype {arr.dtype}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("confusion matrix: found NaN or infinite entries")
-    if np.any(arr < 0):
-        raise ValueError(f"confusion matrix: expected non-negative counts, found min {arr.min()}")
-    if not np.issubdtype(arr.dtype, np.integer) and np.any(np.mod(arr, 1) != 0):
-        raise ValueError("confusion matrix: expected integer counts, found non-integral entries")
-    return arr.astype(np.int64)
-
-
-# ----------------------------------------------------------------------------------------------
-# confusion-matrix metrics
-# ----------------------------------------------------------------------------------------------
-def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
-    """Confusion matrix ``[true, predicted]`` of integer labels (or one-hot rows), int64 (C, C).
-
-    Same as ``sklearn.metrics.confusion_matrix(y_true, y_pred, labels=range(num_classes))``.
-    """
-    t = _labels(y_true, num_classes, "y_true")
-    p = _labels(y_pred, num_classes, "y_pred")
-    if t.shape != p.shape:
-        raise ValueError(f"y_true and y_pred: lengths differ ({t.shape[0]} vs {p.shape[0]})")
-    return np.bincount(t * num_classes + p, minlength=num_classes**2).reshape(num_classes, num_classes)
-
-
-def _safe_div(num, den) -> np.ndarray:
-    num = np.asarray(num, dtype=np.float64)
-    den = np.asarray(den, dtype=np.float64)
-    out = np.zeros(np.broadcast_shapes(num.shape, den.shape))
-    np.divide(num, den, out=out, where=den != 0)
-    return out
-
-
-def _stats(cm: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-class metrics of one or many confusion matrices, shape (..., C, C) -> (..., C)."""
-    cm = np.asarray(cm, dtype=np.float64)
-    tp = np.diagonal(cm, axis1=-2, axis2=-1)
-    support = cm.sum(axis=-1)
-    predicted = cm.sum(axis=-2)
-    total = cm.sum(axis=(-2, -1))[..., None]
-    fp = predicted - tp
-    fn = support - tp
-    tn = total - tp - fp - fn
-    return {
-        "precision": _safe_div(tp, tp + fp),
-        "recall": _safe_div(tp, support),
-        "specificity": _safe_div(tn, tn + fp),
-        "f1": _safe_div(2 * tp, 2 * tp + fp + fn),
-        "npv": _safe_div(tn, tn + fn),
-        "support": support,
-        "accuracy": _safe_div(tp.sum(axis=-1), total[..., 0]),
-    }
-
-
-def _averages(stats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """macro_* and weighted_* of the per-class stats (last axis = classes)."""
-    support = stats["support"]
-    weights = _safe_div(support, support.sum(axis=-1, keepdims=True))
-    out = {}
-    for name in ("precision", "recall", "specificity", "f1", "npv"):
-        out[f"macro_{name}"] = stats[name].mean(axis=-1)
-        out[f"weighted_{name}"] = (stats[name] * weights).sum(axis=-1)
-    return out
-
-
-def overall_accuracy(cm) -> float:
-    """Overall accuracy ``trace / total`` of a confusion matrix (0.0 for an empty matrix)."""
-    arr = validate_confusion_matrix(cm)
-    total = arr.sum()
-    return float(np.trace(arr) / total) if total else 0.0
-
-
-def from_confusion_matrix(cm, class_names: Sequence[str]) -> pd.DataFrame:
-    """Per-class and averaged metrics of a confusion matrix (rows true, columns predicted).
-
-    Returns a DataFrame indexed by the class names then ``macro`` and ``weighted``, with columns
-    precision, recall, specificity, f1, npv (fractions in [0, 1]) and support (int; the averages'
-    support is the total). ``df.attrs["accuracy"]`` is the overall accuracy and
-    ``df.attrs["confusion"]`` a copy of the matrix as nested lists. Zero divisions give 0.0
-    (sklearn ``zero_division=0``). Precision, recall, F1 and their macro/weighted averages equal
-    ``sklearn.metrics.precision_recall_fscore_support(..., labels=range(C), zero_division=0)``.
-    """
-    names = _class_names(class_names)
-    arr = validate_confusion_matrix(cm, names)
-    stats = _stats(arr)
-    avg = _averages(stats)
-    total = int(arr.sum())
-    rows = {}
-    for i, name in enumerate(names):
-        rows[name] = [stats[m][i] for m in METRIC_COLUMNS[:-1]] + [int(stats["support"][i])]
-    for a in AVERAGES:
-        rows[a] = [float(avg[f"{a}_{m}"]) for m in METRIC_COLUMNS[:-1]] + [total]
-    df = pd.DataFrame.from_dict(rows, orient="index", columns=list(METRIC_COLUMNS))
-    df["support"] = df["support"].astype(np.int64)
-    df.attrs["accuracy"] = float(stats["accuracy"])
-    df.attrs["confusion"] = arr.tolist()
-    return df
-
-
-def from_labels(y_true, y_pred, class_names: Sequence[str]) -> pd.DataFrame:
-    """:func:`from_confusion_matrix` of integer (or one-hot) true and predicted labels."""
-    names = _class_names(class_names)
-    return from_confusion_matrix(confusion_matrix(y_true, y_pred, len(names)), names)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -258,76 +106,15 @@ def roc_auc_ovr(y_true, y_prob, class_names: Sequence[str]) -> pd.Series:
     equals ``sklearn.metrics.roc_auc_score(y_true == c, y_prob[:, c])``; ``macro`` equals
     ``roc_auc_score(y_true, y_prob, multi_class="ovr", average="macro")`` when every class occurs.
     A class with no positive or no negative sample gets NaN (sklearn raises instead) and is left
-    out of the macro mean.
+    out of the macro mean. Not the area under the macro-average ROC CURVE that CVR-Net's helper
+    reports [CVR-T]: that is :func:`macro_roc_auc_interpolated` (typically 1e-3 apart).
     """
-    names = _class_names(class_names)
-    t = _labels(y_true, len(names), "y_true")
-    p = _probabilities(y_prob, len(names), t.shape[0])
+    names = check_class_names(class_names)
+    t = as_labels(y_true, len(names), "y_true")
+    p = as_scores(y_prob, len(names), t.shape[0])
     auc = _ovr_auc(_auc_plan(t, p), np.ones((1, t.shape[0]), dtype=np.int64))[0]
     macro = float(np.nanmean(auc)) if np.any(np.isfinite(auc)) else float("nan")
     return pd.Series(list(auc) + [macro], index=list(names) + ["macro"], name="roc_auc")
-
-
-# ----------------------------------------------------------------------------------------------
-# bootstrap
-# ----------------------------------------------------------------------------------------------
-def bootstrap_indices(y_true, n_boot: int, seed: int = 0, *, stratified: bool = False
-                      ) -> Iterator[np.ndarray]:
-    """Yield ``n_boot`` arrays of resampled sample positions (with replacement, same size).
-
-    Drawn one resample at a time from ``numpy.random.default_rng(seed)``, so the stream does not
-    depend on how callers batch it. ``stratified`` resamples within each true class (class counts
-    fixed); positions are then grouped by class.
-    """
-    t = np.asarray(y_true)
-    if t.ndim == 2:
-        t = t.argmax(axis=1)
-    n = t.shape[0]
-    if n == 0:
-        raise ValueError("bootstrap: no samples to resample")
-    rng = np.random.default_rng(seed)
-    groups = [np.flatnonzero(t == c) for c in np.unique(t)] if stratified else None
-    for _ in range(int(n_boot)):
-        if groups is None:
-            yield rng.integers(0, n, size=n)
-        else:
-            yield np.concatenate([g[rng.integers(0, g.size, size=g.size)] for g in groups])
-
-
-def _percentile_ci(values: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile interval along axis 0, ignoring NaN; NaN where no resample is defined."""
-    values = np.asarray(values, dtype=np.float64)
-    low = np.full(values.shape[1:], np.nan)
-    high = np.full(values.shape[1:], np.nan)
-    defined = np.isfinite(values).any(axis=0)
-    if np.any(defined):
-        q = np.nanpercentile(values[:, defined], [100 * alpha / 2, 100 * (1 - alpha / 2)], axis=0)
-        low[defined], high[defined] = q[0], q[1]
-    return low, high
-
-
-def bootstrap_ci(y_true, y_prob, metric_fn: Callable[[np.ndarray, np.ndarray], float],
-                 n_boot: int = 1000, seed: int = 0, alpha: float = 0.05, *,
-                 stratified: bool = False) -> tuple[float, float]:
-    """Percentile bootstrap ``(low, high)`` of ``metric_fn(y_true_resampled, y_prob_resampled)``.
-
-    Generic (one Python call per resample); :func:`evaluate_predictions` computes its intervals
-    vectorised from the same resamples (same ``seed`` -> same intervals). ``y_prob`` may be any
-    per-sample array (scores or predicted labels). NaN results are ignored; ``(nan, nan)`` if all
-    are NaN.
-    """
-    if not 0 < alpha < 1:
-        raise ValueError(f"bootstrap_ci: alpha must lie in (0, 1), found {alpha}")
-    t = np.asarray(y_true)
-    p = np.asarray(y_prob)
-    if t.shape[0] != p.shape[0]:
-        raise ValueError(f"bootstrap_ci: y_true has {t.shape[0]} samples, y_prob {p.shape[0]}")
-    values = np.array([float(metric_fn(t[idx], p[idx]))
-                       for idx in bootstrap_indices(t, n_boot, seed, stratified=stratified)])
-    if values.size == 0:
-        return float("nan"), float("nan")
-    low, high = _percentile_ci(values[:, None], alpha)
-    return float(low[0]), float(high[0])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -340,7 +127,10 @@ class EvaluationResult:
     confusion: int64 (C, C), rows true, columns predicted. per_class: :func:`from_confusion_matrix`
     frame. accuracy: overall accuracy. roc_auc: :func:`roc_auc_ovr` series (None without scores).
     summary: flat dict (accuracy, macro_/weighted_ precision, recall, specificity, f1, npv,
-    macro_roc_auc, n). ci: DataFrame indexed by metric name with columns value, low, high
+    macro_roc_auc (mean of the per-class AUCs), n, and from the scores -- NaN without them --
+    macro_roc_auc_interpolated (area under the macro-average ROC curve, CVR-Net's helper [CVR-T]),
+    micro_average_precision ([CVR-T]), top_1_accuracy / top_2_accuracy ([CR]'s ``topk=(1, 2)``;
+    top-1 equals accuracy; top-2 is 1.0 with two classes)). ci: DataFrame indexed by metric name with columns value, low, high
     (percentile bootstrap; ``attrs`` n_boot, seed, alpha, stratified). y_true / y_prob: the
     predictions, kept so folds can be pooled (None when built from a confusion matrix).
     """
@@ -356,18 +146,32 @@ class EvaluationResult:
     y_prob: np.ndarray | None = field(default=None, repr=False)
 
 
+SCORE_SUMMARY = ("macro_roc_auc_interpolated", "micro_average_precision", "top_1_accuracy",
+                 "top_2_accuracy")
+"""Summary entries computed from the scores themselves (no bootstrap interval)."""
+
+
 def _summary(cm: np.ndarray, roc: pd.Series | None) -> dict[str, float]:
-    stats = _stats(cm)
+    stats = confusion_stats(cm)
     summary = {"accuracy": float(stats["accuracy"])}
-    summary.update({k: float(v) for k, v in _averages(stats).items()})
+    summary.update({k: float(v) for k, v in class_averages(stats).items()})
     summary["macro_roc_auc"] = float(roc["macro"]) if roc is not None else float("nan")
     summary["n"] = int(cm.sum())
+    for name in SCORE_SUMMARY:
+        summary[name] = float("nan")
     return summary
+
+
+def _score_summary(t: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    return {"macro_roc_auc_interpolated": macro_roc_auc_interpolated(t, p),
+            "micro_average_precision": micro_average_precision(t, p),
+            "top_1_accuracy": top_k_accuracy(t, p, 1),
+            "top_2_accuracy": top_k_accuracy(t, p, 2)}
 
 
 def evaluate_confusion(cm, class_names: Sequence[str]) -> EvaluationResult:
     """:class:`EvaluationResult` from a confusion matrix alone (no ROC-AUC, no intervals)."""
-    names = _class_names(class_names)
+    names = check_class_names(class_names)
     arr = validate_confusion_matrix(cm, names)
     per_class = from_confusion_matrix(arr, names)
     ci = pd.DataFrame(columns=["value", "low", "high"], dtype=float)
@@ -383,11 +187,11 @@ def _ci_metric_names(names: Sequence[str]) -> list[str]:
 
 def _boot_matrix(cms: np.ndarray, auc: np.ndarray) -> np.ndarray:
     """(B, metrics) in the order of :func:`_ci_metric_names`."""
-    stats = _stats(cms)
-    avg = _averages(stats)
+    stats = confusion_stats(cms)
+    avg = class_averages(stats)
     finite = np.isfinite(auc)
     n_defined = finite.sum(axis=1)
-    macro_auc = np.where(n_defined > 0, _safe_div(np.where(finite, auc, 0.0).sum(axis=1), n_defined),
+    macro_auc = np.where(n_defined > 0, safe_div(np.where(finite, auc, 0.0).sum(axis=1), n_defined),
                          np.nan)
     cols = [stats["accuracy"], avg["macro_precision"], avg["macro_recall"],
             avg["macro_specificity"], avg["macro_f1"], avg["weighted_f1"], macro_auc]
@@ -402,14 +206,15 @@ def evaluate_predictions(y_true, y_prob, class_names: Sequence[str], *, n_boot: 
     ``y_true``: integer labels (or one-hot rows); ``y_prob``: (N, C) scores (argmax = prediction;
     for 2 classes a 1-D P(class 1) is accepted). Intervals are given for accuracy, macro
     precision / recall / specificity / F1, weighted F1, macro ROC-AUC, and per-class precision and
-    recall (``precision[<class>]``). The bootstrap is vectorised: confusion matrices of all
+    recall (``precision[<class>]``); the summary's score metrics (:data:`SCORE_SUMMARY`) have none.
+    The bootstrap is vectorised: confusion matrices of all
     resamples via one ``np.bincount``, AUCs via sample multiplicities, so 1000 resamples of 10,000
     samples take well under a second or two. ``n_boot=0`` skips it (NaN bounds).
     """
-    names = _class_names(class_names)
+    names = check_class_names(class_names)
     num_classes = len(names)
-    t = _labels(y_true, num_classes, "y_true")
-    p = _probabilities(y_prob, num_classes, t.shape[0])
+    t = as_labels(y_true, num_classes, "y_true")
+    p = as_scores(y_prob, num_classes, t.shape[0])
     if t.size == 0:
         raise ValueError("evaluate_predictions: no samples")
     pred = p.argmax(axis=1)
@@ -417,6 +222,7 @@ def evaluate_predictions(y_true, y_prob, class_names: Sequence[str], *, n_boot: 
     per_class = from_confusion_matrix(cm, names)
     roc = roc_auc_ovr(t, p, names)
     summary = _summary(cm, roc)
+    summary.update(_score_summary(t, p))
 
     metric_names = _ci_metric_names(names)
     point = np.concatenate([[summary[m] for m in metric_names[:7]],
@@ -444,7 +250,7 @@ def evaluate_predictions(y_true, y_prob, class_names: Sequence[str], *, n_boot: 
             auc = _ovr_auc(plan, counts)
             values.append(_boot_matrix(cms, auc))
             remaining -= b
-        low, high = _percentile_ci(np.concatenate(values), alpha)
+        low, high = percentile_ci(np.concatenate(values), alpha)
     ci = pd.DataFrame({"value": point, "low": low, "high": high}, index=metric_names)
     ci.index.name = "metric"
     ci.attrs.update(n_boot=int(n_boot), seed=int(seed), alpha=float(alpha),
@@ -470,10 +276,10 @@ def _check_folds(per_fold) -> list:
     if not folds:
         raise ValueError("per_fold: expected at least one fold result, found none")
     first = [str(i) for i in _per_class_frame(folds[0]).index]
-    for k, r in enumerate(folds[1:], start=2):
+    for k, r in enumerate(folds[1:], start=1):
         other = [str(i) for i in _per_class_frame(r).index]
         if other != first:
-            raise ValueError(f"per_fold: fold {k} has rows {other}, fold 1 has {first}")
+            raise ValueError(f"per_fold: result {k} (counting from 0) has rows {other}, result 0 has {first}")
     return folds
 
 
@@ -486,7 +292,9 @@ def _table_row(per_class: pd.DataFrame, average: str) -> list[float]:
 
 
 def fold_table(per_fold: Sequence, average: str = "macro") -> pd.DataFrame:
-    """CoroNet Table III layout [S4]: rows ``fold 1`` .. ``fold k``, ``mean``, ``std``.
+    """Per-fold table in the column layout of CoroNet's Table III [S4]: rows ``fold 0`` ..
+    ``fold k-1``, ``mean``, ``std``. Folds are numbered from 0 everywhere (the ``fold_k`` folders,
+    ``--folds``, console and figure titles); a published table's ``fold 1`` is the paper's first fold.
 
     Columns Precision, Recall, Specificity, F-measure, Accuracy in percent. Precision ... F-measure
     are ``average`` ("macro", the default, or "weighted") averages over classes within each fold;
@@ -498,8 +306,8 @@ def fold_table(per_fold: Sequence, average: str = "macro") -> pd.DataFrame:
     rows = [_table_row(_per_class_frame(r), average) for r in folds]
     # A result that knows its fold (``result.fold``, 0-based) keeps its number in merged reports.
     numbers = [getattr(r, "fold", None) for r in folds]
-    labels = ([f"fold {n + 1}" for n in numbers] if all(n is not None for n in numbers)
-              else [f"fold {k}" for k in range(1, len(folds) + 1)])
+    labels = ([f"fold {n}" for n in numbers] if all(n is not None for n in numbers)
+              else [f"fold {k}" for k in range(len(folds))])
     df = pd.DataFrame(rows, columns=list(TABLE_COLUMNS), index=labels)
     stats = pd.DataFrame([df.mean(axis=0), df.std(axis=0, ddof=1)], index=["mean", "std"])
     out = pd.concat([df, stats])
@@ -548,7 +356,7 @@ def pooled_evaluation(per_fold: Sequence, *, n_boot: int = 1000, seed: int = 0,
 
 
 def pooled_fold_table(per_fold: Sequence, average: str = "macro") -> pd.DataFrame:
-    """Table III layout, one row ``pooled``: metrics of the summed confusion matrix of all folds."""
+    """The :func:`fold_table` columns, one row ``pooled``: metrics of the summed confusion matrix of all folds."""
     folds = _check_folds(per_fold)
     names = [i for i in _per_class_frame(folds[0]).index if i not in AVERAGES]
     per_class = from_confusion_matrix(pooled_confusion(folds), names)

@@ -1,15 +1,19 @@
 """A small SYNTHETIC chest-radiograph-like dataset, made on the fly for the demo and for tests.
 
 These are drawings, not medical images: a body outline, two lung fields, ribs, a spine and a heart
-shadow, with a class-dependent pattern (CoroNet's four classes [S4]):
+shadow. The four classes carry CoroNet's class names [S4] but differ only by a strong, drawn
+pattern in the lung fields (:data:`CLASS_FEATURES`), chosen so that a small network trained from
+random weights separates them in a few hundred steps and the patterns survive CoroNet's
+augmentation (rotation, shifts, shear, zoom, flips, channel shift [CN]):
 
-- ``normal``: clear lung fields;
-- ``pneumonia_bac``: one dense lobar consolidation in a lower zone;
-- ``pneumonia_vir``: diffuse bilateral streaky (interstitial) markings;
-- ``covid``: bilateral peripheral, lower-zone ground-glass patches.
+- ``normal``: both lung fields dark and clear;
+- ``covid``: both lung fields under a smooth, uniform grey haze (brightness);
+- ``pneumonia_bac``: one lung field (left or right) entirely white with sharp edges (shape);
+- ``pneumonia_vir``: both lung fields covered by a regular grid of bright dots (texture).
 
-Each synthetic patient has two images (slightly shifted and differently exposed), so patient-grouped
-splits are exercised. The folder gets a README saying it is synthetic and a MANIFEST.csv
+Accuracy on them says nothing about X-rays or about any model's clinical performance. Each
+synthetic patient has two images (slightly shifted and differently exposed), so patient-grouped
+splits are exercised. The folder gets a README saying all this and a MANIFEST.csv
 (path, label, patient_id, source) next to the class folders. Nothing is downloaded.
 """
 
@@ -25,15 +29,31 @@ import pandas as pd
 from cxr_core.io import atomic_path, atomic_write_text
 
 CLASSES = ("covid", "normal", "pneumonia_bac", "pneumonia_vir")
+#: What distinguishes each class (the only class-dependent part of the drawing).
+CLASS_FEATURES = {
+    "covid": "both lung fields under a smooth grey haze",
+    "normal": "both lung fields dark and clear",
+    "pneumonia_bac": "one lung field entirely white, sharp-edged",
+    "pneumonia_vir": "both lung fields covered by a grid of bright dots",
+}
+#: Bumped whenever the drawings change, so a dataset of an older generator is not reused.
+GENERATOR_VERSION = 2
 
 README = """# SYNTHETIC chest-radiograph-like images (not medical data)
 
 Made by `covid-cxr demo` / `cxr_core.synthetic.make_synthetic_dataset` on the fly, with seed {seed}.
-Drawings of a thorax with a class-dependent pattern; they only exercise the pipeline end to end.
-Accuracy on them says nothing about any model's clinical performance.
+Drawings of a thorax; the classes differ only by a drawn pattern in the lung fields:
 
-Classes: {classes}; {n} images ({per_class} per class), two per synthetic patient.
+{features}
+
+The class names are CoroNet's, the images are not X-rays: accuracy on them says nothing about X-rays
+or about any model's clinical performance. {n} images ({per_class} per class), two per synthetic patient.
 """
+
+
+def describe_classes() -> str:
+    """One Markdown bullet per class: ``- covid: both lung fields under ...``."""
+    return "\n".join(f"- {name}: {CLASS_FEATURES[name]}" for name in CLASSES)
 
 
 def _lungs(canvas: np.ndarray, rng: np.random.Generator, shift: tuple[int, int]) -> list[tuple[int, int, int, int]]:
@@ -56,29 +76,32 @@ def _lungs(canvas: np.ndarray, rng: np.random.Generator, shift: tuple[int, int])
     return lungs
 
 
+def _lung_mask(shape: tuple[int, int], lungs, which=(0, 1)) -> np.ndarray:
+    mask = np.zeros(shape, np.float32)
+    for i in which:
+        cx, cy, ax, ay = lungs[i]
+        cv2.ellipse(mask, (cx, cy), (ax, ay), 0, 0, 360, 1.0, -1)
+    return mask
+
+
 def _pattern(canvas: np.ndarray, label: str, lungs, rng: np.random.Generator) -> None:
+    """Add the class's pattern (:data:`CLASS_FEATURES`) to the lung fields of ``canvas`` in place."""
     h, w = canvas.shape
     overlay = np.zeros_like(canvas, dtype=np.float32)
-    if label == "pneumonia_bac":
-        cx, cy, ax, ay = lungs[int(rng.integers(0, 2))]
-        cv2.ellipse(overlay, (cx, cy + ay // 2), (int(ax * 0.8), int(ay * 0.45)), float(rng.uniform(-20, 20)), 0, 360, 110, -1)
-    elif label == "pneumonia_vir":
-        for cx, cy, ax, ay in lungs:
-            for _ in range(14):
-                x0 = int(cx + rng.uniform(-0.8, 0.8) * ax)
-                y0 = int(cy + rng.uniform(-0.8, 0.8) * ay)
-                angle = rng.uniform(0, np.pi)
-                length = rng.uniform(0.2, 0.5) * ax
-                x1, y1 = int(x0 + length * np.cos(angle)), int(y0 + length * np.sin(angle))
-                cv2.line(overlay, (x0, y0), (x1, y1), 130, max(2, w // 60))
-    elif label == "covid":
-        for cx, cy, ax, ay in lungs:
-            side = 1 if cx > w // 2 else -1
-            for _ in range(3):
-                px = int(cx + side * rng.uniform(0.3, 0.7) * ax)
-                py = int(cy + rng.uniform(0.1, 0.7) * ay)
-                cv2.circle(overlay, (px, py), int(rng.uniform(0.2, 0.35) * ax), 100, -1)
-    overlay = cv2.GaussianBlur(overlay, (0, 0), sigmaX=max(1.0, w / 60))
+    if label == "pneumonia_bac":  # one lung white, sharp edges
+        side = int(rng.integers(0, 2))
+        overlay += 175.0 * _lung_mask(canvas.shape, lungs, (side,))
+    elif label == "pneumonia_vir":  # both lungs: a coarse grid of bright dots
+        period = max(6, w // 16)
+        dots = np.zeros_like(overlay)
+        ox, oy = (int(v) for v in rng.integers(0, period, 2))
+        for y in range(oy, h, period):
+            for x in range(ox, w, period):
+                cv2.circle(dots, (x, y), max(2, period // 3), 170.0, -1)
+        overlay += dots * _lung_mask(canvas.shape, lungs)
+    elif label == "covid":  # both lungs: a smooth grey haze
+        haze = cv2.GaussianBlur(_lung_mask(canvas.shape, lungs), (0, 0), sigmaX=max(1.0, w / 60))
+        overlay += float(rng.uniform(95, 120)) * haze
     np.add(canvas, overlay, out=canvas, casting="unsafe")
 
 
@@ -102,7 +125,8 @@ def make_synthetic_dataset(out_dir: str | Path, *, per_class: int = 24, size: in
     out = Path(out_dir)
     manifest = out / "MANIFEST.csv"
     settings = out / "settings.json"
-    wanted = json.dumps({"per_class": per_class, "size": size, "seed": seed}, sort_keys=True)
+    wanted = json.dumps({"per_class": per_class, "size": size, "seed": seed, "generator": GENERATOR_VERSION},
+                        sort_keys=True)
     if manifest.is_file() and settings.is_file() and settings.read_text() == wanted:
         return out
     if manifest.is_file():
@@ -127,7 +151,7 @@ def make_synthetic_dataset(out_dir: str | Path, *, per_class: int = 24, size: in
             with atomic_path(out / rel) as tmp:
                 tmp.write_bytes(buf.tobytes())
             rows.append({"path": rel, "label": label, "patient_id": patient, "source": "synthetic"})
-    atomic_write_text(out / "README.md", README.format(seed=seed, classes=", ".join(CLASSES), n=len(rows), per_class=per_class))
+    atomic_write_text(out / "README.md", README.format(seed=seed, features=describe_classes(), n=len(rows), per_class=per_class))
     with atomic_path(manifest) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)
     atomic_write_text(settings, wanted)

@@ -3,13 +3,18 @@
 :func:`fit_split` trains a model on one train/validation split as an experiment's ``train`` section
 says, writing into one folder:
 
-    checkpoints/last.weights.h5     model and optimizer variables (Adam moments, iteration count)
-                                    after the last finished epoch
+    checkpoints/resume.weights.h5   model and optimizer variables (Adam moments, iteration count)
+                                    after the last finished epoch; deleted when the split finishes
     checkpoints/state.json          epochs done, callback state (EarlyStopping, ReduceLROnPlateau), lr
-    checkpoints/best.weights.h5     best weights on ``checkpoint_monitor`` (``checkpoint: best``)
+    checkpoints/best.weights.h5     best weights on ``checkpoint_monitor`` (``checkpoint: best``),
+                                    model weights only
+    checkpoints/last.weights.h5     the model after the last epoch (``checkpoint: last``), model
+                                    weights only, written when the split finishes
     training_log.csv                one row per epoch (Keras CSVLogger; appended on resume)
+    tensorboard/train, /validation  TensorBoard scalars per epoch (``train.tensorboard``, on by default)
 
-Every file is written atomically. Started again on the same folder, :func:`fit_split` continues
+A finished split keeps only its selected model's weights, no optimizer state
+(:mod:`cxr_core.checkpoints`). Every file is written atomically. Started again on the same folder, :func:`fit_split` continues
 after the last finished epoch with the optimizer and callback state restored; a split whose
 training finished (all epochs, or stopped early) is not trained again.
 
@@ -21,6 +26,7 @@ uninterrupted run statistically, not bit for bit.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from dataclasses import dataclass
@@ -30,7 +36,11 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from cxr_core.config import TrainConfig
-from cxr_core.io import atomic_path, atomic_write_text
+from cxr_core.io import atomic_path, atomic_write_text, remove_stale_temporaries
+from cxr_core.precision import LOSS_SCALE_GROWTH_STEPS, LOSS_SCALE_INITIAL, precision_of, record_precision
+from cxr_core.precision import resolve_precision, set_precision  # noqa: F401  (importable from here too)
+
+logger = logging.getLogger(__name__)
 
 OPTIMIZERS: dict[str, Callable[..., Any]] = {}
 """Extra optimizer factories by name, ``factory(learning_rate, **options)``; paper packages add theirs."""
@@ -98,16 +108,6 @@ def class_weights(spec: Any, labels: np.ndarray, class_names: tuple[str, ...]) -
     raise ValueError(f"train.class_weight: expected null, 'round_max_over_count' or a mapping, found {spec!r}")
 
 
-def set_precision(policy: str | None) -> None:
-    """Set Keras' global dtype policy (``mixed_float16`` on GPUs, ``mixed_bfloat16`` on CPUs/TPUs)."""
-    import keras
-
-    allowed = (None, "float32", "mixed_float16", "mixed_bfloat16")
-    if policy not in allowed:
-        raise ValueError(f"train.mixed_precision: expected one of {allowed}, found {policy!r}")
-    keras.mixed_precision.set_global_policy(policy or "float32")
-
-
 def make_strategy(name: str):
     """The tf.distribute strategy for ``train.strategy``.
 
@@ -171,6 +171,9 @@ class FitResult:
     epochs_done: int
     stopped_early: bool
     resumed_from: int
+    precision: dict | None = None
+    """``{"policy", "loss_scaling"}`` of the last training session (:func:`precision_of`); None
+    when the split had finished before (see ``checkpoints/precision.json``)."""
 
 
 def _callback_state(cb) -> dict:
@@ -210,6 +213,8 @@ def _resumable(base):
 def _make_checkpointer(ckpt_dir: Path, monitor: str, mode_best: str | None, state_callbacks: dict):
     import keras
 
+    from cxr_core.checkpoints import BEST_NAME, save_model_weights, save_resume_checkpoint
+
     class AtomicCheckpoint(keras.callbacks.Callback):
         """Saves weights, optimizer variables and callback state after every epoch, atomically."""
 
@@ -226,10 +231,8 @@ def _make_checkpointer(ckpt_dir: Path, monitor: str, mode_best: str | None, stat
                 if self.best is None or better(value, self.best):
                     self.best = value
                     improved = True
-                    with atomic_path(ckpt_dir / "best.weights.h5") as tmp:
-                        self.model.save_weights(tmp)
-            with atomic_path(ckpt_dir / "last.weights.h5") as tmp:
-                self.model.save_weights(tmp)
+                    save_model_weights(self.model, ckpt_dir / BEST_NAME)  # no optimizer state
+            save_resume_checkpoint(self.model, ckpt_dir)  # model + optimizer, until the split finishes
             lr = self.model.optimizer.learning_rate
             state = {
                 "epochs_done": epoch + 1,
@@ -274,10 +277,60 @@ def _truncate_log(log_path: Path, epochs_done: int) -> None:
             log[log["epoch"] < epochs_done].to_csv(tmp, index=False)
 
 
+def _epoch_logger(epochs: int):
+    """A Keras callback logging ``epoch 3/30: loss 0.4123, accuracy 0.8750, val_loss ... (12 s)`` at INFO."""
+    import time
+
+    import keras
+
+    class EpochLogger(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            values = ", ".join(f"{k} {float(v):.4f}" for k, v in (logs or {}).items() if np.ndim(v) == 0)
+            logger.info("epoch %d/%d: %s (%.0f s)", epoch + 1, epochs, values, time.perf_counter() - self.t0)
+
+    return EpochLogger()
+
+
+TENSORBOARD_DIR = "tensorboard"
+
+
+def tensorboard_callback(out_dir: Path):
+    """Keras' TensorBoard callback writing per-epoch scalars under ``out_dir/tensorboard`` (None,
+    with a WARNING, when the tensorboard package is missing).
+
+    Tags (step = 0-based epoch): ``epoch_loss`` and each metric (``epoch_accuracy``) in ``train/``
+    and ``validation/``, and ``epoch_learning_rate`` in ``train/`` (Keras 3 logs the optimizer's
+    current rate, schedules included). No graph, histograms or profiling. A resumed fit continues
+    with ``initial_epoch``, so its steps follow the earlier ones; an epoch logged but interrupted
+    before its checkpoint is logged again with the same step (TensorBoard shows both points).
+    """
+    import keras
+
+    try:  # tf.summary.scalar comes from the tensorboard package (an install requirement)
+        import tensorboard  # noqa: F401
+    except ImportError:
+        logger.warning("train.tensorboard: the tensorboard package is not installed (pip install tensorboard); "
+                       "no TensorBoard scalars are written")
+        return None
+    return keras.callbacks.TensorBoard(log_dir=str(Path(out_dir) / TENSORBOARD_DIR), histogram_freq=0,
+                                       write_graph=False, write_images=False, update_freq="epoch",
+                                       profile_batch=0)
+
+
 def compile_model(model, train: TrainConfig, *, learning_rate: Any = None, metrics=("accuracy",)):
-    """Compile ``model`` with the configured optimizer, loss and XLA switch."""
+    """Compile ``model`` with the configured optimizer, loss and XLA switch; under a ``mixed_float16``
+    policy the optimizer gets dynamic loss scaling (:data:`LOSS_SCALE_INITIAL`)."""
+    import keras
+
     lr = train.optimizer.learning_rate if learning_rate is None else learning_rate
     optimizer = make_optimizer(train.optimizer.name, lr, train.optimizer.options)
+    if model.dtype_policy.name == "mixed_float16":
+        # Keras would add its own (initial scale 2**15); this one starts where apex AMP does.
+        optimizer = keras.optimizers.LossScaleOptimizer(
+            optimizer, initial_scale=LOSS_SCALE_INITIAL, dynamic_growth_steps=LOSS_SCALE_GROWTH_STEPS)
     model.compile(
         optimizer=optimizer,
         loss=make_loss(train.loss),
@@ -300,6 +353,8 @@ def fit_split(
     strategy=None,
     learning_rate: Any = None,
     metrics=("accuracy",),
+    device_augmentation: Any = None,
+    input_scaling: str | None = None,
 ) -> FitResult:
     """Train one split as ``train`` says, resuming from ``out_dir`` where a previous run stopped.
 
@@ -311,6 +366,13 @@ def fit_split(
         train: the experiment's train section.
         class_weight: per class index, or None.
         learning_rate: a value or a Keras schedule replacing ``train.optimizer.learning_rate``.
+        device_augmentation: a :class:`cxr_core.data.device_augment.DeviceAugmentation` when the
+            training data are raw batches (``augment.placement: device``,
+            :func:`cxr_core.data.pipeline.device_augmentation`): the model then augments and scales
+            them inside its training step. Weight files are those of the plain model.
+        input_scaling: the preset's ``preprocess.scaling``; the first training batch's values are
+            checked against it and a WARNING names both ranges when they do not fit
+            (:mod:`cxr_core.input_range`). None: no check.
 
     Returns:
         :class:`FitResult`; ``weights_path`` is ``best.weights.h5`` with ``checkpoint: best`` (the
@@ -322,6 +384,8 @@ def fit_split(
     out_dir = Path(out_dir)
     ckpt_dir = out_dir / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
+    for stale in remove_stale_temporaries(out_dir):  # a checkpoint write cut short by a kill
+        logger.info("%s: removed %s, a temporary file of an interrupted write", out_dir, stale.name)
     log_path = out_dir / "training_log.csv"
     strategy = strategy or make_strategy("default")
     if train.checkpoint not in ("last", "best"):
@@ -329,15 +393,34 @@ def fit_split(
 
     state = read_state(ckpt_dir)
     start_epoch = int(state["epochs_done"]) if state else 0
-    weights_name = "best.weights.h5" if train.checkpoint == "best" else "last.weights.h5"
-    if state and (state.get("stopped_early") or start_epoch >= train.epochs):
-        return FitResult(log_path, ckpt_dir / weights_name, start_epoch, bool(state.get("stopped_early")), start_epoch)
+    from cxr_core.checkpoints import finish_split, resume_checkpoint
 
+    if state and (state.get("stopped_early") or start_epoch >= train.epochs):
+        logger.info("%s: trained earlier (%d epochs), not trained again", out_dir, start_epoch)
+        selected = finish_split(ckpt_dir, train.checkpoint, build_model=build_model)  # if stopped while finishing
+        return FitResult(log_path, selected, start_epoch, bool(state.get("stopped_early")), start_epoch)
+
+    train_data = make_train_data(start_epoch)
+    from cxr_core.data.device_augment import check_train_data, with_device_augmentation
+
+    check_train_data(train_data.element_spec, device_augmentation)
+    if device_augmentation is None and input_scaling is not None:
+        from cxr_core.input_range import with_range_check
+
+        train_data = with_range_check(train_data, input_scaling, where=f"{out_dir}: training data")
     with strategy.scope():
         model = build_model()
+        # Keras 3 updates BatchNorm's moving variance with the biased batch variance; the authors' Keras 2 /
+        # PyTorch used the unbiased one (train.bn_moving_variance, cxr_core.batchnorm).
+        from cxr_core.batchnorm import set_bn_moving_variance
+
+        set_bn_moving_variance(model, train.bn_moving_variance)
+        if device_augmentation is not None:
+            model = with_device_augmentation(model, device_augmentation)
         compile_model(model, train, learning_rate=learning_rate, metrics=metrics)
+        record_precision(ckpt_dir, start_epoch, model)
         if state:
-            _restore(model, ckpt_dir / "last.weights.h5")
+            _restore(model, resume_checkpoint(ckpt_dir))
             rate = train.optimizer.learning_rate if learning_rate is None else learning_rate
             if state.get("learning_rate") is not None and not isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
                 # A plain rate may have been lowered by ReduceLROnPlateau; a schedule follows the restored step.
@@ -368,10 +451,18 @@ def fit_split(
     if start_epoch > 0 and log_path.is_file():
         _truncate_log(log_path, start_epoch)
     callbacks.append(keras.callbacks.CSVLogger(str(log_path), append=start_epoch > 0))
+    if getattr(train, "tensorboard", False):
+        board = tensorboard_callback(out_dir)
+        if board is not None:
+            callbacks.append(board)
     callbacks.append(checkpointer)
+    if train.verbose == 2:  # one line per epoch, through logging (--quiet hides it); 1 keeps Keras' progress bar
+        callbacks.append(_epoch_logger(train.epochs))
+    if start_epoch:
+        logger.info("%s: resuming after epoch %d of %d", out_dir, start_epoch, train.epochs)
 
     history = model.fit(
-        make_train_data(start_epoch),
+        train_data,
         validation_data=make_val_data(start_epoch) if needs_val else None,
         epochs=train.epochs,
         initial_epoch=start_epoch,
@@ -380,13 +471,16 @@ def fit_split(
         class_weight=dict(class_weight) if class_weight else None,
         callbacks=callbacks,
         shuffle=False,  # the tf.data pipeline shuffles, seeded
-        verbose=train.verbose,
+        verbose=0 if train.verbose == 2 else train.verbose,
     )
     epochs_done = start_epoch + len(history.history.get("loss", []))
     stopped = epochs_done < train.epochs
     final = read_state(ckpt_dir) or {}
     final.update(epochs_done=epochs_done, stopped_early=stopped)
     atomic_write_text(ckpt_dir / "state.json", json.dumps(final, indent=2))
+    precision = precision_of(model)
     if train.checkpoint == "best" and not (ckpt_dir / "best.weights.h5").exists():
         raise RuntimeError(f"{ckpt_dir}: checkpoint 'best' monitors {monitor!r}, which never appeared in the logs")
-    return FitResult(log_path, ckpt_dir / weights_name, epochs_done, stopped, start_epoch)
+    # the selected weights alone (no optimizer state); the resume checkpoint goes
+    selected = finish_split(ckpt_dir, train.checkpoint, model=model)
+    return FitResult(log_path, selected, epochs_done, stopped, start_epoch, precision)

@@ -1,4 +1,8 @@
-"""Shared fixtures: the real images in ../shared/data, and a quiet TensorFlow."""
+"""Shared fixtures: the real images in ../shared/data, a test-only model family, a quiet TensorFlow.
+
+In CI (``CI`` set, as ``.ci/run`` does) a missing reference library or ../shared/data stops the session
+before the first test (tests/references.py); locally the tests that need it skip with the reason.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +13,23 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("COVID_CXR_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+from tests.references import SHARED_DATA, in_ci, missing_references, unavailable  # noqa: E402
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """In CI every reference library and ../shared/data must be there: stop before the first test."""
+    if in_ci():
+        missing = missing_references()
+        if missing:
+            pytest.exit("CI=" + os.environ["CI"] + ": the tests' references are incomplete:\n  - "
+                        + "\n  - ".join(missing), returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """``../shared/data`` beside the repository; tests that need real images skip without it."""
+    """``../shared/data`` beside the repository; tests that need real images skip without it (fail in CI)."""
     if not (SHARED_DATA / "cxr4-mini" / "MANIFEST.csv").is_file():
-        pytest.skip(
+        unavailable(
             f"real test images not found at {SHARED_DATA} (expected ../shared/data/cxr4-mini beside the "
             "repository, or set COVID_CXR_SHARED_DATA); CI always has them"
         )
@@ -37,3 +49,14 @@ def cxr4_mini_raw(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def ct2_mini(shared_data: Path) -> Path:
     return shared_data / "ct2-mini"
+
+
+@pytest.fixture(scope="module")
+def tiny_family():
+    """The test-only ``tinycnn`` family (tests/tiny_family.py) registered for the module's tests."""
+    from cxr_core.registry import register_family, unregister_family
+    from tests.tiny_family import FAMILY
+
+    register_family(FAMILY, replace=True)
+    yield FAMILY
+    unregister_family(FAMILY.name)

@@ -52,6 +52,8 @@ from typing import Mapping, Sequence
 
 import tensorflow as tf
 
+from cxr_core.data.resample import projective_transform_bilinear
+
 FILL_MODES = ("constant", "nearest", "reflect", "wrap")
 
 
@@ -236,13 +238,23 @@ def _flip_matrices(params: Mapping, b: tf.Tensor, h: int, w: int) -> tf.Tensor:
                      tf.stack([zero, zero, one], -1)], axis=-2)
 
 
-def apply_transform(image_0_255_float: tf.Tensor, params: Mapping, spec: Keras2AugmentSpec | None = None) -> tf.Tensor:
+RESAMPLERS = ("kernel", "gather")
+
+
+def apply_transform(
+    image_0_255_float: tf.Tensor, params: Mapping, spec: Keras2AugmentSpec | None = None, *, resampler: str = "kernel"
+) -> tf.Tensor:
     """``ImageDataGenerator.apply_transform`` in TF ops; image ``[H, W, C]`` or batch ``[B, H, W, C]``.
 
     ``params`` holds scalars for one image or ``[B]`` tensors for a batch (keys as
     :func:`sample_transform_params`; missing keys mean "no change"; ``channel_shift_intensity=None``
     as in Keras means none). ``spec`` supplies ``fill_mode`` and ``cval`` (default constant 0).
+    ``resampler``: ``kernel`` runs TF's ``ImageProjectiveTransformV3`` (CPU/GPU kernels, no XLA);
+    ``gather`` the same computation in XLA-compilable ops (:mod:`cxr_core.data.resample`), equal to
+    float32 round-off; the training step uses it with ``augment.placement: device``.
     """
+    if resampler not in RESAMPLERS:
+        raise ValueError(f"apply_transform: resampler must be one of {RESAMPLERS}; got {resampler!r}")
     spec = spec or Keras2AugmentSpec()
     x = tf.cast(tf.convert_to_tensor(image_0_255_float), tf.float32)
     single = x.shape.rank == 3
@@ -274,11 +286,14 @@ def apply_transform(image_0_255_float: tf.Tensor, params: Mapping, spec: Keras2A
         shift = tf.broadcast_to(tf.reshape(shift, [-1]), [b])[:, None, None, None]
 
     def transform(img: tf.Tensor) -> tf.Tensor:
-        out = tf.raw_ops.ImageProjectiveTransformV3(
-            images=img, transforms=transforms, output_shape=tf.constant([h, w], tf.int32),
-            fill_value=tf.constant(float(spec.cval), tf.float32), interpolation="BILINEAR",
-            fill_mode=spec.fill_mode.upper(),
-        )
+        if resampler == "gather":
+            out = projective_transform_bilinear(img, transforms, fill_mode=spec.fill_mode, fill_value=float(spec.cval))
+        else:
+            out = tf.raw_ops.ImageProjectiveTransformV3(
+                images=img, transforms=transforms, output_shape=tf.constant([h, w], tf.int32),
+                fill_value=tf.constant(float(spec.cval), tf.float32), interpolation="BILINEAR",
+                fill_mode=spec.fill_mode.upper(),
+            )
         if outside is not None:
             out = tf.where(outside, tf.constant(float(spec.cval), tf.float32), out)
         if shift is not None:

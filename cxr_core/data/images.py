@@ -11,6 +11,21 @@ RGBA, palette), BMP and GIF (first frame) all become ``uint8 [H, W, 3]``:
 - JPEG is decoded with ``dct_method="INTEGER_ACCURATE"`` (libjpeg ISLOW, PIL's default), so decoded
   pixels equal PIL's bit for bit; TensorFlow's own default is the faster, inexact IFAST.
 - CMYK JPEGs are converted to RGB by TensorFlow's decoder (within 1 grey level of PIL's convert('RGB')).
+- TIFF, PPM/PGM/PBM (on Keras' file list [CN] [CVR-T], no TensorFlow decoder) and BMPs TensorFlow
+  refuses or misreads (1-, 4-, 8-bit palette, 16-bit, RLE: any BMP that is not uncompressed or
+  bit-field 24/32-bit) are decoded by PIL (``Image.open(...).convert('RGB')``, first frame) through
+  ``tf.numpy_function``, inside ``tf.data`` too: bit-identical to what Keras' ``load_img`` gets.
+  Which decoder runs is decided per file from its first bytes (:func:`image_kind`).
+- A file that cannot be decoded gets a reason in plain words (:func:`image_problem`), e.g. "truncated
+  PNG", "not an image: text file"; never TensorFlow's internal op text.
+
+Pre-resize (``pre_resize=(height, width, method)``): a first resize before the main one, for data sets
+that were resized once when they were prepared and then again by the training code (CoroNet: every
+image resized to 224x224 [S4], then Keras ``nearest`` 224 -> 150 [CN]). ``method`` is one of
+:data:`PRE_RESIZE_METHODS`, each computed exactly as PIL's ``Image.resize`` with that filter (after
+``convert('RGB')``, as Keras' ``load_img``): ``nearest`` by our exact TensorFlow path, the others by
+PIL itself through ``tf.numpy_function``. So the two steps equal ``img.convert('RGB').resize(pre,
+FILTER).resize(size, NEAREST)`` bit for bit (tested on every cxr4-mini image and the raw originals).
 
 Resize methods (``method`` argument):
 
@@ -52,10 +67,26 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from cxr_core.data.formats import (
+    clean_tf_message,
+    decode_pil,
+    decoded_by_pil,
+    image_kind,
+    needs_pil,
+    not_an_image,
+    pil_diagnosis,
+    pil_resize,
+)
+from cxr_core.data.png16 import png16_note, png16_to_uint8
+from cxr_core.data.dicom import decode_dicom_tf, dicom_problem, is_dicom_bytes, is_dicom_tensor
 from cxr_core.data.samples import SampleTable
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+#: Keras' ``white_list_formats`` (keras-preprocessing ``Iterator``) [CN] [CVR-T], plus ``.gif``
+#: (not on Keras' list; decoded when a manifest names one).
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".dcm")  # + DICOM (pydicom)
 RESIZE_METHODS = ("nearest", "bilinear", "area", "shorter_side_center_crop")
+#: Filters of the pre-resize, each exactly PIL's ``Image.resize`` filter of the same name.
+PRE_RESIZE_METHODS = ("nearest", "bilinear", "bicubic", "lanczos", "box", "hamming")
 SCALINGS = ("rescale01", "minus1_1", "imagenet", "raw255")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -63,15 +94,14 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _JPEG_MAGIC = b"\xff\xd8\xff"
 
-
 # --------------------------------------------------------------------------------------- decoding
-def _png16_to_uint8(contents: tf.Tensor) -> tf.Tensor:
+def _png16_to_uint8(contents: tf.Tensor, png16: str = "scale257") -> tf.Tensor:
     img = tf.io.decode_png(contents, channels=3, dtype=tf.uint16)
-    v = tf.cast(img, tf.int32)
-    return tf.cast((v + 128) // 257, tf.uint8)  # round(v / 257): 0 -> 0, 65535 -> 255
+    return png16_to_uint8(img, contents, png16)  # scale257: round(v / 257), 0 -> 0, 65535 -> 255
 
 
-def _decode_native(contents: tf.Tensor, jpeg_ratio_index: tf.Tensor | None = None) -> tf.Tensor:
+def _decode_native(contents: tf.Tensor, jpeg_ratio_index: tf.Tensor | None = None,
+                   png16: str = "scale257") -> tf.Tensor:
     """``uint8 [H, W, C]`` with the file's own channels: 1 (gray JPEG/PNG), 2 (gray+alpha PNG), 3, 4 (RGBA).
 
     Gray stays one channel so that decoding and resizing touch a third of the bytes; :func:`_to_rgb`
@@ -95,8 +125,8 @@ def _decode_native(contents: tf.Tensor, jpeg_ratio_index: tf.Tensor | None = Non
             return jpeg_at(1)
         return tf.switch_case(jpeg_ratio_index, [(lambda r=r: jpeg_at(r)) for r in (1, 2, 4, 8)])
 
-    def png16() -> tf.Tensor:
-        return _png16_to_uint8(contents)
+    def png16_() -> tf.Tensor:  # preprocess.png16 (cxr_core.data.png16)
+        return _png16_to_uint8(contents, png16)
 
     def png8() -> tf.Tensor:
         return tf.io.decode_png(contents, channels=0, dtype=tf.uint8)
@@ -104,7 +134,14 @@ def _decode_native(contents: tf.Tensor, jpeg_ratio_index: tf.Tensor | None = Non
     def other() -> tf.Tensor:
         return tf.io.decode_image(contents, channels=3, dtype=tf.uint8, expand_animations=False)
 
-    img = tf.case([(is_jpeg, jpeg), (is_png16, png16), (is_png, png8)], default=other, exclusive=False)
+    def pil() -> tf.Tensor:
+        return decode_pil(contents)
+
+    def dicom() -> tf.Tensor:  # DICOM via pydicom (cxr_core.data.dicom states the 8-bit rule)
+        return decode_dicom_tf(contents)
+
+    img = tf.case([(is_dicom_tensor(contents), dicom), (is_jpeg, jpeg), (is_png16, png16_), (is_png, png8),
+                   (needs_pil(contents), pil)], default=other, exclusive=False)
     return tf.ensure_shape(img, [None, None, None])
 
 
@@ -115,13 +152,14 @@ def _to_rgb(img: tf.Tensor) -> tf.Tensor:
     return tf.ensure_shape(rgb, [None, None, 3])
 
 
-def decode_to_uint8_rgb(contents: tf.Tensor) -> tf.Tensor:
-    """Decode the bytes of a JPEG / PNG / BMP / GIF file to ``uint8 [H, W, 3]`` (graph-safe).
+def decode_to_uint8_rgb(contents: tf.Tensor, png16: str = "scale257") -> tf.Tensor:
+    """Decode the bytes of a JPEG / PNG / BMP / GIF / TIFF / PNM file to ``uint8 [H, W, 3]`` (graph-safe).
 
     Gray is replicated to three channels, alpha is dropped (as ``PIL convert('RGB')``), 16-bit PNGs are
-    scaled by ``round(v / 257)``. JPEG uses the accurate integer IDCT so pixels equal PIL's.
+    scaled by ``round(v / 257)`` (or as ``png16`` says, :mod:`cxr_core.data.png16`). JPEG uses the
+    accurate integer IDCT so pixels equal PIL's.
     """
-    return _to_rgb(_decode_native(contents))
+    return _to_rgb(_decode_native(contents, png16=png16))
 
 
 def _jpeg_ratio_index(contents: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
@@ -148,17 +186,24 @@ def decode_to_uint8_rgb_fast(contents: tf.Tensor, size: tuple[int, int]) -> tf.T
 
 
 def decode_resize_to_uint8_rgb(contents: tf.Tensor, size: tuple[int, int], method: str, *,
-                               fast_jpeg_decode: bool = False) -> tf.Tensor:
+                               fast_jpeg_decode: bool = False,
+                               pre_resize: tuple[int, int, str] | None = None,
+                               png16: str = "scale257") -> tf.Tensor:
     """``resize_to_uint8(decode_to_uint8_rgb(contents), size, method)``, value for value, but faster.
 
     Gray files (most chest X-rays) are decoded and resized as one channel and replicated to three
     only at the target size; every resize method treats channels independently, so the result is
-    identical. ``fast_jpeg_decode`` as :func:`decode_to_uint8_rgb_fast`.
+    identical. ``fast_jpeg_decode`` as :func:`decode_to_uint8_rgb_fast`. ``pre_resize``
+    ``(height, width, method)`` resizes first (see the module docstring, :func:`pre_resize_uint8`).
     """
     contents = tf.convert_to_tensor(contents, tf.string)
     size = (int(size[0]), int(size[1]))
-    ratio = _fast_ratio_index(contents, size) if fast_jpeg_decode else None
-    img = _decode_native(contents, ratio)
+    pre = check_pre_resize(pre_resize)
+    first_size = size if pre is None else pre[:2]
+    ratio = _fast_ratio_index(contents, first_size) if fast_jpeg_decode else None
+    img = _decode_native(contents, ratio, png16)
+    if pre is not None:
+        img = pre_resize_uint8(img, pre)
     small = _resize_any_channels(img, size, method)
     return tf.ensure_shape(_to_rgb(small), [size[0], size[1], 3])
 
@@ -197,6 +242,42 @@ def _shorter_side_size(shape: tf.Tensor, s: int) -> tuple[tf.Tensor, tf.Tensor]:
     new_h = tf.where(w <= h, new_long, s)
     new_w = tf.where(w <= h, s, new_long)
     return new_h, new_w
+
+
+def check_pre_resize(pre_resize) -> tuple[int, int, str] | None:
+    """``None`` or ``(height, width, method)`` checked: sizes >= 1, method in :data:`PRE_RESIZE_METHODS`.
+
+    Raises:
+        ValueError: naming what was expected and what was found.
+    """
+    if pre_resize is None:
+        return None
+    try:
+        h, w, method = pre_resize
+        h, w = int(h), int(w)
+    except (TypeError, ValueError):
+        raise ValueError(f"pre_resize must be (height, width, method) or None; got {pre_resize!r}") from None
+    if min(h, w) < 1:
+        raise ValueError(f"pre_resize height and width must be >= 1; got {pre_resize!r}")
+    if method not in PRE_RESIZE_METHODS:
+        raise ValueError(f"pre_resize method must be one of {PRE_RESIZE_METHODS}; got {method!r}")
+    return h, w, str(method)
+
+
+def pre_resize_uint8(image: tf.Tensor, pre_resize: tuple[int, int, str]) -> tf.Tensor:
+    """The first of two resizes, exactly as PIL ``convert('RGB').resize((w, h), FILTER)`` (graph-safe).
+
+    ``image``: ``uint8 [H, W, C]`` with C = 1 (gray), 2 (gray + alpha), 3 or 4 (RGBA); alpha is dropped
+    first, as ``convert('RGB')`` does. Returns ``uint8 [h, w, 1 or 3]``. ``nearest`` runs our exact
+    TensorFlow path; other filters run PIL's own resize through ``tf.numpy_function``.
+    """
+    h, w, method = check_pre_resize(pre_resize)
+    c = tf.shape(image)[-1]
+    image = tf.cond(c < 3, lambda: image[..., :1], lambda: image[..., :3])
+    if method == "nearest":
+        return _resize_any_channels(image, (h, w), "nearest")
+    out = tf.numpy_function(lambda a: pil_resize(a, h, w, method), [image], tf.uint8, stateful=False)
+    return tf.ensure_shape(out, [h, w, None])
 
 
 def resize_to_uint8(image: tf.Tensor, size: tuple[int, int], method: str) -> tf.Tensor:
@@ -259,34 +340,71 @@ def scale_pixels(image_0_255: tf.Tensor, scaling: str) -> tf.Tensor:
 
 
 # --------------------------------------------------------------------------------------- checks
+def decode_problem(data: bytes) -> str | None:
+    """None when :func:`decode_to_uint8_rgb` decodes these bytes; otherwise why not, in plain words.
+
+    Examples: ``"empty file"``, ``"not an image: text file"``, ``"truncated PNG"``, ``"corrupt JPEG
+    data (...)"``. TensorFlow's internal op names never appear.
+    """
+    if not data:
+        return "empty file"
+    if is_dicom_bytes(data):
+        return dicom_problem(data)
+    kind = image_kind(data)
+    if kind is None:
+        return not_an_image(data)
+    if decoded_by_pil(data):
+        return pil_diagnosis(data, kind) or None
+    try:
+        if kind == "JPEG":
+            # ratio=8 still entropy-decodes every block (truncation and corrupt data are found) but
+            # skips most of the IDCT and colour work.
+            tf.io.decode_jpeg(data, channels=3, ratio=8)
+        else:
+            decode_to_uint8_rgb(tf.constant(data))
+    except (tf.errors.OpError, ValueError) as exc:
+        return pil_diagnosis(data, kind) or f"{kind} file TensorFlow cannot decode ({clean_tf_message(exc)})"
+    return None
+
+
 def image_problem(path: str) -> str | None:
-    """None when TensorFlow decodes the file; otherwise a one-line reason."""
+    """None when the pipeline decodes the file; otherwise a one-line reason in plain words."""
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as exc:
         return f"cannot read file: {exc.strerror or exc}"
-    if not data:
-        return "empty file"
-    try:
-        if data[:3] == _JPEG_MAGIC:
-            # ratio=8 still entropy-decodes every block (truncation and corrupt data are found) but
-            # skips most of the IDCT and colour work.
-            tf.io.decode_jpeg(data, channels=3, ratio=8)
-        elif data[:8] == _PNG_MAGIC or data[:2] == b"BM" or data[:4] == b"GIF8":
-            decode_to_uint8_rgb(tf.constant(data))
-        else:
-            return f"not a PNG/JPEG/BMP/GIF file (first bytes {data[:8]!r})"
-    except (tf.errors.OpError, ValueError) as exc:
-        msg = getattr(exc, "message", str(exc)).strip().splitlines()
-        return f"cannot be decoded: {msg[0] if msg else type(exc).__name__}"
-    return None
+    return decode_problem(data)
 
 
-def verify_images(table: SampleTable, *, on_error: str = "raise", num_threads: int | None = None) -> SampleTable:
+def warn_low_range_png16(paths, pool=None) -> dict[str, str]:
+    """Log a WARNING naming each 16-bit PNG that uses a fraction of its range (:func:`png16_note`);
+    returns ``{path: note}``. Only files whose header says 16-bit PNG are decoded again."""
+    import logging
+
+    def note(path: str) -> str | None:
+        with open(path, "rb") as fh:
+            head = fh.read(32)
+        if not (head[:8] == _PNG_MAGIC and len(head) > 24 and head[24] == 16):
+            return None
+        return png16_note(Path(path).read_bytes())
+
+    notes = list(pool.map(note, paths) if pool is not None else map(note, paths))
+    found = {p: n for p, n in zip(paths, notes) if n}
+    for p, n in found.items():
+        logging.getLogger(__name__).warning(
+            "%s: %s; with preprocess.png16: scale257 (the default) it decodes nearly black. Set "
+            "preprocess.png16: sbit or minmax (command line: --set preprocess.png16=sbit)", p, n)
+    return found
+
+
+def verify_images(table: SampleTable, *, on_error: str = "raise", num_threads: int | None = None,
+                  skip_hint: str = "set data.on_bad_file: skip (command line: --set data.on_bad_file=skip; "
+                                   "predict/evaluate/explain: --skip-bad) to leave them out, each listed") -> SampleTable:
     """Find files the pipeline could not decode (threaded, with TensorFlow's own decoders).
 
-    ``on_error="raise"`` (default) raises ``ValueError`` naming every bad file and why;
+    ``on_error="raise"`` (default) raises ``ValueError`` naming the bad files and why (the first 20
+    and the count; ``skip_hint`` says how to skip them, in the caller's terms: ``--skip-bad`` ...);
     ``on_error="skip"`` returns a table without them, each added to ``skipped`` with its reason.
     Nothing is ever dropped silently. JPEGs are checked at 1/8 scale (cheap, still finds truncation).
     """
@@ -296,15 +414,17 @@ def verify_images(table: SampleTable, *, on_error: str = "raise", num_threads: i
     threads = num_threads or min(8, (os.cpu_count() or 1) * 2)
     with ThreadPoolExecutor(max_workers=threads) as pool:
         reasons = list(pool.map(image_problem, paths))
+        warn_low_range_png16([p for p, r in zip(paths, reasons) if r is None], pool)
     bad = [(p, r) for p, r in zip(paths, reasons) if r is not None]
     if not bad:
         return table
     if on_error == "raise":
-        listing = "; ".join(f"{p}: {r}" for p, r in bad[:10])
-        more = f" (and {len(bad) - 10} more)" if len(bad) > 10 else ""
+        listing = "\n  ".join(f"{p}: {r}" for p, r in bad[:20])
+        more = f"\n  ... and {len(bad) - 20} more" if len(bad) > 20 else ""
         raise ValueError(
-            f"{len(bad)} of {len(paths)} image files cannot be decoded: {listing}{more}. "
-            "Fix or remove them, or pass on_error='skip' to list them in table.skipped."
+            f"{len(bad)} of {len(paths)} image files cannot be decoded"
+            f"{' (first 20 listed)' if len(bad) > 20 else ''}:\n  {listing}{more}\n"
+            f"Fix or remove them, or {skip_hint}."
         )
     keep = np.array([r is None for r in reasons])
     new_skipped = pd.DataFrame({"path": [p for p, _ in bad], "reason": [r for _, r in bad]})
@@ -313,11 +433,23 @@ def verify_images(table: SampleTable, *, on_error: str = "raise", num_threads: i
     return SampleTable(kept.frame, table.class_names, skipped)
 
 
-def load_image_array(path: str | os.PathLike, size: tuple[int, int], method: str = "nearest") -> np.ndarray:
-    """Eager convenience for predict/explain: the file as float32 ``[h, w, 3]`` in 0..255."""
+def load_image_array(path: str | os.PathLike, size: tuple[int, int], method: str = "nearest",
+                     pre_resize: tuple[int, int, str] | None = None, png16: str = "scale257") -> np.ndarray:
+    """Eager convenience for predict/explain: the file as float32 ``[h, w, 3]`` in 0..255.
+
+    ``pre_resize`` ``(height, width, method)`` resizes first (CoroNet's 224x224 data set [S4]), see the
+    module docstring; the result equals the pipeline's bit for bit.
+
+    Raises:
+        ValueError: the file cannot be decoded, naming it and the reason in plain words.
+    """
     data = Path(path).read_bytes()
+    pre = check_pre_resize(pre_resize)
     try:
-        img = decode_to_uint8_rgb(tf.constant(data))
-    except tf.errors.OpError as exc:
-        raise ValueError(f"{path}: cannot be decoded as an image ({exc.message.strip()})") from exc
+        img = decode_to_uint8_rgb(tf.constant(data), png16)
+        if pre is not None:
+            img = _to_rgb(pre_resize_uint8(img, pre))
+    except tf.errors.OpError:
+        reason = decode_problem(data) or "cannot be decoded"
+        raise ValueError(f"{path}: cannot be decoded as an image ({reason})") from None
     return resize_uint8(img, size, method).numpy()

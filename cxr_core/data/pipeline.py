@@ -20,6 +20,9 @@ Order of operations (each a ``tf.data`` stage)::
   the same seed give identical batches, epoch after epoch, yet epochs differ from one another.
 - Augmentation runs on whole batches (one ``ImageProjectiveTransformV3`` call per batch), which is
   much faster than a per-image map.
+- ``augment_placement="device"`` (``augment.placement: device``) stops after drawing each image's
+  transform parameters: the uint8 batch and its parameters go to the training step, which augments
+  and scales on the accelerator (:mod:`cxr_core.data.device_augment`; same seeds, same batches).
 - Gray images (most chest X-rays, whatever their file's colour mode) are decoded, resized, augmented
   and scaled as one channel and replicated to three at the end; every step treats channels alike, so
   the values are identical to the three-channel computation, for about a third of the work. A batch
@@ -43,12 +46,15 @@ import numpy as np
 import tensorflow as tf
 
 from cxr_core.data.augment import Keras2AugmentSpec, apply_transform, sample_transform_params
+from cxr_core.data.device_augment import PLACEMENTS, RAW_IMAGES, RAW_PARAMS, DeviceAugmentation, pack_params
 from cxr_core.data.images import (
     RESIZE_METHODS,
     SCALINGS,
+    check_pre_resize,
     decode_resize_to_uint8_rgb,
     scale_pixels,
 )
+from cxr_core.data.keras2_iteration import dataset_from_index_batches
 from cxr_core.data.samples import SampleTable
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -62,7 +68,11 @@ class PipelineSpec:
     ``shorter_side_center_crop``; ``scaling`` one of ``rescale01``/``minus1_1``/``imagenet``/``raw255``;
     ``augment`` the Keras-2 augmentation (None = none); ``cache`` False, True (memory) or a file path
     prefix (a hash of the file list and resize settings is appended, so a stale cache is never reused);
-    ``fast_jpeg_decode`` opt-in reduced-scale JPEG decoding (not Keras-exact).
+    ``fast_jpeg_decode`` opt-in reduced-scale JPEG decoding (not Keras-exact);
+    ``augment_placement`` ``host`` (augment and scale in tf.data) or ``device`` (serve raw uint8 batches
+    that the training step augments and scales: :mod:`cxr_core.data.device_augment`); ``pre_resize``
+    ``(height, width, method)`` a first resize before ``image_size`` (CoroNet's 224x224 data set [S4],
+    see :mod:`cxr_core.data.images`), or None.
     """
 
     image_size: tuple[int, int]
@@ -71,8 +81,12 @@ class PipelineSpec:
     augment: Keras2AugmentSpec | None = None
     cache: bool | str = False
     fast_jpeg_decode: bool = False
+    augment_placement: str = "host"
+    pre_resize: tuple[int, int, str] | None = None
+    png16: str = "scale257"  # 16-bit PNGs to 8 bits (cxr_core.data.png16; preprocess.png16)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "pre_resize", check_pre_resize(self.pre_resize))
         size = tuple(int(v) for v in self.image_size)
         if len(size) != 2 or min(size) < 1:
             raise ValueError(f"PipelineSpec.image_size must be (height, width) > 0; got {self.image_size!r}")
@@ -83,13 +97,26 @@ class PipelineSpec:
             raise ValueError(f"PipelineSpec.scaling must be one of {SCALINGS}; got {self.scaling!r}")
         if self.augment is not None and not isinstance(self.augment, Keras2AugmentSpec):
             raise ValueError(f"PipelineSpec.augment must be a Keras2AugmentSpec or None; got {type(self.augment).__name__}")
+        if self.augment_placement not in PLACEMENTS:
+            raise ValueError(f"PipelineSpec.augment_placement (augment.placement) must be one of {PLACEMENTS}; "
+                             f"got {self.augment_placement!r}")
+
+
+def device_augmentation(spec: PipelineSpec) -> DeviceAugmentation | None:
+    """What the training step must apply to this spec's training batches: None unless
+    ``augment_placement`` is ``device`` and the augmentation changes images."""
+    if spec.augment_placement != "device" or spec.augment is None or spec.augment.is_identity:
+        return None
+    return DeviceAugmentation(spec.augment, spec.scaling)
 
 
 def _cache_filename(prefix: str, paths: np.ndarray, spec: PipelineSpec) -> str:
     """The cache file for these files and resize settings: a file replaced in place (new size or
     modification time) or a different list gives another name, so stale pixels are never served."""
     key = hashlib.sha256()
-    key.update(repr(("v3", spec.image_size, spec.resize_method, spec.fast_jpeg_decode)).encode())
+    key.update(repr(("v3", spec.image_size, spec.resize_method, spec.fast_jpeg_decode, spec.pre_resize)).encode())
+    if spec.png16 != "scale257":
+        key.update(spec.png16.encode())
     for p in paths:
         st = os.stat(p)
         key.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
@@ -108,12 +135,22 @@ def build_dataset(
     drop_remainder: bool = False,
     repeat: bool = False,
     include_ids: bool = False,
+    index_batches=None,
 ) -> tf.data.Dataset:
     """Batches ``(images float32 [B, h, w, 3], one-hot labels float32 [B, C])`` for ``table``.
 
     ``include_ids=True`` adds the sample ids (string ``[B]``) as a third element. ``augment=True``
     applies ``spec.augment`` (a no-op when it is None). ``seed`` fixes shuffling and augmentation;
     ``repeat=True`` repeats forever (reshuffled and re-augmented every epoch).
+
+    ``index_batches``: a callable returning an iterator of sample-index arrays, one per batch (from
+    :mod:`cxr_core.data.keras2_iteration`: Keras 2's steps and order); it replaces ``shuffle``,
+    ``repeat`` and ``drop_remainder`` and cannot be combined with ``spec.cache``.
+
+    With ``spec.augment_placement == "device"`` and an augmentation to apply, the images are instead a
+    raw batch ``{"images": uint8 [B, h, w, 3], "augment_params": float32 [B, 9]}`` (the parameters
+    drawn from the same seeds as on the host), which the model of
+    :func:`cxr_core.data.device_augment.with_device_augmentation` augments and scales.
     """
     n = len(table)
     if n == 0:
@@ -139,7 +176,8 @@ def build_dataset(
 
     def load(i):
         contents = tf.io.read_file(tf.gather(paths_t, i))
-        img = decode_resize_to_uint8_rgb(contents, size, method, fast_jpeg_decode=fast)
+        img = decode_resize_to_uint8_rgb(contents, size, method, fast_jpeg_decode=fast, pre_resize=spec.pre_resize,
+                                         png16=spec.png16)
         gray = tf.reduce_all(tf.equal(img[..., :1], img[..., 1:]))  # exact test, at the small size
         return i, img, gray
 
@@ -149,19 +187,24 @@ def build_dataset(
         return img, gray, tf.gather(labels_t, i), tf.gather(ids_t, i)
 
     cached = bool(spec.cache)
-    ds = tf.data.Dataset.range(n)
-    if shuffle and not cached:
-        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
-    if cached:
-        filename = _cache_filename(spec.cache, paths, spec) if isinstance(spec.cache, str) else ""
-        ds = ds.cache(filename)
-        if shuffle:
+    if index_batches is not None:
+        if cached:
+            raise ValueError("build_dataset: index_batches (Keras 2 steps) cannot be combined with preprocess.cache")
+        ds = dataset_from_index_batches(index_batches, lambda i: with_label(*load(i)), batch_size)
+    else:
+        ds = tf.data.Dataset.range(n)
+        if shuffle and not cached:
             ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.map(with_label, num_parallel_calls=AUTOTUNE, deterministic=True)
-    if repeat:
-        ds = ds.repeat()
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+        ds = ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
+        if cached:
+            filename = _cache_filename(spec.cache, paths, spec) if isinstance(spec.cache, str) else ""
+            ds = ds.cache(filename)
+            if shuffle:
+                ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+        ds = ds.map(with_label, num_parallel_calls=AUTOTUNE, deterministic=True)
+        if repeat:
+            ds = ds.repeat()
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
 
     aug_spec = spec.augment if augment else None
     if aug_spec is not None and aug_spec.is_identity:
@@ -195,10 +238,18 @@ def build_dataset(
         y = tf.one_hot(label, num_classes, dtype=tf.float32)
         return (x, y, sample_id) if include_ids else (x, y)
 
+    def raw_for_device(images, gray, label, sample_id, batch_seed):
+        params = sample_transform_params(aug_spec, size, batch_seed, batch_size=tf.shape(images)[0])
+        x = {RAW_IMAGES: tf.ensure_shape(images, [None, size[0], size[1], 3]), RAW_PARAMS: pack_params(params)}
+        y = tf.one_hot(label, num_classes, dtype=tf.float32)
+        return (x, y, sample_id) if include_ids else (x, y)
+
     if aug_spec is not None:
+        # The same per-batch seeds for both placements: on the device the same parameters are applied.
+        on_seeded_batch = raw_for_device if spec.augment_placement == "device" else finish
         seeds = tf.data.Dataset.random(seed=seed + 7919, rerandomize_each_iteration=True).batch(2)
         ds = tf.data.Dataset.zip((ds, seeds)).map(
-            lambda batch, s: finish(*batch, batch_seed=s), num_parallel_calls=AUTOTUNE, deterministic=True
+            lambda batch, s: on_seeded_batch(*batch, batch_seed=s), num_parallel_calls=AUTOTUNE, deterministic=True
         )
     else:
         ds = ds.map(finish, num_parallel_calls=AUTOTUNE, deterministic=True)

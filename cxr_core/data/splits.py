@@ -1,12 +1,12 @@
-"""Splits of a :class:`~cxr_core.data.samples.SampleTable`: undersampling, k-fold, holdout, split CSVs.
+"""Splits of a :class:`~cxr_core.data.samples.SampleTable`: undersampling, k-fold, holdout.
 
-Everything is seeded with ``np.random.default_rng(seed)`` (or scikit-learn's ``random_state=seed``),
-so the same table and seed always give the same split.
+Everything random is seeded with ``np.random.default_rng(seed)`` (or scikit-learn's
+``random_state=seed``), so the same table and seed always give the same split. The holdout style
+``keras_validation_split`` is not random at all: it is Keras 2's ``validation_split`` [CN].
 """
 
 from __future__ import annotations
 
-import io
 import os
 import warnings
 
@@ -15,13 +15,11 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, StratifiedShuffleSplit
 
 from cxr_core.data.samples import SampleTable
-from cxr_core.io import atomic_write_text
 
-#: CoroNet Table I: images per class after random undersampling [S4].
-CORONET_TABLE1_COUNTS = {"normal": 310, "pneumonia_bacterial": 330, "pneumonia_viral": 327, "covid": 284}
 
-SPLIT_COLUMNS = ("sample_id", "label", "patient_id", "fold")
 _STYLES = ("stratified", "authors_contiguous")
+#: Styles of :func:`holdout_assignments`.
+HOLDOUT_STYLES = ("stratified", "keras_validation_split")
 
 
 class SplitError(ValueError):
@@ -32,8 +30,8 @@ def undersample(table: SampleTable, counts, seed: int) -> SampleTable:
     """Randomly undersample classes to fixed sizes, keeping the table's row order among kept rows.
 
     CoroNet "random under-sampling of majority classes" to Table I (310 normal, 330 bacterial,
-    327 viral, 284 COVID-19) [S4]; :data:`CORONET_TABLE1_COUNTS` spells them with cxr4-mini's folder
-    names (the authors' folders were ``pneumonia_bac``/``pneumonia_vir`` [CN]).
+    327 viral, 284 COVID-19) [S4]: the counts are the preset's ``data.undersample``
+    (``coronet_tf.presets.TABLE_I_COUNTS``, with the authors' folder names [CN]).
 
     Args:
         table: the samples.
@@ -132,7 +130,7 @@ def kfold_assignments(
             spread = pd.Series(folds).groupby(groups).nunique()
             if (spread > 1).any():
                 warnings.warn(
-                    f"authors_contiguous folds ignore patient ids (as CVR-Net's code did): "
+                    f"authors_contiguous folds ignore patient ids (as the authors' code did): "
                     f"{int((spread > 1).sum())} patients have images in more than one fold",
                     stacklevel=2,
                 )
@@ -154,18 +152,63 @@ def kfold_assignments(
     return folds
 
 
+def keras_validation_split(table: SampleTable, fraction: float) -> np.ndarray:
+    """``True`` for the rows Keras 2's ``validation_split=fraction`` puts in ``subset='validation'``.
+
+    keras-preprocessing's ``DirectoryIterator`` lists each class folder's files in sorted order
+    (sub-folders by ``os.walk`` path, files by name, both sorted) and keeps
+    ``files[int(start * n):int(stop * n)]`` with ``(start, stop) = (0, fraction)`` for validation and
+    ``(fraction, 1)`` for training, ``n`` the class's file count (``_list_valid_filenames_in_directory``).
+    So the first ``int(fraction * n)`` files of every class (truncated, not rounded) validate, the rest
+    train: deterministic, no seed, no patient grouping [CN] (CoroNet's 1,396 train-folder images gave
+    1,119 / 277 [CN-old]).
+
+    The order here is the path order Keras uses: per class, paths sorted as ``os.walk`` visits them
+    (:func:`keras_file_order`). ``fraction`` must lie strictly between 0 and 1 (Keras' own check).
+    """
+    fraction = float(fraction)
+    if not 0.0 < fraction < 1.0:
+        raise SplitError(f"validation_split must be strictly between 0 and 1; got {fraction}")
+    held = np.zeros(len(table), dtype=bool)
+    labels = table.labels
+    paths = table.frame["path"].astype(str).to_numpy()
+    for k in range(len(table.class_names)):
+        rows = np.flatnonzero(labels == k)
+        ordered = rows[keras_file_order(paths[rows])]
+        held[ordered[: int(fraction * len(ordered))]] = True
+    return held
+
+
+def keras_file_order(paths) -> np.ndarray:
+    """Positions that sort ``paths`` of one class folder as keras-preprocessing lists them.
+
+    ``_iter_valid_files`` walks ``sorted(os.walk(folder), key=root)`` and, in each directory,
+    ``sorted(files)``: the key is (directory, file name) compared as strings, which differs from a plain
+    path sort when a sub-folder name sorts between file names.
+    """
+    keys = [(os.path.dirname(p), os.path.basename(p)) for p in paths]
+    return np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64)
+
+
 def holdout_assignments(
-    table: SampleTable, fraction: float, seed: int, *, group_by_patient: bool = True
+    table: SampleTable, fraction: float, seed: int, *, group_by_patient: bool = True, style: str = "stratified"
 ) -> np.ndarray:
     """``True`` for the rows held out (about ``fraction`` of each class), ``False`` for the rest.
 
-    Without patient ids (or with ``group_by_patient=False``): scikit-learn
+    ``style="keras_validation_split"``: :func:`keras_validation_split` (Keras 2's deterministic first
+    ``int(fraction * n)`` files of each class [CN]); ``seed`` and ``group_by_patient`` are not used.
+
+    ``style="stratified"`` (default), without patient ids (or with ``group_by_patient=False``): scikit-learn
     ``StratifiedShuffleSplit(test_size=fraction, random_state=seed)``. With patient ids: patients are
     visited in a ``default_rng(seed)`` order and a patient's images are held out whenever that
     brings the held-out per-class counts closer to ``round(fraction * class count)`` (rows without a
     patient id are their own patient), so no patient is on both sides and classes stay close to
     ``fraction``.
     """
+    if style not in HOLDOUT_STYLES:
+        raise ValueError(f"holdout style must be one of {HOLDOUT_STYLES}; got {style!r}")
+    if style == "keras_validation_split":
+        return keras_validation_split(table, fraction)
     fraction = float(fraction)
     if not 0.0 < fraction < 1.0:
         raise SplitError(f"holdout fraction must be in (0, 1); got {fraction}")
@@ -192,79 +235,3 @@ def holdout_assignments(
             chosen[g] = True
     held[chosen[codes]] = True
     return held
-
-
-def write_split_csv(path, table: SampleTable, fold_ids) -> None:
-    """Write ``sample_id,label,patient_id,fold`` for every row, atomically.
-
-    ``fold_ids`` is one integer per row (a boolean holdout mask is written as 1 = held out, 0 = kept).
-    Missing patient ids are written as empty cells.
-    """
-    folds = np.asarray(fold_ids)
-    if folds.shape != (len(table),):
-        raise SplitError(f"{os.fspath(path)}: {folds.shape} fold ids for a table of {len(table)} rows")
-    if folds.dtype == bool:
-        folds = folds.astype(np.int64)
-    elif not np.issubdtype(folds.dtype, np.integer):
-        raise SplitError(f"{os.fspath(path)}: fold ids must be integers; got dtype {folds.dtype}")
-    out = pd.DataFrame(
-        {
-            "sample_id": table.frame["sample_id"].astype(str).to_numpy(),
-            "label": table.frame["label"].astype(str).to_numpy(),
-            "patient_id": table.frame["patient_id"].astype("string").fillna("").to_numpy(dtype=object),
-            "fold": folds.astype(np.int64),
-        }
-    )
-    buffer = io.StringIO()
-    out.to_csv(buffer, index=False, lineterminator="\n")
-    atomic_write_text(path, buffer.getvalue())
-
-
-def read_split_csv(path, table: SampleTable) -> np.ndarray:
-    """Fold id of every row of ``table``, read from a CSV written by :func:`write_split_csv`.
-
-    The CSV's sample ids must be exactly the table's: a sample missing from the CSV, an extra or a
-    repeated one in it, a different label or a non-integer fold is a :class:`SplitError` naming the
-    CSV and the first offending ``sample_id``. Row order in the CSV does not matter.
-    """
-    path = os.fspath(path)
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    missing_cols = [c for c in ("sample_id", "fold") if c not in frame.columns]
-    if missing_cols:
-        raise SplitError(f"{path}: missing columns {missing_cols}; found {list(frame.columns)}")
-    ids = frame["sample_id"].to_numpy(dtype=object)
-    repeated = frame["sample_id"][frame["sample_id"].duplicated()]
-    if len(repeated):
-        raise SplitError(f"{path}: sample_id {repeated.iloc[0]!r} appears more than once")
-    table_ids = table.frame["sample_id"].astype(str).to_numpy(dtype=object)
-    position = {sid: i for i, sid in enumerate(ids)}
-    absent = [sid for sid in table_ids if sid not in position]
-    if absent:
-        raise SplitError(
-            f"{path} does not match the table: sample_id {absent[0]!r} of the table is not in the split "
-            f"file ({len(absent)} missing in all)"
-        )
-    table_set = set(table_ids)
-    extra = [sid for sid in ids if sid not in table_set]
-    if extra:
-        raise SplitError(
-            f"{path} does not match the table: sample_id {extra[0]!r} of the split file is not in the table "
-            f"({len(extra)} extra in all)"
-        )
-    order = np.array([position[sid] for sid in table_ids], dtype=np.int64)
-    if "label" in frame.columns:
-        csv_labels = frame["label"].to_numpy(dtype=object)[order]
-        table_labels = table.frame["label"].astype(str).to_numpy(dtype=object)
-        differ = np.flatnonzero(csv_labels != table_labels)
-        if len(differ):
-            i = differ[0]
-            raise SplitError(
-                f"{path}: sample_id {table_ids[i]!r} has label {csv_labels[i]!r} in the split file but "
-                f"{table_labels[i]!r} in the table"
-            )
-    raw_folds = frame["fold"].to_numpy(dtype=object)[order]
-    try:
-        return np.array([int(v) for v in raw_folds], dtype=np.int64)
-    except ValueError:
-        bad = next(i for i, v in enumerate(raw_folds) if not str(v).strip().lstrip("-").isdigit())
-        raise SplitError(f"{path}: fold {raw_folds[bad]!r} of sample_id {table_ids[bad]!r} is not an integer") from None

@@ -15,15 +15,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="PyTorch not installed (optional extra: pip install covid-cxr-tf[torch])")
+from tests.references import require
+
+torch = require("torch")  # the reference framework; CI fails without it
 
 from PIL import Image  # noqa: E402
 
 from coronanet_tf import build_coronanet, convert_torch_checkpoint, convert_torchvision_vgg16_bn  # noqa: E402
-from coronanet_tf.convert import ConversionReport, coronanet_arrays_from_torch  # noqa: E402
+from coronanet_tf.torch_weights import ConversionReport, coronanet_arrays_from_torch  # noqa: E402
 from coronanet_tf.model import load_coronanet_weights  # noqa: E402
-
-torch_reference = pytest.importorskip("coronanet_tf.torch_reference")
+from coronanet_tf import torch_reference  # noqa: E402
 
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)

@@ -16,6 +16,7 @@ import yaml
 
 from cxr_core.config import load_config, replace, smoke_overrides
 from cxr_core.protocol import run_protocol
+from tests.log_capture import captured_logs
 
 REPO = Path(__file__).resolve().parents[2]
 LABEL_MAP = {"covid": "COVID-19", "normal": "normal", "pneumonia_bacterial": "pneumonia", "pneumonia_viral": "pneumonia"}
@@ -55,8 +56,8 @@ def _cfg(yaml_name: str, data_root: Path, cxr4_mini: Path, test_file: str):
 @pytest.fixture(scope="module")
 def authors_run(covidx_like, cxr4_mini, tmp_path_factory):
     cfg = _cfg("covidx.yaml", covidx_like, cxr4_mini, "test.csv")
-    logs: list[str] = []
-    run_dir = run_protocol(cfg, tmp_path_factory.mktemp("runs") / "authors", smoke=True, progress=logs.append)
+    with captured_logs() as logs:
+        run_dir = run_protocol(cfg, tmp_path_factory.mktemp("runs") / "authors", smoke=True)
     return cfg, run_dir, logs
 
 
@@ -80,10 +81,13 @@ def test_smoke_keeps_224_and_uses_the_papers_settings(authors_run):
 def test_run_directory_holds_both_phases_and_the_report(authors_run):
     cfg, run_dir, logs = authors_run
     fold = run_dir / "fold_0"
-    for rel in ("phase1/training_log.csv", "phase1/checkpoints/last.weights.h5", "phase1/model.weights.h5",
-                "phase2/training_log.csv", "phase2/checkpoints/best.weights.h5", "phase2/model.weights.h5",
+    for rel in ("phase1/training_log.csv", "phase1/model.weights.h5",
+                "phase2/training_log.csv", "phase2/model.weights.h5",
                 "predictions.csv", "metrics.csv", "confusion_matrix.png"):
         assert (fold / rel).is_file(), f"{fold / rel} missing"
+    # a finished fold keeps one weights file per phase, no optimizer state (cxr_core.checkpoints)
+    assert sorted(p.relative_to(fold).as_posix() for p in fold.rglob("*.weights.h5")) == [
+        "phase1/model.weights.h5", "phase2/model.weights.h5"]
     phase1 = pd.read_csv(fold / "phase1/training_log.csv")
     assert len(phase1) == 1 and "accuracy" not in phase1.columns and np.isfinite(phase1["loss"]).all()
     phase2 = pd.read_csv(fold / "phase2/training_log.csv")
@@ -123,23 +127,25 @@ def test_a_finished_run_is_not_trained_again(authors_run):
     import tensorflow as tf
 
     from coronanet_tf import FAMILY
-    from cxr_core.protocol import model_builder
+    from cxr_core.models import model_builder
 
     cfg, run_dir, _ = authors_run
     fold = run_dir / "fold_0"
-    logs: list[str] = []
-    run_protocol(cfg, run_dir, smoke=True, progress=logs.append)
+    with captured_logs() as logs:
+        run_protocol(cfg, run_dir, smoke=True)
     assert any("finished earlier, skipped" in line for line in logs)
 
-    watched = [fold / p for p in ("phase1/checkpoints/last.weights.h5", "phase1/training_log.csv",
-                                  "phase1/model.weights.h5", "phase2/checkpoints/best.weights.h5",
-                                  "phase2/training_log.csv")]
+    watched = [fold / p for p in ("phase1/training_log.csv", "phase1/model.weights.h5",
+                                  "phase2/model.weights.h5", "phase2/training_log.csv")]
     stamps = [p.stat().st_mtime_ns for p in watched]
 
     def data(first_epoch):  # never iterated: both phases are finished
         return tf.data.Dataset.from_tensors((tf.zeros((1, 224, 224, 3)), tf.zeros((1, 3))))
 
-    result = FAMILY.fit(cfg, model_builder(cfg, 3), data, data, fold)
+    # the builders the protocol hands a family's fit (cxr_core.protocol.fit_fold)
+    variants = {name: model_builder(replace(cfg, over), 3) for name, over in FAMILY.fit_variants.items()}
+    result = FAMILY.fit(cfg, model_builder(cfg, 3), data, data, fold,
+                        build_bare=model_builder(cfg, 3, for_weights=True), variants=variants)
     assert [p.stat().st_mtime_ns for p in watched] == stamps, "a finished phase was trained again"
     assert result.weights_path == fold / "phase2/model.weights.h5" and result.epochs_done == 1
 
@@ -148,7 +154,7 @@ def test_paper_preset_removes_the_decoder_and_validates_on_the_training_data(cov
     cfg = _cfg("covidx_paper.yaml", covidx_like, cxr4_mini, "test_dup.csv")
     cfg = replace(cfg, {"protocol": {"inner_val_fraction": 0.25}})  # at least one of the 8 training images
     assert cfg.data.drop_duplicates and cfg.augment.enabled and cfg.augment.rotation_range == 45.0
-    run_dir = run_protocol(cfg, tmp_path / "paper", smoke=True, progress=lambda _: None)
+    run_dir = run_protocol(cfg, tmp_path / "paper", smoke=True)
     fold = run_dir / "fold_0"
     split = pd.read_csv(run_dir / "splits/fold_0.csv")
     assert (split["role"] == "val").sum() >= 1 and (split["role"] == "test").sum() == 6  # duplicate dropped

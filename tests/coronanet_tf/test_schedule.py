@@ -10,26 +10,55 @@ import keras
 from coronanet_tf.schedule import AdamL2, CoronaNetSchedule, coronanet_lr
 
 
-def _formula(step, spe, base=1e-4, batch=12, world=1):
-    """PAPERS.md §3.4 written out: lr*batch*world/256 * 0.1**(epoch//30 + [epoch>=80]), warm-up 5 epochs."""
-    lr = base * batch * world / 256
-    epoch, i = divmod(step, spe)
-    lr *= 0.1 ** (epoch // 30 + (1 if epoch >= 80 else 0))
-    if epoch < 5:
-        lr *= (1 + i + epoch * spe) / (5 * spe)
-    return lr
+def _authors_lrs(epochs, spe, base=1e-4, batch=12, world=1):
+    """[CR]'s loop written out (CORONANET.py ``main``/``train``/``adjust_learning_rate``, PAPERS.md §3.4):
+    ``args.lr = lr*batch*world/256``; per epoch ``i = 0``, per iteration ``i += 1`` THEN
+    ``adjust_learning_rate(optimizer, epoch, i, len(train_loader))``: ``factor = epoch//30``
+    (+1 from epoch 80), ``lr*0.1**factor``, warm-up ``lr*(1 + i + epoch*len)/(5*len)`` for epoch < 5.
+    Returns the rate of every update, in order."""
+    lr0 = base * float(batch * world) / 256.
+    rates = []
+    for epoch in range(epochs):
+        i = 0
+        for _ in range(spe):
+            i += 1
+            factor = epoch // 30
+            if epoch >= 80:
+                factor = factor + 1
+            lr = lr0 * (0.1 ** factor)
+            if epoch < 5:
+                lr = lr * float(1 + i + epoch * spe) / (5. * spe)
+            rates.append(lr)
+    return rates
 
 
-@pytest.mark.parametrize("spe", [1, 7, 1379])
-def test_schedule_matches_formula(spe):
+@pytest.mark.parametrize("spe", [1, 7, 23])
+def test_schedule_matches_authors_loop(spe):
+    """Every update of 990 epochs (the authors' --epochs) against [CR]'s loop written out."""
     sched = CoronaNetSchedule(1e-4, batch_size=12, steps_per_epoch=spe)
-    steps = [0, 1, spe - 1, spe, 5 * spe - 1, 5 * spe, 29 * spe + 3, 30 * spe, 59 * spe, 60 * spe,
-             79 * spe, 80 * spe, 89 * spe, 90 * spe, 120 * spe, 989 * spe + spe - 1]
-    for step in steps:
-        got = float(sched(step))
-        # abs: from epoch ~900 the lr (~1e-38) is below float32's normal range and flushes to 0
-        assert got == pytest.approx(_formula(step, spe), rel=1e-5, abs=1e-37), step
-        assert got == pytest.approx(coronanet_lr(step, 1e-4, 12, spe), rel=1e-5, abs=1e-37), step
+    want = np.array(_authors_lrs(990, spe))
+    got = np.asarray(keras.ops.convert_to_numpy(sched(np.arange(want.size))), dtype=np.float64)
+    # abs: from epoch ~900 the lr (~1e-38) is below float32's normal range and flushes to 0
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-37)
+    python = [coronanet_lr(step, 1e-4, 12, spe) for step in range(want.size)]
+    np.testing.assert_allclose(python, want, rtol=1e-12, atol=0)
+
+
+def test_warmup_counter_starts_at_one():
+    """[CR]: ``i += 1`` precedes ``adjust_learning_rate`` -> first update lr*2/(5*spe), not lr/(5*spe)."""
+    spe = 1379
+    lr0 = 1e-4 * 12 / 256
+    sched = CoronaNetSchedule(1e-4, batch_size=12, steps_per_epoch=spe)
+    assert float(sched(0)) == pytest.approx(lr0 * 2 / (5 * spe), rel=1e-6)
+    assert float(sched(0)) == pytest.approx(_authors_lrs(1, spe)[0], rel=1e-6)
+    # last warm-up update (epoch 4, i = len): (1 + 5*len)/(5*len) > 1
+    assert float(sched(5 * spe - 1)) == pytest.approx(lr0 * (1 + 5 * spe) / (5 * spe), rel=1e-6)
+    assert float(sched(5 * spe)) == pytest.approx(lr0, rel=1e-6)
+    plain = CoronaNetSchedule(1e-4, batch_size=12, steps_per_epoch=spe, warmup_first_count=0)
+    assert float(plain(0)) == pytest.approx(lr0 / (5 * spe), rel=1e-6)
+    assert float(plain(5 * spe - 1)) == pytest.approx(lr0, rel=1e-6)
+    with pytest.raises(ValueError, match="warmup_first_count"):
+        CoronaNetSchedule(1e-4, 12, spe, warmup_first_count=2)
 
 
 def test_schedule_landmarks():
@@ -37,8 +66,9 @@ def test_schedule_landmarks():
     lr0 = 1e-4 * 24 / 256
     assert sched.scaled_lr == pytest.approx(lr0)
     assert CoronaNetSchedule(1e-4, 12, 10).scaled_lr == pytest.approx(4.6875e-6)  # PAPERS.md §3.4
-    assert float(sched(0)) == pytest.approx(lr0 / 500, rel=1e-5)
-    assert float(sched(499)) == pytest.approx(lr0, rel=1e-5)
+    assert float(sched(0)) == pytest.approx(lr0 * 2 / 500, rel=1e-5)
+    assert float(sched(498)) == pytest.approx(lr0, rel=1e-5)
+    assert float(sched(499)) == pytest.approx(lr0 * 501 / 500, rel=1e-5)
     assert float(sched(500)) == pytest.approx(lr0, rel=1e-5)
     assert float(sched(3000)) == pytest.approx(lr0 * 0.1, rel=1e-5)
     assert float(sched(7999)) == pytest.approx(lr0 * 0.01, rel=1e-5)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
 import coronanet_tf  # noqa: F401  (registers the adam_l2 optimizer)
 from coronanet_tf.schedule import CoronaNetSchedule, coronanet_lr
 from coronanet_tf.settings import CoronaNetSettings, CoronaNetSettingsError, parse_settings, settings_from_config
-from coronanet_tf.training import copy_weights_by_name, learning_rate_for, steps_per_epoch_of
+from coronanet_tf.training import learning_rate_for, steps_per_epoch_of
 from cxr_core.config import resolve_config
 
 
@@ -27,16 +29,20 @@ def test_defaults_are_the_authors_code():
         ({"phases": ["classify", "reinit"]}, "extra.coronanet.phases"),
         ({"phases": "reinit"}, "must be a list"),
         ({"reinit": {"epochs": 0}}, "extra.coronanet.reinit.epochs must be an integer >= 1"),
-        ({"reinit": {"target": "minus1_1"}}, "extra.coronanet.reinit.target must be one of"),
+        ({"reinit": {"target": "minus1_1"}},
+         "extra.coronanet.reinit.target: 'minus1_1' is not one of normalised_input"),
+        ({"reinit": {"checkpoint": "bestest"}}, "extra.coronanet.reinit.checkpoint: 'bestest' is not one of last, best"),
         ({"reinit": {"train_classifier": "yes"}}, "train_classifier must be true or false"),
-        ({"lr_schedule": {"gamma": 2}}, "lr_schedule.gamma"),
+        ({"lr_schedule": {"gamma": 2}}, "lr_schedule.gamma must be a number in (0, 1]"),
         ({"lr_schedule": {"warmup": 5}}, "unknown key extra.coronanet.lr_schedule.warmup"),
-        ({"test_split": "test_v3"}, "extra.coronanet.test_split must be one of"),
-        ({"expected_params": {"classification": "many"}}, "expected_params.classification"),
+        ({"test_split": "test_v3"},
+         "extra.coronanet.test_split: 'test_v3' is not one of test_split_v2, test_split_v2_dedup, test_COVIDx"),
+        ({"expected_params": {"classification": "many"}}, "expected_params.classification: 'many' is not one of"),
+        ({"expected_params": {"classification": [1, 2]}}, "expected_params.classification must be a list of 3"),
     ],
 )
 def test_bad_settings_name_the_key(raw, message):
-    with pytest.raises(CoronaNetSettingsError, match=message.replace(".", r"\.")):
+    with pytest.raises(CoronaNetSettingsError, match=re.escape(message)):
         parse_settings(raw)
 
 
@@ -45,9 +51,13 @@ def test_settings_from_an_experiment_config():
                           "extra": {"coronanet": {"reinit": {"epochs": 7}, "lr_schedule": None}}})
     s = settings_from_config(cfg)
     assert s.reinit.epochs == 7 and s.lr_schedule is None and s.test_split == "test_split_v2_dedup"
-    bad = resolve_config({"preset": "coronanet/paper", "extra": {"coronet": {}}})
-    with pytest.raises(CoronaNetSettingsError, match="unknown key extra.coronet"):
-        settings_from_config(bad)
+    # extra.coronanet is checked when the config is loaded, by the core, against CoronaNetSettings
+    with pytest.raises(CoronaNetSettingsError, match="unknown key extra.coronet for model family coronanet"):
+        resolve_config({"preset": "coronanet/paper", "extra": {"coronet": {}}})
+    with pytest.raises(CoronaNetSettingsError, match=r"^x\.yaml: extra\.coronanet\.reinit\.checkpoint: 'bst' is not "
+                       "one of last, best$"):
+        resolve_config({"preset": "coronanet/paper", "extra": {"coronanet": {"reinit": {"checkpoint": "bst"}}}},
+                       origin="x.yaml")
 
 
 def test_learning_rate_is_the_authors_schedule_per_phase():
@@ -69,24 +79,6 @@ def test_steps_per_epoch_from_the_data():
     assert steps_per_epoch_of(ds.filter(lambda x: True), None) == 3  # unknown cardinality: counted
     with pytest.raises(ValueError, match="steps_per_epoch"):
         steps_per_epoch_of(ds.repeat(), None)
-
-
-def test_copy_weights_by_name_skips_missing_layers_and_checks_shapes():
-    import keras
-
-    def net(units, extra):
-        x = inp = keras.Input((4,))
-        x = keras.layers.Dense(units, name="a")(x)
-        if extra:
-            x = keras.layers.Dense(2, name="b")(x)
-        return keras.Model(inp, x)
-
-    src, dst = net(3, True), net(3, False)
-    assert copy_weights_by_name(src, dst) == []
-    np.testing.assert_array_equal(dst.get_layer("a").get_weights()[0], src.get_layer("a").get_weights()[0])
-    assert copy_weights_by_name(dst, net(3, True)) == ["b"]
-    with pytest.raises(ValueError, match="layer 'a'"):
-        copy_weights_by_name(net(5, False), dst)
 
 
 def test_adam_l2_trains_under_mixed_precision():
@@ -145,3 +137,19 @@ def test_a_phase_resumes_mid_way_with_the_schedule(tmp_path):
     assert (result.resumed_from, result.epochs_done) == (1, 3)
     state = json.loads((tmp_path / "checkpoints/state.json").read_text())
     assert state["learning_rate"] == pytest.approx(coronanet_lr(6, 1e-4, 12, 2), rel=1e-5)  # 6 updates done
+
+
+def test_the_built_models_have_the_three_expected_counts_of_the_preset():
+    """extra.coronanet.expected_params [total, trainable, non_trainable] (PAPERS.md §3.1) against the
+    built models; a wrong split of the same total is refused."""
+    from coronanet_tf.model import build_coronanet
+    from coronanet_tf.training import check_param_counts
+
+    settings = settings_from_config(resolve_config({"preset": "coronanet/authors_code"}))
+    for with_decoder in (False, True):
+        model = build_coronanet(with_decoder=with_decoder, backbone_weights=None)
+        check_param_counts(model, settings, with_decoder=with_decoder, where="test")
+    wrong = parse_settings({"expected_params": {"with_decoder": [15_058_859, 15_058_859, 0]}})
+    with pytest.raises(ValueError, match=r"extra\.coronanet\.expected_params\.with_decoder: the model \(test\) has "
+                       r"trainable 15,050,059 parameters, the config expects 15,058,859; non-trainable 8,800"):
+        check_param_counts(model, wrong, with_decoder=True, where="test")

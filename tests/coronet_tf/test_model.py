@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
+import keras
 
 from coronet_tf import PUBLISHED_PARAMS, build_coronet, xception_output_side  # noqa: E402
 from coronet_tf.model import build_xception  # noqa: E402
+from tests.references import require  # noqa: E402
 
 
 def _counts(model) -> tuple[int, int, int]:
@@ -67,7 +68,7 @@ def test_output_side_matches_keras():
 
 def test_backbone_weights_from_keras2_notop_file(tmp_path):
     """A Keras-2 notop file (the format of Keras' ImageNet Xception download) loads as backbone."""
-    tf_keras = pytest.importorskip("tf_keras")
+    tf_keras = require("tf_keras")
     tf_keras.backend.clear_session()
     theirs = tf_keras.applications.Xception(weights=None, include_top=False, input_shape=(71, 71, 3))
     path = tmp_path / "xception_notop.h5"

@@ -30,7 +30,8 @@ def _has_note(notes, field):
 
 
 def test_presets_are_registered():
-    assert set(PRESETS) == {"paper", "authors_code"}
+    assert set(PRESETS) == {"paper", "authors_code", "paper_3class", "paper_2class", "authors_code_3class",
+                            "authors_code_2class"}
     assert all(isinstance(p, Preset) and p.name == name for name, p in PRESETS.items())
     assert isinstance(FAMILY, ModelFamily) and FAMILY.name == "coronet"
     assert get_family("coronet") is FAMILY
@@ -43,7 +44,7 @@ def test_presets_are_registered():
 def test_every_difference_has_a_sourced_note(first, second):
     a, b = _flatten(PRESETS[first].values), _flatten(PRESETS[second].values)
     differing = sorted(k for k in set(a) | set(b) if a.get(k, "<absent>") != b.get(k, "<absent>"))
-    assert "preprocess.image_size" in differing and "protocol.kind" in differing
+    assert "preprocess.pre_resize" in differing and "protocol.kind" in differing
     notes = PRESETS[first].notes
     assert [f for f in differing if not _has_note(notes, f)] == []
     assert [k for k, note in notes.items() if not TAG.search(note)] == []
@@ -62,23 +63,28 @@ def test_published_values():
         assert (aug["rotation_range"], aug["width_shift_range"], aug["height_shift_range"]) == (50, 0.2, 0.2)
         assert (aug["shear_range"], aug["zoom_range"], aug["channel_shift_range"]) == (0.25, 0.1, 20)
         assert aug["horizontal_flip"] and aug["vertical_flip"] and aug["fill_mode"] == "constant"
-    assert paper["preprocess"]["image_size"] == [224, 224] and code["preprocess"]["image_size"] == [150, 150]
-    assert code["preprocess"]["resize_method"] == "nearest"
+    # Table II's 150x150 in both [S4] [CN]; the paper's data set was resized to 224x224 first [S4]
+    assert paper["preprocess"]["image_size"] == [150, 150] and code["preprocess"]["image_size"] == [150, 150]
+    assert paper["preprocess"]["pre_resize"] == [224, 224, "bicubic"] and code["preprocess"]["pre_resize"] is None
+    assert code["preprocess"]["resize_method"] == "nearest" and paper["preprocess"]["resize_method"] == "nearest"
     assert code["augment"]["on_validation"] is True and paper["augment"]["on_validation"] is False
     assert (paper["protocol"]["kind"], paper["protocol"]["n_folds"]) == ("kfold", 4)
-    assert (code["protocol"]["kind"], code["protocol"]["holdout_fraction"]) == ("holdout", 0.2)
+    # the code: validation_split=0.2 of the train folder, a separate test folder [CN] [CN-old]
+    proto = code["protocol"]
+    assert (proto["kind"], proto["validation"], proto["inner_val_fraction"], proto["split_style"]) == (
+        "fixed_split", "inner_split", 0.2, "keras_validation_split")
     assert paper["data"]["undersample"] == TABLE_I_COUNTS and sum(TABLE_I_COUNTS.values()) == 1251
     assert code["data"]["undersample"] is None
     assert paper["published"]["table"] == "coronet/table3"
     assert code["extra"]["expected_params"] == [33_969_964, 33_915_436, 54_528]
-    assert paper["extra"]["expected_params"][0] == 46_552_876
+    assert paper["extra"]["expected_params"] == [33_969_964, 33_915_436, 54_528]
 
 
 def test_presets_resolve_as_experiment_configs():
-    config = pytest.importorskip("cxr_core.config")
+    from cxr_core import config
     for name in PRESETS:
         cfg = config.resolve_config({"preset": f"coronet/{name}"})
-        assert cfg.model.family == "coronet" and cfg.model.num_classes == 4
+        assert cfg.model.family == "coronet" and cfg.model.num_classes == (int(name[-6]) if "class" in name else 4)
         assert cfg.deviations
     for classes in (3, 2):
         variant = preset_for("paper", classes, init_from="coronet4.weights.h5")
@@ -102,7 +108,7 @@ def test_variants():
 
 
 def test_label_maps_on_real_folders(cxr4_mini):
-    samples = pytest.importorskip("cxr_core.data.samples")
+    from cxr_core.data import samples
     table = samples.read_class_folders(cxr4_mini)
     four = samples.remap_labels(table, label_map_for(4), class_names_for(4))
     assert four.class_counts().to_dict() == {"covid": 50, "normal": 50, "pneumonia_bac": 42, "pneumonia_vir": 50}
@@ -112,3 +118,17 @@ def test_label_maps_on_real_folders(cxr4_mini):
     assert two.class_counts().to_dict() == {"covid": 50, "normal": 50} and len(two.skipped) == 92
     rest = samples.remap_labels(table, label_map_for(2, binary="covid_vs_rest"), ("covid", "non_covid"))
     assert rest.class_counts().to_dict() == {"covid": 50, "non_covid": 142}
+
+
+@pytest.mark.parametrize("classes", [3, 2])
+def test_paper_chain_presets_fine_tune_the_4class_model_on_a_separate_test_set(classes):
+    """[S4]: the 3-class / binary model is the 4-class model fine-tuned, tested on a separate test set."""
+    from cxr_core import config
+    cfg = config.resolve_config({"preset": f"coronet/paper_{classes}class"})
+    assert (cfg.protocol.kind, cfg.protocol.validation) == ("fixed_split", "none")
+    assert tuple(cfg.extra["required"]) == ("model.init_from",) and cfg.model.init_from is None
+    assert (cfg.train.optimizer.learning_rate, cfg.train.epochs) == (5e-5, 20)  # the notebook's fine-tuning cell [CN]
+    assert cfg.preprocess.pre_resize == (224, 224, "bicubic") and cfg.model.num_classes == classes
+    fresh = config.resolve_config({"preset": f"coronet/authors_code_{classes}class"})
+    assert fresh.model.init_from is None and not fresh.extra.get("required")
+    assert (fresh.train.optimizer.learning_rate, fresh.train.epochs) == (1e-4, 80)

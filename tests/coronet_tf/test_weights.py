@@ -13,12 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-tf_keras = pytest.importorskip("tf_keras")
-h5py = pytest.importorskip("h5py")
+import h5py
+
+from tests.references import require
+
+tf_keras = require("tf_keras")
 from PIL import Image  # noqa: E402
 
 from coronet_tf import build_coronet, load_finetune_weights, load_released_weights  # noqa: E402
-from cxr_core.legacy import WeightFileError, weighted_layers  # noqa: E402
+from cxr_core.weights import WeightFileError, weighted_layers  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:You are saving your model as an HDF5 file")
 
@@ -186,3 +189,14 @@ def test_authors_size_150(tmp_path, cxr4_mini):
     assert tuple(ours.input_shape) == (None, 150, 150, 3)
     assert ours.count_params() == 33_969_964
     assert _max_diff(ours, theirs, _images(cxr4_mini, 150, per_class=1)) < TOL
+
+
+def test_keras2_files_are_recognised_as_coronet_only(small_files):
+    from coronanet_tf.model import recognise_weights as coronanet_recognises
+    from coronet_tf.weights import recognise_weights
+    from cvrnet_tf.weights import recognise_weights as cvrnet_recognises
+    from cxr_core.weight_files import describe_weight_file
+
+    for path in (small_files["full"], small_files["weights"]):
+        summary = describe_weight_file(path)
+        assert recognise_weights(summary) and not cvrnet_recognises(summary) and not coronanet_recognises(summary)

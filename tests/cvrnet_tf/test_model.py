@@ -8,8 +8,8 @@ import pytest
 
 from cvrnet_tf import FAMILY, LAST_CONV_LAYER, build_cvrnet, resnet_name_map, tap_layer_names
 from cvrnet_tf.model import _resnet50, _xception
-from cvrnet_tf.weights import _from_keras_application
-from cxr_core.legacy import assign_weights, weighted_layers
+from cvrnet_tf.backbone import _from_keras_application
+from cxr_core.weights import copy_weights, weighted_layers
 
 
 def _counts(model):
@@ -87,7 +87,7 @@ def test_keras_flavour_equals_keras_applications_resnet50():
     ref = keras.applications.ResNet50(include_top=False, weights=None, input_shape=(64, 64, 3))
     ours_layers = weighted_layers(ours)
     stored, mapping = _from_keras_application(ref, ours_layers, "res_", resnet_name_map())
-    assign_weights(ours_layers, stored, mapping, source="ResNet50")
+    copy_weights(ours_layers, stored, name_map=mapping, source_name="ResNet50")
     x = np.random.default_rng(1).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
     a, b = ours.predict(x, verbose=0), ref.predict(x, verbose=0)
     assert np.max(np.abs(a - b)) <= 1e-5 * max(1.0, np.max(np.abs(b)))
@@ -99,7 +99,7 @@ def test_xception_equals_keras_applications_xception():
     ref = keras.applications.Xception(include_top=False, weights=None, input_shape=(96, 96, 3))
     ours_layers = weighted_layers(ours)
     stored, mapping = _from_keras_application(ref, ours_layers, "xce_", {})
-    assign_weights(ours_layers, stored, mapping, source="Xception")
+    copy_weights(ours_layers, stored, name_map=mapping, source_name="Xception")
     x = np.random.default_rng(2).uniform(0, 255, (2, 96, 96, 3)).astype("float32")
     a, b = ours.predict(x, verbose=0), ref.predict(x, verbose=0)
     assert np.max(np.abs(a - b)) <= 1e-5 * max(1.0, np.max(np.abs(b)))

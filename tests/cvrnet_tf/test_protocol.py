@@ -9,7 +9,8 @@ import pytest
 
 from cvrnet_tf.tasks import MINI_CLASS_MAP, TASKS
 from cxr_core.config import load_config, replace, smoke_overrides
-from cxr_core.protocol import load_samples, prepare_samples, run_protocol
+from cxr_core.experiment_data import load_samples, prepare_samples
+from cxr_core.protocol import run_protocol
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,7 +40,7 @@ def test_xray_task_configs_map_the_sample_images(task, cxr4_mini):
 
 def test_task3_authors_protocol_runs_one_fold(cxr4_mini, tmp_path):
     cfg = _smoke("task3.yaml", cxr4_mini / "MANIFEST.csv", 3)
-    run = run_protocol(cfg, tmp_path / "run", folds=[0], smoke=True, progress=lambda m: None)
+    run = run_protocol(cfg, tmp_path / "run", folds=[0], smoke=True)
     sizes = [int((pd.read_csv(run / "splits" / f"fold_{k}.csv")["role"] == "test").sum()) for k in range(5)]
     # The authors' per-class contiguous slices, remainder to the first fold [CVR-P12]: three classes of 50
     # give 10 per fold; CPB's 42 give 8 per fold with the 2 left over in fold 1.
@@ -60,13 +61,13 @@ def test_task5_ct_fixed_split(ct2_mini, tmp_path):
     test[["path", "class"]].to_csv(tmp_path / "test.csv", index=False)
     cfg = _smoke("task5.yaml", tmp_path / "train.csv", 5)
     cfg = replace(cfg, {"data": {"test_source": str(tmp_path / "test.csv")}})
-    run = run_protocol(cfg, tmp_path / "run", smoke=True, progress=lambda m: None)
+    run = run_protocol(cfg, tmp_path / "run", smoke=True)
     preds = pd.read_csv(run / "fold_0" / "predictions.csv")
     assert len(preds) == 20 and set(preds["label"]) == {"NOR", "NCP"}
 
 
 def test_leak_free_variant_keeps_patients_together(cxr4_mini):
-    from cxr_core.protocol import fold_assignments, make_splits
+    from cxr_core.fold_splits import fold_assignments, make_splits
 
     cfg = _smoke("task1_leak_free.yaml", cxr4_mini / "MANIFEST.csv", 1)
     table = prepare_samples(cfg, load_samples(cfg))

@@ -9,12 +9,15 @@ import h5py
 import numpy as np
 import pytest
 
-from cvrnet_tf import build_cvrnet, infer_num_classes, load_backbone_weights, load_released_weights, read_layer_groups
-from cxr_core.legacy import WeightFileError
+from cvrnet_tf import build_cvrnet, infer_num_classes, load_backbone_weights, load_released_weights
+from cxr_core.weight_files import read_keras2_weights
+from cxr_core.weights import WeightFileError
 
-tf_keras = pytest.importorskip("tf_keras")
-kr = pytest.importorskip("keras_applications.resnet50")
-kx = pytest.importorskip("keras_applications.xception")
+from tests.references import require
+
+tf_keras = require("tf_keras")
+kr = require("keras_applications.resnet50")
+kx = require("keras_applications.xception")
 
 
 def build_oracle(num_classes: int, side: int):
@@ -119,7 +122,7 @@ def _oracle_outputs(model, x):
 
 
 def test_tf_keras_file_loads_and_predicts_the_same(oracle_96):
-    stored = read_layer_groups(oracle_96["path"])
+    stored = read_keras2_weights(oracle_96["path"])
     assert "dense" in stored and "dense_14" in stored and "xce_conv2d" in stored  # tf_keras: 0-based
     assert infer_num_classes(stored) == 2
     model = load_released_weights(oracle_96["path"], input_shape=(96, 96, 3))
@@ -132,7 +135,7 @@ def test_keras_231_numbering_loads_too(oracle_96, tmp_path):
     shutil.copy(oracle_96["path"], path)
     renames = _renumber_1_based(path)
     assert renames["dense"] == "dense_1" and renames["dense_14"] == "dense_15"
-    stored = read_layer_groups(path)
+    stored = read_keras2_weights(path)
     assert "dense_15" in stored and "dense" not in stored and "xce_conv2d_4" in stored
     model = build_cvrnet(2, input_shape=(96, 96, 3))
     load_released_weights(path, model=model)
@@ -149,7 +152,7 @@ def test_wrong_number_of_classes_names_the_layer(oracle_96, tmp_path):
                 old = group[wname][()]
                 del group[wname]
                 group[wname] = np.zeros(old.shape[:-1] + (3,), old.dtype)
-    assert infer_num_classes(read_layer_groups(path)) == 3
+    assert infer_num_classes(read_keras2_weights(path)) == 3
     model = build_cvrnet(2, input_shape=(96, 96, 3))
     with pytest.raises(WeightFileError, match=r"three\.hdf5.*first layer that differs: 'dense_(3|6|9|12|15)'"):
         load_released_weights(path, model=model)
@@ -167,12 +170,12 @@ def test_missing_layer_is_named(oracle_96, tmp_path):
         names = [n.decode() if isinstance(n, bytes) else n for n in f.attrs["layer_names"]]
         f.attrs["layer_names"] = np.array([n.encode() for n in names if n != "res_bn2a_branch2a"])
     model = build_cvrnet(2, input_shape=(96, 96, 3))
-    with pytest.raises(WeightFileError, match=r"missing\.hdf5.*'res_bn2a_branch2a'.*missing from the file"):
+    with pytest.raises(WeightFileError, match=r"missing\.hdf5.*'res_bn2a_branch2a'.*missing from the source"):
         load_released_weights(path, model=model)
 
 
 def test_legacy_file_into_keras_flavour_and_backbone_from_file(oracle_96):
-    stored = read_layer_groups(oracle_96["path"])
+    stored = read_keras2_weights(oracle_96["path"])
     modern = load_released_weights(oracle_96["path"], resnet="keras", input_shape=(96, 96, 3))
     for ours, theirs in (("res_conv2_block1_1_conv", "res_res2a_branch2a"), ("res_conv5_block3_3_bn", "res_bn5c_branch2c"),
                          ("res_conv3_block1_0_conv", "res_res3a_branch1")):
@@ -192,3 +195,14 @@ def test_equivalence_at_224(tmp_path, cxr4_mini):
     ref = _oracle_outputs(oracle, x)
     model = load_released_weights(path)
     _assert_same(_ours_outputs(model, x), ref, "224x224:")
+
+
+def test_authors_format_file_is_recognised_as_cvrnet_only(oracle_96):
+    from coronanet_tf.model import recognise_weights as coronanet_recognises
+    from coronet_tf.weights import recognise_weights as coronet_recognises
+    from cvrnet_tf.weights import recognise_weights
+    from cxr_core.weight_files import describe_weight_file
+
+    summary = describe_weight_file(oracle_96["path"])
+    assert summary.format == "keras2_weights" and "MKH_1" in summary.layers
+    assert recognise_weights(summary) and not coronet_recognises(summary) and not coronanet_recognises(summary)

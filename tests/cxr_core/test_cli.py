@@ -38,7 +38,7 @@ def authors_model_file(tmp_path_factory):
 def test_every_subcommand_documents_its_options():
     parser = build_parser()
     sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-    for name in ("demo", "train", "cv", "evaluate", "predict", "report", "convert"):
+    for name in ("demo", "train", "cv", "evaluate", "predict", "report", "convert", "explain", "export"):
         assert name in sub.choices, name
         for action in sub.choices[name]._actions:
             if action.dest != "help":
@@ -106,7 +106,8 @@ def test_cv_smoke_run_of_the_coronet_experiment_on_cxr4_mini(cxr4_mini, tmp_path
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    assert "capped at the images available" in proc.stdout
+    assert "capped at the images available" in proc.stderr, "progress is logged (stderr), results printed (stdout)"
+    assert "fold 0: test accuracy" in proc.stderr
     assert (run / "fold_0" / "predictions.csv").is_file() and (run / "report.md").is_file()
     assert "SMOKE RUN" in (run / "report.md").read_text()
     assert len(pd.read_csv(run / "samples.csv")) == 192
@@ -124,3 +125,63 @@ def test_train_makes_one_holdout_model(cxr4_mini, tmp_path):
     assert roles == {"train": 30, "test": 10}, roles
     assert (run / "fold_0" / "checkpoints" / "last.weights.h5").is_file()
     assert not (run / "splits" / "fold_1.csv").exists()
+
+
+# ----------------------------------------------------------------------------------- explain, export
+@pytest.fixture(scope="module")
+def small_coronet(tmp_path_factory):
+    """A random-weight CoroNet at 71x71, saved as our .weights.h5, and a config naming that size."""
+    import keras
+
+    from coronet_tf import build_coronet
+
+    keras.utils.set_random_seed(0)
+    model = build_coronet(4, (71, 71, 3))
+    root = tmp_path_factory.mktemp("small_coronet")
+    model.save_weights(root / "w.weights.h5")
+    config = root / "exp.yaml"
+    config.write_text("name: t\npreset: coronet/authors_code\npreprocess: {image_size: [71, 71]}\n")
+    return model, root / "w.weights.h5", config
+
+
+def test_cli_explain_writes_one_overlay_per_image(small_coronet, cxr4_mini, tmp_path, capsys):
+    _, weights, config = small_coronet
+    image = sorted((cxr4_mini / "covid").glob("*.png"))[0]
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    assert main(["explain", "--config", str(config), "--weights", str(weights), "--out", str(tmp_path / "cli"),
+                 "--skip-bad", str(image), str(broken)]) == 0
+    out = tmp_path / "cli" / f"{image.stem}_gradcam.png"
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    captured = capsys.readouterr()
+    assert captured.out.split() == [str(out)] and f"SKIPPED {broken}" in captured.err
+
+
+def test_cli_export_reloads_with_the_same_predictions(small_coronet, tmp_path, capsys):
+    import keras
+
+    from cxr_core.export import sample_inputs
+
+    model, weights, config = small_coronet
+    assert main(["export", "--config", str(config), "--weights", str(weights), "--format", "keras",
+                 str(tmp_path / "out")]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "out.keras")
+    reloaded = keras.models.load_model(tmp_path / "out.keras", compile=False)
+    x = sample_inputs(model, 2)
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+
+
+def test_quiet_and_verbose_set_the_log_level(small_coronet, tmp_path, capsys):
+    import logging
+
+    _, weights, config = small_coronet
+    args = ["export", "--config", str(config), "--weights", str(weights), "--no-verify", str(tmp_path / "o")]
+    assert main(["--quiet", *args]) == 0
+    assert logging.getLogger("cxr_core").level == logging.WARNING
+    assert "exported" not in capsys.readouterr().err
+    assert main([*args, "--verbose"]) == 0  # accepted after the subcommand too
+    assert logging.getLogger("cxr_core").level == logging.DEBUG
+    assert main(args) == 0
+    assert "exported" in capsys.readouterr().err and logging.getLogger("cxr_core").level == logging.INFO
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["-q", "-v", *args])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-
 import keras
 import numpy as np
 import pytest
@@ -83,18 +81,3 @@ def test_verify_detects_a_different_model(tmp_path):
         X.verify_export(other, path, "keras")
     with pytest.raises(ValueError, match="expected one of"):
         X.export_path(tmp_path / "x", "onnx")
-
-
-def test_cli_export(tmp_path, coronet):
-    weights = tmp_path / "w.weights.h5"
-    coronet.save_weights(weights)
-    config = tmp_path / "exp.yaml"
-    config.write_text("name: t\npreset: coronet/authors_code\npreprocess: {image_size: [71, 71]}\n")
-    parser = argparse.ArgumentParser()
-    X.add_export_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["export", "--config", str(config), "--weights", str(weights),
-                              "--format", "keras", str(tmp_path / "out")])
-    assert args.func(args) == 0
-    reloaded = keras.models.load_model(tmp_path / "out.keras", compile=False)
-    x = X.sample_inputs(coronet, 2)
-    np.testing.assert_allclose(reloaded.predict(x, verbose=0), coronet.predict(x, verbose=0), atol=1e-5)

@@ -253,9 +253,10 @@ def test_verify_images_raise_and_skip(tmp_path, cxr4_mini):
     assert list(kept.skipped["path"]) == [str(p) for p in bad]
     reasons = dict(zip(kept.skipped["path"], kept.skipped["reason"]))
     assert reasons[str(tmp_path / "empty.png")] == "empty file"
-    assert "not a PNG/JPEG/BMP/GIF" in reasons[str(tmp_path / "text.png")]
+    assert reasons[str(tmp_path / "text.png")] == "not an image: text file"
     assert "cannot read" in reasons[str(tmp_path / "missing.jpg")]
-    assert "cannot be decoded" in reasons[str(tmp_path / "truncated.jpeg")]
+    assert reasons[str(tmp_path / "truncated.jpeg")] == "truncated JPEG"
+    assert reasons[str(tmp_path / "corrupt.png")] == "truncated PNG"
     with pytest.raises(ValueError, match="on_error"):
         verify_images(table, on_error="ignore")
 

@@ -119,7 +119,7 @@ def test_write_run_report(tmp_path):
                  "confusion_matrix_pooled.png", "confusion_matrix_pooled_normalized.png"):
         assert (tmp_path / name).is_file(), name
     results = pd.read_csv(tmp_path / "results.csv", index_col=0)
-    assert list(results.index) == ["fold 1", "fold 2", "fold 3", "fold 4", "mean", "std"]
+    assert list(results.index) == ["fold 0", "fold 1", "fold 2", "fold 3", "mean", "std"]
     pd.testing.assert_frame_equal(results, M.fold_table(folds), check_names=False,
                                   check_freq=False, atol=1e-9)
 

@@ -1,4 +1,4 @@
-"""Splits: undersampling (CoroNet Table I), k-fold (sklearn, CVR-Net contiguous), holdout, split CSVs."""
+"""Splits: undersampling (CoroNet Table I), k-fold (sklearn, CVR-Net contiguous), holdout, Keras validation_split."""
 
 from __future__ import annotations
 
@@ -9,18 +9,18 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, Strat
 
 from cxr_core.data.samples import SampleTable, read_manifest_csv
 from cxr_core.data.splits import (
-    CORONET_TABLE1_COUNTS,
     SplitError,
     holdout_assignments,
+    keras_validation_split,
     kfold_assignments,
-    read_split_csv,
     undersample,
-    write_split_csv,
 )
 
 CORONET_CLASSES = ("covid", "normal", "pneumonia_bacterial", "pneumonia_viral")
 # Pool sizes behind CoroNet Table I: Mooney 1203 normal / 660 bacterial / 931 viral; ~290 COVID [S4].
 CORONET_POOL = {"covid": 290, "normal": 1203, "pneumonia_bacterial": 660, "pneumonia_viral": 931}
+# CoroNet Table I: images per class after random undersampling (PAPERS.md §1.3) [S4].
+CORONET_TABLE1_COUNTS = {"normal": 310, "pneumonia_bacterial": 330, "pneumonia_viral": 327, "covid": 284}
 
 
 def synthetic_table(counts: dict[str, int], *, patients: int | None = None, seed: int = 0) -> SampleTable:
@@ -183,52 +183,3 @@ def test_holdout_singletons_hit_exact_targets():
     table = synthetic_table({"a": 100, "b": 40, "c": 11}, patients=10_000_000)
     held = holdout_assignments(table, 0.3, seed=1)
     assert pd.Series(held).groupby(table.labels).sum().tolist() == [30, 12, 3]
-
-
-# ---------------------------------------------------------------------------------------- split CSV
-
-
-def test_split_csv_round_trip_and_mismatch(manifest_table, tmp_path):
-    folds = kfold_assignments(manifest_table, 4, seed=0)
-    path = tmp_path / "splits" / "fold_0.csv"
-    write_split_csv(path, manifest_table, folds)
-    assert [p.name for p in path.parent.iterdir()] == ["fold_0.csv"]  # no temp file left
-    written = pd.read_csv(path, dtype=str, keep_default_na=False)
-    assert list(written.columns) == ["sample_id", "label", "patient_id", "fold"]
-    assert (read_split_csv(path, manifest_table) == folds).all()
-    # row order in the CSV does not matter
-    written.sample(frac=1.0, random_state=0).to_csv(path, index=False)
-    assert (read_split_csv(path, manifest_table) == folds).all()
-    # a table with one more sample than the CSV
-    first = manifest_table.frame["sample_id"].iloc[0]
-    fewer = manifest_table.subset(np.arange(1, 192))
-    write_split_csv(path, fewer, folds[1:])
-    with pytest.raises(SplitError, match=rf"fold_0.csv does not match the table: sample_id '{first}'"):
-        read_split_csv(path, manifest_table)
-    with pytest.raises(SplitError, match=r"sample_id .* of the table is not in the split file"):
-        read_split_csv(path, manifest_table)
-    # a CSV with a sample the table lacks
-    write_split_csv(path, manifest_table, folds)
-    with pytest.raises(SplitError, match=rf"sample_id '{first}' of the split file is not in the table"):
-        read_split_csv(path, fewer)
-    # holdout masks are written as 0/1
-    held = holdout_assignments(manifest_table, 0.2, seed=0)
-    write_split_csv(path, manifest_table, held)
-    assert (read_split_csv(path, manifest_table) == held.astype(int)).all()
-    with pytest.raises(SplitError, match="fold ids for a table of 192 rows"):
-        write_split_csv(path, manifest_table, folds[:10])
-
-
-def test_split_csv_without_patients_and_label_check(tmp_path):
-    table = synthetic_table({"a": 6, "b": 4})
-    folds = kfold_assignments(table, 2, seed=0)
-    path = tmp_path / "s.csv"
-    write_split_csv(path, table, folds)
-    assert pd.read_csv(path, keep_default_na=False)["patient_id"].tolist() == [""] * 10
-    assert (read_split_csv(path, table) == folds).all()
-    frame = table.frame.copy()
-    frame["label"] = pd.Series(["b" if lab == "a" else "a" for lab in frame["label"]], dtype="string")
-    frame["label_index"] = 1 - frame["label_index"]
-    swapped = SampleTable(frame, table.class_names)
-    with pytest.raises(SplitError, match="in the split file but"):
-        read_split_csv(path, swapped)

@@ -53,15 +53,21 @@ def test_unknown_optimizer_is_named():
         make_optimizer("adamz", 1e-3)
 
 
-def test_interrupted_training_resumes_to_the_same_weights(tmp_path):
+def test_interrupted_training_resumes_to_the_same_weights(tmp_path, monkeypatch):
     import keras
+
+    import cxr_core.checkpoints
 
     cfg = _train_cfg()
     keras.utils.set_random_seed(3)
     full = fit_split(_tiny_model, _data, _data, tmp_path / "full", cfg)
     assert full.epochs_done == 4 and full.resumed_from == 0
     keras.utils.set_random_seed(3)
-    fit_split(_tiny_model, _data, _data, tmp_path / "cut", _train_cfg(epochs=2))
+    # stopped after epoch 2 of 4: the split is not finished, its resume checkpoint stays
+    with monkeypatch.context() as m:
+        m.setattr(cxr_core.checkpoints, "finish_split", lambda ckpt_dir, *a, **k: Path(ckpt_dir) / "none")
+        fit_split(_tiny_model, _data, _data, tmp_path / "cut", _train_cfg(epochs=2))
+    assert (tmp_path / "cut/checkpoints/resume.weights.h5").is_file()
     state = json.loads((tmp_path / "cut/checkpoints/state.json").read_text())
     assert state["epochs_done"] == 2
     keras.utils.set_random_seed(99)  # a different process would have other seeds: the checkpoint decides

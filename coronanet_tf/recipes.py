@@ -1,0 +1,53 @@
+"""CORONA-Net's data (COVIDx) from COVID-Net's split files: ``covid-cxr data build covidx ...`` [CR], [S0].
+
+CORONA-Net trains on COVIDx built with COVID-Net's ``create_COVIDx`` notebooks [CR README] and reads
+``./data/{train,test}/`` with the split files beside them [CR-A]. This recipe takes the split files
+(``--split-file``, repeatable: ``train_COVIDx.txt``, ``test_COVIDx.txt``, ``test_split_v2.txt/.csv`` ...),
+finds each listed file by name under the named sources and writes ``train/`` and ``test/`` (a split
+file whose name contains ``test`` fills ``test/``); see :mod:`cxr_core.data.covidx_build` for the rows'
+parsing and COVIDx's conversions (RSNA DICOM -> 8-bit PNG, Radiography Database -> gray PNG).
+
+Published image counts compared in BUILD.md, by split file name (distinct files per label,
+PAPERS.md §3.3, §4): ``train_COVIDx.txt`` 7,966 / 5,435 / 66 (normal / pneumonia / COVID-19; 16,546
+rows), ``test_COVIDx.txt`` 100 / 100 / 10, ``test_split_v2`` 885 / 594 / 10 [CR-S], [CNet@61a5963].
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cxr_core.data.build import BuildPlan, Recipe, RecipeInputs
+from cxr_core.data.covidx_build import plan_covidx
+
+#: distinct files per label of the split files CORONA-Net ships [CR-S] (PAPERS.md §3.3)
+SPLIT_FILE_COUNTS: dict[str, dict[str, int]] = {
+    "train_covidx.txt": {"normal": 7966, "pneumonia": 5435, "COVID-19": 66},
+    "test_covidx.txt": {"normal": 100, "pneumonia": 100, "COVID-19": 10},
+    "test_split_v2.txt": {"normal": 885, "pneumonia": 594, "COVID-19": 10},
+    "test_split_v2.csv": {"normal": 885, "pneumonia": 594, "COVID-19": 10},
+}
+COVIDX_SOURCES = ("ieee8023", "figure1", "actualmed", "radiography", "rsna")
+
+
+def plan_covidx_recipe(inputs: RecipeInputs) -> BuildPlan:
+    """COVIDx from ``inputs.split_files`` and the given sources."""
+    plan = plan_covidx("covidx", inputs.split_files, inputs.sources)
+    for split in inputs.split_files:
+        counts = SPLIT_FILE_COUNTS.get(Path(split).name.lower())
+        if counts is None:
+            plan.notes.append(f"{Path(split).name}: no published counts known for this file name")
+            continue
+        subset = "test" if "test" in Path(split).name.lower() else "train"
+        if subset in plan.published:
+            plan.notes.append(f"{Path(split).name}: {subset}/ has several split files; published counts not summed")
+            continue
+        plan.published[subset] = dict(counts)
+    plan.notes.append("repeated rows of a split file are written once; read them back with "
+                      "data.drop_duplicates (true / keep) as CORONA-Net's loader does [CR-A]")
+    return plan
+
+
+RECIPES = {
+    "covidx": Recipe("covidx", "COVIDx train/ and test/ from COVID-Net split files (--split-file, repeatable)",
+                     plan_covidx_recipe, sources=(), optional_sources=COVIDX_SOURCES, uses_split_files=True),
+}

@@ -1,0 +1,57 @@
+"""CoroNet's metric-per-row report layout: a row of Table V [S4] beside our run.
+
+Registered as ``FAMILY.report_layouts["coronet/table5"]`` and called by
+:func:`cxr_core.report.write_run_report` (see :mod:`cxr_core.comparison` for the frame).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Mapping, Sequence
+
+import pandas as pd
+
+from cxr_core.comparison import metric_row, ours, percent, summary_frame
+from cxr_core.published import published_table
+
+#: Table V rows by class count [S4].
+_ROW_BY_CLASSES = {4: "4-class", 3: "3-class", 2: "binary"}
+_METRICS = (("Precision", "macro_precision"), ("Recall", "macro_recall"),
+            ("Specificity", "macro_specificity"), ("F-measure", "macro_f1"), ("Accuracy", "accuracy"))
+
+
+def table5_row(config: Mapping, n_classes: int) -> str:
+    """The Table V row of a run: ``row <name>`` in ``config["published"]["source"]`` (e.g. ``[S4]
+    Table V, row 3-class``), else by class count (4 -> ``4-class``, 3 -> ``3-class``, 2 ->
+    ``binary``). ValueError for another class count without such a source."""
+    published = config.get("published") if isinstance(config.get("published"), Mapping) else {}
+    source = str(published.get("source") or "")
+    match = re.search(r"row\s+([\w-]+)", source, re.IGNORECASE)
+    if match and match.group(1).lower() in _ROW_BY_CLASSES.values():
+        return match.group(1).lower()
+    if n_classes not in _ROW_BY_CLASSES:
+        raise ValueError(f"coronet/table5: no row for {n_classes} classes and no 'row ...' in "
+                         f"published.source {source!r}; expected 4, 3 or 2 classes")
+    return _ROW_BY_CLASSES[n_classes]
+
+
+def table5_layout(key: str, config: Mapping, folds: Sequence, pooled, *,
+                  selection: Mapping | None = None) -> tuple[pd.DataFrame, str, list[str]]:
+    """Table V [S4]: macro Precision, Recall, Specificity, F-measure and Accuracy of the row
+    :func:`table5_row` picks, beside ours (percent). The paper does not state its averaging; macro
+    is assumed (PAPERS.md §1.7)."""
+    pub = published_table(key)
+    row = table5_row(config, len(pooled.class_names))
+    rows = []
+    for column, metric in _METRICS:
+        label = column if column == "Accuracy" else f"{column} (macro)"
+        rows.append(metric_row(label, ours(pooled, folds, metric),
+                               percent(pub.at[row, column], pub.attrs["units"]),
+                               f"{pub.attrs['source']}, row {row}"))
+    notes = [f"{pub.attrs['source']}: {pub.attrs['notes']}",
+             "Precision, Recall, Specificity and F-measure: macro averages over classes "
+             "(the paper does not state its averaging [S4])."]
+    return summary_frame(rows), f"{pub.attrs['title']}: row {row}", notes
+
+
+REPORT_LAYOUTS = {"coronet/table5": table5_layout}

@@ -1,0 +1,284 @@
+"""The Python API: load a trained classifier, predict images, run an experiment.
+
+In the shape of the ecosystem's model APIs (keras-hub ``from_preset``, timm ``create_model`` with its
+data config, torchxrayvision ``models.X(weights=...)``)::
+
+    import cxr_core
+
+    clf = cxr_core.load_classifier("runs/coronet-4class/20250101-120000", fold=0)   # a finished run
+    clf = cxr_core.load_classifier("coronet/authors_code", weights="coronet_4class.h5")  # family/preset
+    clf = cxr_core.load_classifier("model.keras")                  # a `covid-cxr export` archive
+    clf.class_names            # ('covid', 'normal', 'pneumonia_bacterial', 'pneumonia_viral')
+    x = clf.preprocess(["a.png", "b.jpg"])   # float32 [2, H, W, 3]: the preset's decode, resize, scaling
+    clf.predict(["a.png", "b.jpg"])          # DataFrame: path, one column per class, predicted
+
+    run = cxr_core.run_experiment("experiments/coronet/4class.yaml", data="DATA_DIR", run_dir="runs/x")
+    run.results                # results.csv as a DataFrame; run.report is report.md
+    run.classifier(fold=0)     # that fold's trained model
+
+Nothing here imports TensorFlow until a function is called; ``import cxr_core`` stays light.
+The same code paths serve the command line: :meth:`Classifier.predict` gives what ``covid-cxr predict``
+prints for the same weights, and ``load_classifier(run_dir, fold=k)`` is ``--run RUN_DIR --fold K``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+log = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """A trained model with the preprocessing it was trained with.
+
+    Attributes:
+        model: the ``keras.Model``; input ``[N, H, W, 3]`` float32 as :meth:`preprocess` makes it.
+        class_names: class names in the model's output order.
+        config: the :class:`~cxr_core.config.ExperimentConfig` giving the preprocessing
+            (``config.preprocess``) and the model.
+        family: the model family's name (``coronet``, ``cvrnet``, ``coronanet`` ...).
+        weights: the file the weights came from (None for an export whose weights are inside it).
+        run_dir, fold: the run and fold the model came from (None otherwise).
+    """
+
+    model: Any
+    class_names: tuple[str, ...]
+    config: Any
+    family: str
+    weights: Path | None = None
+    run_dir: Path | None = None
+    fold: int | None = None
+    _inference: Any = None
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """Input ``(height, width)`` in pixels."""
+        return tuple(self.config.preprocess.image_size)
+
+    def preprocess(self, paths: PathLike | Sequence[PathLike], *, batch_size: int = 32):
+        """The model's input for image files: float32 ``[N, H, W, 3]``, one row per file in order.
+
+        The training pipeline's own decode (PNG, JPEG, 16-bit PNG, grey or RGB), ``pre_resize``,
+        resize method and scaling (:mod:`cxr_core.data.pipeline`), without augmentation.
+
+        Raises:
+            ValueError: a file that cannot be decoded, naming it and the reason.
+            FileNotFoundError: a path that does not exist.
+        """
+        import numpy as np
+
+        from cxr_core.data.images import verify_images
+        from cxr_core.data.pipeline import build_dataset
+        from cxr_core.experiment_data import pipeline_spec
+        from cxr_core.inference import image_table
+
+        files = _files(paths)
+        table = verify_images(image_table(files, self.class_names), on_error="raise",
+                              skip_hint="remove them from the list")
+        ds = build_dataset(table, pipeline_spec(self.config), batch_size=batch_size, shuffle=False, augment=False)
+        return np.concatenate([x.numpy() for x, _ in ds]) if len(table) else np.zeros((0, *self.image_size, 3), "float32")
+
+    def predict(self, paths: PathLike | Sequence[PathLike], *, batch_size: int = 32):
+        """Class probabilities for image files (folders are searched for images).
+
+        Returns:
+            a pandas DataFrame, one row per image in order: ``path`` (as given, folders expanded),
+            one float64 column per class name (its probability, rows sum to 1), ``predicted``
+            (the class with the highest probability).
+
+        Raises:
+            ValueError: a file that cannot be decoded (nothing is dropped silently).
+        """
+        import pandas as pd
+
+        from cxr_core.inference import predict_images
+
+        files = _files(paths)
+        _, probs = predict_images(self._inference, files, batch_size=batch_size, verify=True, skip_bad=False)
+        frame = pd.DataFrame({"path": [str(p) for p in files]})
+        for i, name in enumerate(self.class_names):
+            frame[name] = probs[:, i]
+        frame["predicted"] = [self.class_names[i] for i in probs.argmax(axis=1)] if len(files) else []
+        return frame
+
+
+def _files(paths: PathLike | Sequence[PathLike]) -> list[Path]:
+    from cxr_core.inference import image_paths
+
+    items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    return image_paths(items)
+
+
+def _classifier(inference) -> Classifier:
+    chosen = inference.run_model
+    return Classifier(model=inference.model, class_names=tuple(inference.class_names), config=inference.cfg,
+                      family=inference.family.name, weights=inference.weights_path,
+                      run_dir=None if chosen is None else chosen.run_dir,
+                      fold=None if chosen is None else chosen.fold, _inference=inference)
+
+
+def _load_export(path: Path, class_names: Sequence[str] | None) -> Classifier:
+    """A ``covid-cxr export`` archive or SavedModel folder with its ``covid_cxr.json``."""
+    import dataclasses
+
+    from cxr_core.config import resolve_config
+    from cxr_core.export import read_export_metadata
+    from cxr_core.inference import InferenceModel
+    from cxr_core.registry import get_family
+
+    meta = read_export_metadata(path)
+    if meta is None:
+        raise ValueError(f"{path}: no covid_cxr.json in this export (written by `covid-cxr export`); load it with "
+                         "keras.models.load_model and preprocess the images yourself")
+    family = get_family(meta["family"])  # imports the package: its custom layers are registered
+    raw = dict(meta["config"])
+    preset = raw.pop("preset", None)
+    cfg = dataclasses.replace(resolve_config(raw, origin=f"{path} (covid_cxr.json)"), preset=preset)
+    if path.is_dir():
+        import keras
+
+        model = keras.layers.TFSMLayer(str(path), call_endpoint="serve")
+    else:
+        import keras
+
+        model = keras.models.load_model(path, safe_mode=True, compile=False)
+    names = tuple(class_names or meta["class_names"])
+    inference = InferenceModel(family, cfg, model, names, from_config=True, weights_path=None)
+    run = meta.get("run") or {}
+    return Classifier(model=model, class_names=names, config=cfg, family=family.name, weights=path,
+                      run_dir=Path(run["run_dir"]) if run.get("run_dir") else None, fold=run.get("fold"),
+                      _inference=inference)
+
+
+def load_classifier(name_or_run: PathLike, weights: PathLike | None = None, fold: int | None = None, *,
+                    class_names: Sequence[str] | None = None,
+                    overrides: Mapping[str, Any] | None = None) -> Classifier:
+    """A trained classifier, ready to :meth:`~Classifier.predict` image files.
+
+    Args:
+        name_or_run: one of
+            - a finished run directory (or its ``fold_k`` folder): the run's resolved config and the
+              fold's selected weights (:mod:`cxr_core.run_models`; ``weights`` replaces them);
+            - ``"family/preset"``, e.g. ``"coronet/authors_code"``: the preset's model and
+              preprocessing, with ``weights`` (required: nothing is downloaded);
+            - an experiment YAML, with ``weights``;
+            - an exported ``.keras`` archive or SavedModel folder with its ``covid_cxr.json``
+              (``covid-cxr export``).
+        weights: our ``.weights.h5`` or the authors' released file (the family's loader).
+        fold: with a k-fold run, the fold whose model to load (required there).
+        class_names: class names in output order, when the preset has none.
+        overrides: config values on top (as ``--set``), e.g. ``{"evaluation": {"batch_size": 8}}``.
+
+    Raises:
+        ValueError: ``"family/preset"`` or a YAML without ``weights``; an unknown form.
+        cxr_core.runs.RunDirectoryError: a k-fold run without ``fold``, an unfinished fold.
+        cxr_core.weights.WeightFileError: weights that do not fit the model, naming the family they fit.
+    """
+    from cxr_core.inference import load_inference_model
+
+    text = os.fspath(name_or_run)
+    path = Path(text)
+    names = list(class_names) if class_names else None
+    if path.is_dir() and ((path / "config.yaml").is_file() or (path.parent / "config.yaml").is_file()):
+        return _classifier(load_inference_model(weights, run=path, fold=fold, class_names=names, overrides=overrides))
+    if fold is not None:
+        raise ValueError(f"load_classifier: fold={fold} needs a run directory; {text} is not one")
+    if (path.suffix == ".keras" and path.is_file()) or (path.is_dir() and (path / "covid_cxr.json").is_file()):
+        return _load_export(path, names)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        if weights is None:
+            raise ValueError(f"load_classifier({text!r}): an experiment YAML needs weights=")
+        return _classifier(load_inference_model(weights, config=path, class_names=names, overrides=overrides))
+    if text.count("/") == 1 and not path.exists():
+        family, preset = text.split("/")
+        if weights is None:
+            raise ValueError(f"load_classifier({text!r}): give weights= (our .weights.h5, or the authors' released "
+                             "file); this package downloads no weights. A run directory needs none")
+        return _classifier(load_inference_model(weights, family=family, preset=preset, class_names=names,
+                                                overrides=overrides))
+    raise ValueError(f"load_classifier: {text!r} is neither a run directory, 'family/preset', an experiment YAML "
+                     "nor an exported .keras / SavedModel with covid_cxr.json")
+
+
+@dataclass(frozen=True)
+class ExperimentRun:
+    """A run directory written by :func:`run_experiment` (``os.fspath`` gives its path)."""
+
+    run_dir: Path
+
+    def __fspath__(self) -> str:
+        return os.fspath(self.run_dir)
+
+    @property
+    def report(self) -> Path:
+        """``report.md``: tables against the published figures, per-fold and pooled metrics."""
+        return self.run_dir / "report.md"
+
+    @property
+    def results(self):
+        """``results.csv`` as a DataFrame (None before any fold finished)."""
+        import pandas as pd
+
+        path = self.run_dir / "results.csv"
+        return pd.read_csv(path) if path.is_file() else None
+
+    def classifier(self, fold: int | None = None) -> Classifier:
+        """The trained model of ``fold`` (:func:`load_classifier` on this run)."""
+        return load_classifier(self.run_dir, fold=fold)
+
+
+def run_experiment(config: Any, data: PathLike | None = None, run_dir: PathLike | None = None, *,
+                   test_data: PathLike | None = None, val_data: PathLike | None = None,
+                   folds: Sequence[int] | None = None, smoke: bool = False,
+                   overrides: Mapping[str, Any] | None = None, out: PathLike = "runs") -> ExperimentRun:
+    """Run (or resume) an experiment's protocol, as ``covid-cxr cv``; returns the run.
+
+    Args:
+        config: an experiment YAML path, a mapping in the YAML's shape (e.g.
+            ``{"preset": "coronet/authors_code", "train": {"epochs": 3}}``), or an
+            :class:`~cxr_core.config.ExperimentConfig`.
+        data: the dataset (``data.source``, CLI ``--data``): class folders, a CSV manifest or a split file.
+        run_dir: the run directory to create or resume (default ``out/<name>/<timestamp>``).
+        test_data, val_data: fixed test / validation sets (``--test-data``, ``--val-data``).
+        folds: only these folds (default all).
+        smoke: the CLI's ``--smoke`` (tiny input, one epoch of two steps): a pipeline check.
+        overrides: config values on top, as ``--set``.
+
+    Raises:
+        cxr_core.config.ConfigError: a config value that does not fit, naming the key.
+        cxr_core.runs.RunDirectoryError: ``run_dir`` holds a run of another config or data.
+    """
+    from cxr_core.config import ExperimentConfig, deep_merge, load_config, replace, resolve_config, smoke_overrides
+    from cxr_core.protocol import run_protocol
+
+    over: dict = dict(overrides or {})
+    if data is not None:
+        over = deep_merge(over, {"data": {"source": os.fspath(data)}})
+    if test_data is not None:
+        over = deep_merge(over, {"data": {"test_source": os.fspath(test_data)}})
+    if val_data is not None:
+        over = deep_merge(over, {"data": {"validation_source": os.fspath(val_data)},
+                                 "protocol": {"validation": "validation_source"}})
+    if isinstance(config, ExperimentConfig):
+        cfg = replace(config, over, origin="run_experiment") if over else config
+    elif isinstance(config, Mapping):
+        cfg = resolve_config(config, origin="run_experiment(config=...)", overrides=over,
+                             overrides_origin="run_experiment(overrides/data=...)")
+    else:
+        cfg = load_config(config, overrides=over, overrides_origin="run_experiment(overrides/data=...)")
+    if smoke:
+        cfg = replace(cfg, smoke_overrides(cfg))
+        if over:
+            cfg = replace(cfg, over, origin="run_experiment")  # explicit values win over the smoke settings
+    target = Path(run_dir) if run_dir is not None else Path(out) / cfg.name / time.strftime("%Y%m%d-%H%M%S")
+    log.info("%s: run directory %s", cfg.name, target)
+    run_protocol(cfg, target, folds=list(folds) if folds is not None else None, smoke=smoke)
+    return ExperimentRun(target)

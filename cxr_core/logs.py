@@ -1,0 +1,66 @@
+"""Where the package's log lines go: one call for the CLI, notebooks and scripts.
+
+Library modules log through ``logging.getLogger(__name__)`` and never print; progress lines (a
+fold's sizes, each epoch, a fold's test accuracy) are INFO. Without :func:`configure_logging`
+Python shows only warnings and errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TextIO
+
+#: The loggers of this project's packages; other libraries' loggers stay at their own level.
+PACKAGE_LOGGERS = ("cxr_core", "coronet_tf", "cvrnet_tf", "coronanet_tf")
+_HANDLER_NAME = "covid-cxr"
+
+
+def configure_logging(level: int | str = logging.INFO, *, stream: TextIO | None = None) -> None:
+    """Show the packages' log lines at ``level`` and above on ``stream`` (default: stderr).
+
+    INFO lines look like ``[14:03:07] fold 0: train 99, validation 33, test 33``; at DEBUG the
+    level and logger name are added. Calling it again replaces the previous setting (no
+    duplicated lines).
+    """
+    level = logging.getLevelName(level.upper()) if isinstance(level, str) else int(level)
+    if not isinstance(level, int):
+        raise ValueError(f"log level: expected DEBUG, INFO, WARNING or ERROR, found {level!r}")
+    fmt = "[%(asctime)s] %(levelname)s %(name)s: %(message)s" if level <= logging.DEBUG else "[%(asctime)s] %(message)s"
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
+    handler.set_name(_HANDLER_NAME)
+    handler.setFormatter(_Formatter(fmt, datefmt="%H:%M:%S"))
+    # The handler sits on the root logger (so pytest's caplog and a user's own handlers still see the
+    # records); only the packages' loggers get the level, so other libraries stay at WARNING.
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    for name in PACKAGE_LOGGERS:
+        logging.getLogger(name).setLevel(level)
+
+
+class _Formatter(logging.Formatter):
+    """INFO lines plain; WARNING and above say so."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if record.levelno >= logging.WARNING and "%(levelname)s" not in (self._fmt or ""):
+            head, _, rest = text.partition("] ")
+            text = f"{head}] {record.levelname}: {rest}"
+        return text
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a line is logged (a notebook or test may swap it)."""
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):  # StreamHandler.__init__ assigns it; the live sys.stderr wins
+        pass
