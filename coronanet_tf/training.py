@@ -22,7 +22,10 @@ optimizer state goes when the phase finishes (:mod:`cxr_core.checkpoints`). A fi
 two CORONA-Net models: phase 1's (with the decoder) and phase 2's (the selected classifier).
 
 Each phase goes through :func:`cxr_core.training.fit_split`, so each resumes from its last finished
-epoch and a finished phase 1 is never trained again.
+epoch and a finished phase 1 is never trained again. The two phases train different graphs (outputs,
+loss, trainable layers), so with ``train.reuse_model_across_folds`` each phase keeps its own compiled
+model from fold to fold (:mod:`cxr_core.model_reuse`); a fold whose schedule differs (another number
+of steps per epoch) compiles anew.
 
 Phase 1: the model with the decoder, trained end to end on ``MSE(reconstruction, x)``, ``x`` the
 ImageNet-normalised input (``criterion(outputs, input)`` [CR]); the logits get no loss of their
@@ -271,6 +274,8 @@ def fit_phases(cfg, build_model: Callable[[], Any], make_train_data: Callable[[i
         phase 2's :class:`cxr_core.training.FitResult` with ``weights_path`` =
         ``phase2/model.weights.h5``, which loads into ``build_model()``.
     """
+    from cxr_core.data.pipeline import device_augmentation
+    from cxr_core.experiment_data import pipeline_spec
     from cxr_core.io import atomic_path
     from cxr_core.training import fit_split
 
@@ -313,6 +318,7 @@ def fit_phases(cfg, build_model: Callable[[], Any], make_train_data: Callable[[i
         class_weight=class_weight, steps_per_epoch=cfg.train.steps_per_epoch,
         validation_steps=cfg.train.validation_steps, strategy=strategy,
         learning_rate=learning_rate_for(cfg, settings, steps), input_scaling=cfg.preprocess.scaling,
+        device_augmentation=device_augmentation(pipeline_spec(cfg)),
     )
     export = phase2_dir / EXPORT_NAME
     selected = Path(result.weights_path)

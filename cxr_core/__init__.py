@@ -11,7 +11,7 @@ import TensorFlow:
 - :func:`run_experiment` (``config, data=..., run_dir=...``) -> :class:`ExperimentRun`.
 """
 
-__version__ = "0.1.0"
+from cxr_core.version import __version__
 
 __all__ = ["Classifier", "ExperimentRun", "load_classifier", "run_experiment", "__version__"]
 

@@ -5,14 +5,14 @@ data config, torchxrayvision ``models.X(weights=...)``)::
 
     import cxr_core
 
-    clf = cxr_core.load_classifier("runs/coronet-4class/20250101-120000", fold=0)   # a finished run
-    clf = cxr_core.load_classifier("coronet/authors_code", weights="coronet_4class.h5")  # family/preset
+    clf = cxr_core.load_classifier("runs/NAME/20250101-120000", fold=0)   # a finished run's fold
+    clf = cxr_core.load_classifier("FAMILY/authors_code", weights="released.h5")  # family/preset
     clf = cxr_core.load_classifier("model.keras")                  # a `covid-cxr export` archive
-    clf.class_names            # ('covid', 'normal', 'pneumonia_bacterial', 'pneumonia_viral')
+    clf.class_names            # the class names in output order
     x = clf.preprocess(["a.png", "b.jpg"])   # float32 [2, H, W, 3]: the preset's decode, resize, scaling
     clf.predict(["a.png", "b.jpg"])          # DataFrame: path, one column per class, predicted
 
-    run = cxr_core.run_experiment("experiments/coronet/4class.yaml", data="DATA_DIR", run_dir="runs/x")
+    run = cxr_core.run_experiment("experiments/FAMILY/EXPERIMENT.yaml", data="DATA_DIR", run_dir="runs/x")
     run.results                # results.csv as a DataFrame; run.report is report.md
     run.classifier(fold=0)     # that fold's trained model
 
@@ -44,7 +44,7 @@ class Classifier:
         class_names: class names in the model's output order.
         config: the :class:`~cxr_core.config.ExperimentConfig` giving the preprocessing
             (``config.preprocess``) and the model.
-        family: the model family's name (``coronet``, ``cvrnet``, ``coronanet`` ...).
+        family: the registered model family's name.
         weights: the file the weights came from (None for an export whose weights are inside it).
         run_dir, fold: the run and fold the model came from (None otherwise).
     """
@@ -167,7 +167,7 @@ def load_classifier(name_or_run: PathLike, weights: PathLike | None = None, fold
         name_or_run: one of
             - a finished run directory (or its ``fold_k`` folder): the run's resolved config and the
               fold's selected weights (:mod:`cxr_core.run_models`; ``weights`` replaces them);
-            - ``"family/preset"``, e.g. ``"coronet/authors_code"``: the preset's model and
+            - ``"family/preset"``, e.g. ``"<family>/authors_code"``: the preset's model and
               preprocessing, with ``weights`` (required: nothing is downloaded);
             - an experiment YAML, with ``weights``;
             - an exported ``.keras`` archive or SavedModel folder with its ``covid_cxr.json``
@@ -243,7 +243,7 @@ def run_experiment(config: Any, data: PathLike | None = None, run_dir: PathLike 
 
     Args:
         config: an experiment YAML path, a mapping in the YAML's shape (e.g.
-            ``{"preset": "coronet/authors_code", "train": {"epochs": 3}}``), or an
+            ``{"preset": "<family>/paper", "train": {"epochs": 3}}``), or an
             :class:`~cxr_core.config.ExperimentConfig`.
         data: the dataset (``data.source``, CLI ``--data``): class folders, a CSV manifest or a split file.
         run_dir: the run directory to create or resume (default ``out/<name>/<timestamp>``).

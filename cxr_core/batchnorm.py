@@ -22,7 +22,7 @@ from keras import ops
 BN_MOVING_VARIANCE = ("biased", "unbiased")
 
 
-@keras.saving.register_keras_serializable(package="cxr_core")
+@keras.saving.register_keras_serializable(package="cxr_core", name="UnbiasedMovingVarianceBatchNormalization")
 class UnbiasedMovingVarianceBatchNormalization(keras.layers.BatchNormalization):
     """``BatchNormalization`` whose moving variance is updated with the unbiased batch variance.
 
@@ -53,6 +53,13 @@ class UnbiasedMovingVarianceBatchNormalization(keras.layers.BatchNormalization):
         out = ops.batch_normalization(x=x, mean=mean, variance=variance, axis=self.axis, offset=beta,
                                       scale=gamma, epsilon=self.epsilon)
         return ops.cast(out, self.compute_dtype)
+
+
+# Keras 3's ``.weights.h5`` files address a layer inside a model by the snake-case name of its class
+# (``layers/batch_normalization_3/vars``), so a file saved from a swapped model would not load into a
+# plain one (evaluation, predict, export) nor the other way. With BatchNormalization's class name the
+# paths are the same whichever update a model trains with; serialisation goes by the registered name.
+UnbiasedMovingVarianceBatchNormalization.__name__ = "BatchNormalization"
 
 
 def _all_layers(model) -> list:

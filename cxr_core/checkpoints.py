@@ -22,6 +22,7 @@ Runs made before this layout kept ``last.weights.h5`` with the optimizer state; 
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -105,3 +106,33 @@ def finish_split(ckpt_dir: str | Path, checkpoint: str, model=None, build_model=
         resume.unlink()
         log.debug("%s: finished; resume checkpoint deleted, kept %s", ckpt_dir, selected.name)
     return selected
+
+
+def read_state(ckpt_dir: Path) -> dict | None:
+    """The saved training state of a split, or None when it has not finished an epoch."""
+    path = Path(ckpt_dir) / "state.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
+
+
+def restore_resume_checkpoint(model, weights_path: Path) -> None:
+    """Load model and optimizer variables saved by the checkpoint callback."""
+    optimizer = model.optimizer
+    if not optimizer.built:
+        optimizer.build(model.trainable_variables)
+    try:
+        model.load_weights(weights_path)
+    except ValueError as exc:
+        raise ValueError(f"{weights_path}: cannot resume from this checkpoint ({exc}); was the config changed?") from exc
+
+
+def truncate_log(log_path: Path, epochs_done: int) -> None:
+    """Keep the log rows of the epochs the checkpoint holds: an epoch logged but interrupted before its
+    checkpoint was written is trained and logged again, not twice."""
+    import pandas as pd
+
+    rows = pd.read_csv(log_path)
+    if "epoch" in rows.columns and (rows["epoch"] >= epochs_done).any():
+        with atomic_path(log_path) as tmp:
+            rows[rows["epoch"] < epochs_done].to_csv(tmp, index=False)

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from cxr_core.cli_data import add_data_parser
 from cxr_core.cli_options import (
     VersionAction,
     add_experiment_options,
@@ -284,9 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-verify", action="store_true", help="skip reloading the export and comparing predictions")
     p.set_defaults(func=cmd_export)
 
-    from cxr_core.data.data_cli import add_data_parser
-
-    add_data_parser(sub)  # covid-cxr data build | data audit (issue 11)
+    add_data_parser(sub)  # covid-cxr data build | data audit
     return parser
 
 
@@ -319,6 +318,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"covid-cxr {args.command}: error: {pipeline_error_text(exc)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return _interrupted(args)
+
+
+def _interrupted(args) -> int:
+    """Ctrl-C: one line saying where the run stopped and how to resume (cxr_core.interrupt); exit 130."""
+    from cxr_core.interrupt import PROGRESS, RESUME_HINT
+
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    sys.stdout.flush()
+    text = "interrupted"
+    if PROGRESS.run_dir is not None:
+        text = PROGRESS.interrupted_message()
+        if getattr(args, "run_dir", "given") is None:  # a new timestamped run directory: name it
+            text = text.replace(RESUME_HINT, f"run the same command with --run-dir {PROGRESS.run_dir} to resume")
+    print(f"covid-cxr {args.command}: {text}", file=sys.stderr, flush=True)
+    return 130
 
 
 if __name__ == "__main__":

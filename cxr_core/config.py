@@ -138,6 +138,9 @@ class TrainConfig:
     # BatchNormalization moving-variance update (cxr_core.batchnorm): biased (Keras 3) or unbiased
     # (TF 2 fused BN / Keras 2.3.1 / PyTorch).
     bn_moving_variance: Literal["biased", "unbiased"] = "biased"
+    # Momentum of every BatchNormalization layer while training (moving = m * moving + (1 - m) * batch);
+    # null keeps the model's own (Keras' 0.99). Set only by the demo (cxr_core/demo.yaml); no paper changes it.
+    bn_momentum: Fraction | None = None
     class_weight: Literal["round_max_over_count"] | Mapping[str, NonNegFloat] | None = None
     early_stopping: Mapping[str, Any] | None = None
     reduce_lr: Mapping[str, Any] | None = None
@@ -146,6 +149,10 @@ class TrainConfig:
     # mixed_float16_on_gpu: mixed_float16 (dynamic loss scaling) when a GPU is visible, else float32
     mixed_precision: Literal["float32", "mixed_float16", "mixed_bfloat16", "mixed_float16_on_gpu"] | None = None
     jit_compile: bool = False
+    # Folds (and training phases) of one run train one compiled model, reset to each fold's fresh build
+    # (its seed, ImageNet backbone, init_from; optimizer and metrics reset): the training step is traced
+    # (XLA-compiled) once per run, not per fold. Changes no result (cxr_core.model_reuse).
+    reuse_model_across_folds: bool = True
     strategy: Literal["default", "mirrored", "multi_worker"] = "default"
     deterministic: bool = True
     seed: NonNegInt = 7
@@ -358,6 +365,9 @@ def load_config(path: str | Path, *, overrides: Mapping | None = None,
         raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{path}: the top level must be a mapping, found {type(raw).__name__}")
+    if isinstance(raw.get("config"), Mapping):  # config.yaml of a run (cxr_core.runs)
+        raise ConfigError(f"{path}: this is a run directory's config.yaml, not an experiment YAML; to use the "
+                          f"run's model give --run {path.parent} (and --fold K for a k-fold run)")
     return resolve_config(raw, origin=str(path), overrides=overrides, overrides_origin=overrides_origin)
 
 

@@ -89,7 +89,8 @@ def branch_title(model, explanation, titles: Mapping[str, str]) -> str:
         return title
 
 
-def _preprocess_fields(preprocess) -> tuple[tuple[int, int], str, str]:
+def _preprocess_fields(preprocess) -> tuple[tuple[int, int], str, str, tuple | None, str]:
+    """``(image_size, resize_method, scaling, pre_resize, png16)`` of a preprocess section."""
     if isinstance(preprocess, Mapping):
         get = preprocess.get
     else:
@@ -98,7 +99,9 @@ def _preprocess_fields(preprocess) -> tuple[tuple[int, int], str, str]:
     size = get("image_size")
     if size is None:
         raise ValueError("explain_images: preprocess needs image_size (and resize_method, scaling)")
-    return (int(size[0]), int(size[1])), str(get("resize_method", "nearest")), str(get("scaling", "rescale01"))
+    pre_resize = get("pre_resize")
+    return ((int(size[0]), int(size[1])), str(get("resize_method", "nearest")), str(get("scaling", "rescale01")),
+            tuple(pre_resize) if pre_resize else None, str(get("png16", "scale257") or "scale257"))
 
 
 def _class_index(target, class_names: Sequence[str]) -> int | None:
@@ -137,7 +140,7 @@ def explain_images(family_name: str, model, paths: Sequence[str | os.PathLike],
     """
     from cxr_core.data.images import load_image_array, scale_pixels
 
-    size, method, scaling = _preprocess_fields(preprocess)
+    size, method, scaling, pre_resize, png16 = _preprocess_fields(preprocess)
     names = [str(c) for c in class_names]
     chosen_layer = layer_name  # a layer the caller names replaces the per-branch grid
     per_branch = False
@@ -163,7 +166,8 @@ def explain_images(family_name: str, model, paths: Sequence[str | os.PathLike],
     used: dict[str, int] = {}
     for start in range(0, len(paths), batch_size):
         chunk = paths[start:start + batch_size]
-        raw = np.stack([load_image_array(p, size, method) for p in chunk])
+        raw = np.stack([load_image_array(p, size, method, pre_resize=pre_resize, png16=png16)
+                        for p in chunk])
         x = scale_pixels(raw, scaling).numpy()
         if ensemble:
             explanations = gradcam_branches(model, x, target)

@@ -22,7 +22,8 @@ file uses it to preprocess images as the model was trained.
 
 Both are written under a temporary name beside the destination and renamed into place, so an
 interrupted export leaves nothing half-written. :func:`verify_export` reloads the result and
-compares its predictions with the original model's (the ``export_model`` default). ``covid-cxr
+compares its predictions with the original model's (the ``export_model`` default); a difference
+raises :class:`ExportMismatchError`, one line with the measured difference. ``covid-cxr
 export`` (:func:`cxr_core.cli.cmd_export`) builds the model and calls :func:`export_model`.
 """
 
@@ -140,24 +141,40 @@ def sample_inputs(model, n: int = 2, seed: int = 0, *, high: float = 1.0) -> np.
     return np.random.default_rng(seed).uniform(0.0, high, (n, *shape)).astype(np.float32)
 
 
+class ExportMismatchError(ValueError):
+    """The reloaded export predicts differently from the model (one line: path, output, largest difference)."""
+
+    def __init__(self, message: str, difference: float | None = None):
+        super().__init__(message)
+        self.difference = difference
+
+
 def verify_export(model, path: str | os.PathLike, format: str, images=None, *,
                   atol: float = 1e-4, rtol: float = 1e-4) -> float:
     """Reload the export at ``path`` and compare every output with ``model``'s on ``images``
-    (default: :func:`sample_inputs`). Returns the largest absolute difference; raises
-    ``AssertionError`` naming the output when one differs beyond ``atol + rtol * |expected|``."""
+    (default: :func:`sample_inputs`). Returns the largest absolute difference.
+
+    Raises:
+        ExportMismatchError: an output count or shape differs, or an output differs beyond
+            ``atol + rtol * |expected|``; the one-line message names the export, the output and the
+            measured largest difference (``.difference``).
+    """
     x = sample_inputs(model) if images is None else np.asarray(images, dtype=np.float32)
     expected = _outputs(model(x, training=False))
     found = load_exported(path, format)(x)
+    where = f"the reloaded export {path} ({format})"
     if len(found) != len(expected):
-        raise AssertionError(f"export {path}: {len(found)} output(s), the model has {len(expected)}")
+        raise ExportMismatchError(f"{where} has {len(found)} output(s), the model has {len(expected)}")
     worst = 0.0
     for i, (e, f) in enumerate(zip(expected, found)):
         if e.shape != f.shape:
-            raise AssertionError(f"export {path}: output {i} has shape {f.shape}, expected {e.shape}")
+            raise ExportMismatchError(f"{where}: output {i} has shape {f.shape}, the model's has {e.shape}")
         diff = float(np.max(np.abs(e - f))) if e.size else 0.0
         if not np.allclose(f, e, atol=atol, rtol=rtol):
-            raise AssertionError(f"export {path} ({format}): output {i} differs from the model by "
-                                 f"up to {diff:.3g} (atol {atol}, rtol {rtol})")
+            raise ExportMismatchError(
+                f"{where} predicts differently from the model: output {i} differs by up to {diff:.3g} on "
+                f"{len(x)} sample images (tolerance {atol:g} + {rtol:g} x |value|); the file is kept for "
+                "inspection, do not use it", difference=diff)
         worst = max(worst, diff)
     return worst
 

@@ -11,8 +11,12 @@ import logging
 import sys
 from typing import TextIO
 
-#: The loggers of this project's packages; other libraries' loggers stay at their own level.
-PACKAGE_LOGGERS = ("cxr_core", "coronet_tf", "cvrnet_tf", "coronanet_tf")
+def package_loggers() -> tuple[str, ...]:
+    """The loggers of this project's packages (the core and every registered family's top-level
+    package); other libraries' loggers stay at their own level."""
+    from cxr_core.registry import family_packages
+
+    return ("cxr_core", *family_packages())
 _HANDLER_NAME = "covid-cxr"
 
 
@@ -36,7 +40,7 @@ def configure_logging(level: int | str = logging.INFO, *, stream: TextIO | None 
     for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
         root.removeHandler(old)
     root.addHandler(handler)
-    for name in PACKAGE_LOGGERS:
+    for name in package_loggers():
         logging.getLogger(name).setLevel(level)
 
 

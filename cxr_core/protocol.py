@@ -32,14 +32,30 @@ from cxr_core.data.hazards import require_patient_ids, run_hazard_checks
 from cxr_core.io import remove_stale_temporaries
 from cxr_core.experiment_data import load_samples, pipeline_spec, prepare_samples
 from cxr_core.fold_splits import Split, fixed_split, n_splits, resolve_splits
+from cxr_core.interrupt import PROGRESS
 from cxr_core.models import check_parameter_count, model_builder
+from cxr_core.pretrained import require_pretrained_weights
 from cxr_core.run_inputs import check_run_inputs, fold_init_from, record_selected_weights, write_init_note
 from cxr_core.runs import fold_dir, predictions_path, summarize_runs, write_run_config, write_samples
 
 log = logging.getLogger(__name__)
 
 
-def run_protocol(
+def run_protocol(cfg: ExperimentConfig, run_dir: str | Path, **options) -> Path:
+    """Run (or resume) the experiment's protocol into ``run_dir``; returns ``run_dir``.
+
+    ``options`` (``folds``, ``smoke``, ``write_report``) and errors: :func:`run_protocol_steps`. A
+    start that fails (an error or Ctrl-C) before any fold saved a result leaves no run directory
+    behind (:func:`cxr_core.run_start.discard_failed_start`); :data:`cxr_core.interrupt.PROGRESS`
+    says which fold and epoch the run is at.
+    """
+    from cxr_core.run_start import discard_failed_start
+
+    with discard_failed_start(run_dir):
+        return run_protocol_steps(cfg, run_dir, **options)
+
+
+def run_protocol_steps(
     cfg: ExperimentConfig,
     run_dir: str | Path,
     *,
@@ -65,6 +81,7 @@ def run_protocol(
     from cxr_core.training import make_strategy, seed_everything, set_precision
 
     run_dir = Path(run_dir)
+    PROGRESS.start(run_dir)
     if cfg.data.test_source and cfg.protocol.kind != "fixed_split":
         raise ValueError(
             f"data.test_source ({cfg.data.test_source}) is only used by protocol.kind fixed_split, and this "
@@ -82,6 +99,7 @@ def run_protocol(
         from cxr_core.mlflow_log import require_mlflow
 
         require_mlflow()  # before any work: a missing package is said now, not after training
+    require_pretrained_weights(cfg)  # ImageNet files in the Keras cache, or one line saying where to put them
     run_dir.mkdir(parents=True, exist_ok=True)
     # Temporaries of interrupted writes; other --folds processes may share run_dir, so only old ones.
     for stale in remove_stale_temporaries(run_dir, recursive=False, older_than_s=600):
@@ -121,8 +139,13 @@ def run_protocol(
         splits = resolve_splits(cfg, table, run_dir)
     # Exact duplicates, patients on both sides, class x source: report.md "Data hazards", WARNINGs.
     run_hazard_checks(table, splits, run_dir, (cfg.data.source, cfg.data.test_source, cfg.data.validation_source))
-    for k in range(count) if folds is None else list(folds):
-        run_fold(cfg, table, splits[k], run_dir, strategy)
+    from cxr_core.model_reuse import reusing_models
+
+    # One compiled model for all folds (and phases): reset to each fold's fresh build, traced once.
+    with reusing_models(cfg.train.reuse_model_across_folds):
+        for k in range(count) if folds is None else list(folds):
+            run_fold(cfg, table, splits[k], run_dir, strategy)
+    PROGRESS.finished()
     if write_report:
         summarize_runs([run_dir])
         from cxr_core.mlflow_log import log_run_if_asked
@@ -205,12 +228,14 @@ def run_fold(cfg: ExperimentConfig, table, split: Split, run_dir: Path, strategy
         0 if val_table is None else len(val_table), " (= test fold)" if split.val is split.test else "", len(test_table),
     )
     t0 = time.perf_counter()
+    PROGRESS.fold_started(split.fold)
     result = fit_fold(cfg, train_table, val_table, split.fold, out_dir, len(table.class_names), strategy)
     log.info("fold %d: %s", split.fold, trained_text(result, time.perf_counter() - t0))
     record_selected_weights(out_dir, result.weights_path)
     from cxr_core.provenance import write_fold_provenance
 
     write_fold_provenance(out_dir, init, result.weights_path)  # versions, devices, sha256 of weights read and made
+    PROGRESS.evaluating()
     evaluation = evaluate_fold(cfg, test_table, result.weights_path, split.fold, out_dir, result.log_path)
     log.info("fold %d: test accuracy %.4f on %d images", split.fold, evaluation.accuracy, len(test_table))
     return pred_path
@@ -232,7 +257,7 @@ def fit_fold(cfg: ExperimentConfig, train_table, val_table, fold: int, out_dir: 
     """Train the fold's model on ``train_table`` (validating on ``val_table``, may be None): the family's
     own ``fit`` or :func:`cxr_core.training.fit_split`. Returns the :class:`~cxr_core.training.FitResult`."""
     from cxr_core.data.keras2_iteration import keras2_fit_plan
-    from cxr_core.data.pipeline import build_dataset
+    from cxr_core.data.pipeline import build_dataset, device_augmentation
     from cxr_core.registry import get_family
     from cxr_core.training import class_weights, fit_split
 
@@ -289,7 +314,7 @@ def fit_fold(cfg: ExperimentConfig, train_table, val_table, fold: int, out_dir: 
     return fit_split(
         build, train_data, make_val, out_dir, train_cfg, class_weight=weights,
         steps_per_epoch=steps_per_epoch, validation_steps=validation_steps, strategy=strategy,
-        input_scaling=cfg.preprocess.scaling,
+        input_scaling=cfg.preprocess.scaling, device_augmentation=device_augmentation(spec),
     )
 
 

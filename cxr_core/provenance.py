@@ -22,12 +22,25 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import subprocess
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from cxr_core.io import atomic_write_text
 
 PROVENANCE_JSON = "provenance.json"
+
+
+def git_commit() -> str | None:
+    """The commit of the package's source checkout, if it is one."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
 
 
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -70,8 +83,7 @@ def environment() -> dict[str, Any]:
     import numpy as np
     import tensorflow as tf
 
-    from cxr_core import __version__
-    from cxr_core.runs import git_commit
+    from cxr_core.version import __version__
 
     build = dict(tf.sysconfig.get_build_info())
     return {

@@ -54,7 +54,9 @@ class ModelFamily:
     fit: Callable[..., Any] | None = None
     """Replaces :func:`cxr_core.training.fit_split` for families with their own schedule (several
     phases). Called as ``fit(cfg, build_model, make_train_data, make_val_data, out_dir,
-    class_weight=..., strategy=...)`` and returns a :class:`cxr_core.training.FitResult`."""
+    class_weight=..., strategy=..., build_bare=..., variants=...)`` where ``build_bare`` builds the
+    model without pretrained weights (for loading a checkpoint into) and ``variants`` maps each
+    name of :attr:`fit_variants` to a builder; returns a :class:`cxr_core.training.FitResult`."""
     fit_variants: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Model variants a multi-phase :attr:`fit` builds besides the config's model: variant name ->
     config overrides (e.g. ``{"phase1": {"model": {"options": {"with_decoder": True}}}}``). The

@@ -3,20 +3,12 @@
 ``covid-cxr evaluate/predict/explain/export --run RUN_DIR [--fold K]`` and
 :func:`cxr_core.load_classifier` read a finished run without the user rebuilding its config: the
 config is the run's own resolved one (``config.yaml``'s ``config`` section: input size, resize
-method, scaling, model options, exactly as trained, e.g. the 71x71 of a CoroNet smoke run), the
+method, scaling, model options, exactly as trained, e.g. the reduced input of a smoke run), the
 class names are the run's (its output order), and the weights are the fold's *selected* weights,
 the ones its ``predictions.csv`` was computed with (``fold_k/selected_weights.txt``):
-
-============  ========================  =============================================================
-family        ``train.checkpoint``      selected weights of a finished fold
-============  ========================  =============================================================
-CoroNet       ``last``                  ``fold_k/checkpoints/last.weights.h5``: the final epoch [CN]
-CVR-Net       ``best`` (val_accuracy)   ``fold_k/checkpoints/best.weights.h5``: ModelCheckpoint
-                                        (save_best_only) [CVR-T]
-CORONA-Net    ``best`` (val_accuracy)   ``fold_k/phase2/model.weights.h5``: phase 2's best epoch,
-                                        saved as the config's model (decoder kept when the config
-                                        keeps it) [CR]
-============  ========================  =============================================================
+``checkpoints/best.weights.h5`` with ``train.checkpoint: best``, ``checkpoints/last.weights.h5`` with
+``last``, and for a family with its own ``fit`` the file that fit returned (a two-phase fit: its
+``phase2/model.weights.h5``). README.md ("Evaluate, predict, explain, export") names each family's.
 
 Fold choice: ``fold`` picks one; without it a run with one fold (``holdout``, ``fixed_split``,
 ``covid-cxr train``) gives that fold's model, and a k-fold run is an error listing its finished

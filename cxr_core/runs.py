@@ -19,16 +19,16 @@ machines (``--folds``) merge with :func:`summarize_runs` (``covid-cxr report``).
 from __future__ import annotations
 
 import logging
-import subprocess
 from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
 import yaml
 
-from cxr_core import __version__
+from cxr_core.version import __version__
 from cxr_core.config import ExperimentConfig, config_to_dict
 from cxr_core.experiment_data import manifest_hash
+from cxr_core.provenance import git_commit
 from cxr_core.io import atomic_path, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -38,20 +38,9 @@ class RunDirectoryError(ValueError):
     """A run directory holds results of a different experiment or data, or is not a run directory."""
 
 
-def git_commit() -> str | None:
-    """The commit of the package's source checkout, if it is one."""
-    here = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
-#: ``train`` keys that only say where logs go (TensorBoard, MLflow): a run may resume or merge with others.
-LOGGING_ONLY_KEYS = ("tensorboard", "mlflow_uri")
+#: ``train`` keys that only say where logs go (TensorBoard, MLflow) or how the run executes without
+#: changing its results (model reuse across folds): a run may resume or merge with others.
+LOGGING_ONLY_KEYS = ("tensorboard", "mlflow_uri", "reuse_model_across_folds")
 
 
 def experiment_part(config: dict | None) -> dict:

@@ -46,7 +46,7 @@ Drawings of a thorax; the classes differ only by a drawn pattern in the lung fie
 
 {features}
 
-The class names are CoroNet's, the images are not X-rays: accuracy on them says nothing about X-rays
+The class names are those of a four-class chest X-ray task, the images are not X-rays: accuracy on them says nothing about X-rays
 or about any model's clinical performance. {n} images ({per_class} per class), two per synthetic patient.
 """
 

@@ -163,7 +163,7 @@ def version_text() -> str:
     import keras
     import tensorflow as tf
 
-    from cxr_core import __version__
+    from cxr_core.version import __version__
 
     build = tf.sysconfig.get_build_info()
     cuda = (f" (built for CUDA {build.get('cuda_version')}, cuDNN {build.get('cudnn_version')})"

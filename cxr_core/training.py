@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,9 +35,13 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from cxr_core.config import TrainConfig
-from cxr_core.io import atomic_path, atomic_write_text, remove_stale_temporaries
+from cxr_core.io import atomic_write_text, remove_stale_temporaries
+from cxr_core.interrupt import PROGRESS, progress_callback
 from cxr_core.precision import LOSS_SCALE_GROWTH_STEPS, LOSS_SCALE_INITIAL, precision_of, record_precision
 from cxr_core.precision import resolve_precision, set_precision  # noqa: F401  (importable from here too)
+from cxr_core.callbacks import TENSORBOARD_DIR, tensorboard_callback  # noqa: F401  (importable from here too)
+from cxr_core.callbacks import epoch_logger, make_checkpointer, resumable
+from cxr_core.checkpoints import read_state
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +165,22 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
+def set_bn_momentum(model, momentum: float | None) -> int:
+    """Set the momentum of every BatchNormalization layer of ``model`` (nested models included) to
+    ``momentum`` (``train.bn_momentum``); None changes nothing. Returns the number of layers set.
+    Call before the model is compiled (the training step reads it when traced)."""
+    if momentum is None:
+        return 0
+    import keras
+
+    layers = [l for l in model._flatten_layers(include_self=False, recursive=True)
+              if isinstance(l, keras.layers.BatchNormalization)]
+    for layer in layers:
+        layer.momentum = float(momentum)
+    logger.debug("train.bn_momentum: %d BatchNormalization layers now use momentum %s", len(layers), momentum)
+    return len(layers)
+
+
 @dataclass
 class FitResult:
     """What training left: the log, the weights to evaluate, and how it ended."""
@@ -176,150 +195,6 @@ class FitResult:
     when the split had finished before (see ``checkpoints/precision.json``)."""
 
 
-def _callback_state(cb) -> dict:
-    keys = ("wait", "best", "cooldown_counter", "stopped_epoch")
-    return {k: _jsonable(getattr(cb, k)) for k in keys if hasattr(cb, k)}
-
-
-def _jsonable(value):
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value
-
-
-def _from_json(value):
-    if isinstance(value, str) and value in ("inf", "-inf", "nan"):
-        return float(value)
-    return value
-
-
-def _resumable(base):
-    """A subclass of a Keras callback whose state survives a restart (restored after on_train_begin)."""
-
-    class Resumable(base):
-        restore: dict | None = None
-
-        def on_train_begin(self, logs=None):
-            super().on_train_begin(logs)
-            for key, value in (self.restore or {}).items():
-                setattr(self, key, _from_json(value))
-
-    Resumable.__name__ = f"Resumable{base.__name__}"
-    return Resumable
-
-
-def _make_checkpointer(ckpt_dir: Path, monitor: str, mode_best: str | None, state_callbacks: dict):
-    import keras
-
-    from cxr_core.checkpoints import BEST_NAME, save_model_weights, save_resume_checkpoint
-
-    class AtomicCheckpoint(keras.callbacks.Callback):
-        """Saves weights, optimizer variables and callback state after every epoch, atomically."""
-
-        def __init__(self, best: float | None):
-            super().__init__()
-            self.best = best
-
-        def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
-            improved = False
-            if mode_best is not None and monitor in logs:
-                value = float(logs[monitor])
-                better = (lambda a, b: a > b) if mode_best == "max" else (lambda a, b: a < b)
-                if self.best is None or better(value, self.best):
-                    self.best = value
-                    improved = True
-                    save_model_weights(self.model, ckpt_dir / BEST_NAME)  # no optimizer state
-            save_resume_checkpoint(self.model, ckpt_dir)  # model + optimizer, until the split finishes
-            lr = self.model.optimizer.learning_rate
-            state = {
-                "epochs_done": epoch + 1,
-                "best": self.best,
-                "best_epoch_improved": improved,
-                "learning_rate": float(np.asarray(lr)) if not callable(lr) else None,
-                "callbacks": {name: _callback_state(cb) for name, cb in state_callbacks.items()},
-                "stopped_early": False,
-            }
-            atomic_write_text(ckpt_dir / "state.json", json.dumps(state, indent=2))
-
-    return AtomicCheckpoint
-
-
-def read_state(ckpt_dir: Path) -> dict | None:
-    """The saved training state of a split, or None when it has not finished an epoch."""
-    path = Path(ckpt_dir) / "state.json"
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text())
-
-
-def _restore(model, weights_path: Path) -> None:
-    """Load model and optimizer variables saved by the checkpoint callback."""
-    optimizer = model.optimizer
-    if not optimizer.built:
-        optimizer.build(model.trainable_variables)
-    try:
-        model.load_weights(weights_path)
-    except ValueError as exc:
-        raise ValueError(f"{weights_path}: cannot resume from this checkpoint ({exc}); was the config changed?") from exc
-
-
-def _truncate_log(log_path: Path, epochs_done: int) -> None:
-    """Keep the log rows of the epochs the checkpoint holds: an epoch logged but interrupted before its
-    checkpoint was written is trained and logged again, not twice."""
-    import pandas as pd
-
-    log = pd.read_csv(log_path)
-    if "epoch" in log.columns and (log["epoch"] >= epochs_done).any():
-        with atomic_path(log_path) as tmp:
-            log[log["epoch"] < epochs_done].to_csv(tmp, index=False)
-
-
-def _epoch_logger(epochs: int):
-    """A Keras callback logging ``epoch 3/30: loss 0.4123, accuracy 0.8750, val_loss ... (12 s)`` at INFO."""
-    import time
-
-    import keras
-
-    class EpochLogger(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.t0 = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            values = ", ".join(f"{k} {float(v):.4f}" for k, v in (logs or {}).items() if np.ndim(v) == 0)
-            logger.info("epoch %d/%d: %s (%.0f s)", epoch + 1, epochs, values, time.perf_counter() - self.t0)
-
-    return EpochLogger()
-
-
-TENSORBOARD_DIR = "tensorboard"
-
-
-def tensorboard_callback(out_dir: Path):
-    """Keras' TensorBoard callback writing per-epoch scalars under ``out_dir/tensorboard`` (None,
-    with a WARNING, when the tensorboard package is missing).
-
-    Tags (step = 0-based epoch): ``epoch_loss`` and each metric (``epoch_accuracy``) in ``train/``
-    and ``validation/``, and ``epoch_learning_rate`` in ``train/`` (Keras 3 logs the optimizer's
-    current rate, schedules included). No graph, histograms or profiling. A resumed fit continues
-    with ``initial_epoch``, so its steps follow the earlier ones; an epoch logged but interrupted
-    before its checkpoint is logged again with the same step (TensorBoard shows both points).
-    """
-    import keras
-
-    try:  # tf.summary.scalar comes from the tensorboard package (an install requirement)
-        import tensorboard  # noqa: F401
-    except ImportError:
-        logger.warning("train.tensorboard: the tensorboard package is not installed (pip install tensorboard); "
-                       "no TensorBoard scalars are written")
-        return None
-    return keras.callbacks.TensorBoard(log_dir=str(Path(out_dir) / TENSORBOARD_DIR), histogram_freq=0,
-                                       write_graph=False, write_images=False, update_freq="epoch",
-                                       profile_batch=0)
-
-
 def compile_model(model, train: TrainConfig, *, learning_rate: Any = None, metrics=("accuracy",)):
     """Compile ``model`` with the configured optimizer, loss and XLA switch; under a ``mixed_float16``
     policy the optimizer gets dynamic loss scaling (:data:`LOSS_SCALE_INITIAL`)."""
@@ -331,6 +206,9 @@ def compile_model(model, train: TrainConfig, *, learning_rate: Any = None, metri
         # Keras would add its own (initial scale 2**15); this one starts where apex AMP does.
         optimizer = keras.optimizers.LossScaleOptimizer(
             optimizer, initial_scale=LOSS_SCALE_INITIAL, dynamic_growth_steps=LOSS_SCALE_GROWTH_STEPS)
+    if train.jit_compile and train.deterministic:
+        logger.warning("train.jit_compile is true but train.deterministic is true as well: Keras compiles without XLA "
+                    "while TensorFlow op determinism is on; set --set train.deterministic=false to use XLA")
     model.compile(
         optimizer=optimizer,
         loss=make_loss(train.loss),
@@ -359,7 +237,9 @@ def fit_split(
     """Train one split as ``train`` says, resuming from ``out_dir`` where a previous run stopped.
 
     Args:
-        build_model: returns a fresh, uncompiled model (called inside the strategy's scope).
+        build_model: returns a fresh, uncompiled model (called inside the strategy's scope). Inside a
+            :func:`cxr_core.model_reuse.reusing_models` session (the protocol's folds) the model trained
+            may be a compiled one of an earlier fold, given this model's values (no retracing).
         make_train_data / make_val_data: ``f(first_epoch) -> tf.data.Dataset`` of ``(x, y)``; the
             first epoch seeds the data order so a resumed run does not replay epoch 0's order.
         out_dir: the split's folder (checkpoints/, training_log.csv).
@@ -393,7 +273,7 @@ def fit_split(
 
     state = read_state(ckpt_dir)
     start_epoch = int(state["epochs_done"]) if state else 0
-    from cxr_core.checkpoints import finish_split, resume_checkpoint
+    from cxr_core.checkpoints import finish_split, restore_resume_checkpoint, resume_checkpoint, truncate_log
 
     if state and (state.get("stopped_early") or start_epoch >= train.epochs):
         logger.info("%s: trained earlier (%d epochs), not trained again", out_dir, start_epoch)
@@ -415,12 +295,20 @@ def fit_split(
         from cxr_core.batchnorm import set_bn_moving_variance
 
         set_bn_moving_variance(model, train.bn_moving_variance)
+        set_bn_momentum(model, getattr(train, "bn_momentum", None))
+        def compile_fn(m):
+            return compile_model(m, train, learning_rate=learning_rate, metrics=metrics)
+
         if device_augmentation is not None:
-            model = with_device_augmentation(model, device_augmentation)
-        compile_model(model, train, learning_rate=learning_rate, metrics=metrics)
+            model = compile_fn(with_device_augmentation(model, device_augmentation))
+        else:  # a compiled model of an earlier fold, reset to this fresh one's values (cxr_core.model_reuse)
+            from cxr_core.model_reuse import compile_key_of, compiled_model
+
+            key = compile_key_of(train, learning_rate, metrics, strategy, model.dtype_policy.name)
+            model = compiled_model(model, compile_fn, key)
         record_precision(ckpt_dir, start_epoch, model)
         if state:
-            _restore(model, resume_checkpoint(ckpt_dir))
+            restore_resume_checkpoint(model, resume_checkpoint(ckpt_dir))
             rate = train.optimizer.learning_rate if learning_rate is None else learning_rate
             if state.get("learning_rate") is not None and not isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
                 # A plain rate may have been lowered by ReduceLROnPlateau; a schedule follows the restored step.
@@ -431,12 +319,12 @@ def fit_split(
     state_callbacks: dict = {}
     needs_val = make_val_data is not None
     if train.early_stopping:
-        cb = _resumable(keras.callbacks.EarlyStopping)(**dict(train.early_stopping))
+        cb = resumable(keras.callbacks.EarlyStopping)(**dict(train.early_stopping))
         cb.restore = restored.get("early_stopping")
         state_callbacks["early_stopping"] = cb
         callbacks.append(cb)
     if train.reduce_lr:
-        cb = _resumable(keras.callbacks.ReduceLROnPlateau)(**dict(train.reduce_lr))
+        cb = resumable(keras.callbacks.ReduceLROnPlateau)(**dict(train.reduce_lr))
         cb.restore = restored.get("reduce_lr")
         state_callbacks["reduce_lr"] = cb
         callbacks.append(cb)
@@ -447,19 +335,23 @@ def fit_split(
     mode = None
     if train.checkpoint == "best":
         mode = "min" if "loss" in monitor else "max"
-    checkpointer = _make_checkpointer(ckpt_dir, monitor, mode, state_callbacks)((state or {}).get("best"))
+    checkpointer = make_checkpointer(ckpt_dir, monitor, mode, state_callbacks)((state or {}).get("best"))
     if start_epoch > 0 and log_path.is_file():
-        _truncate_log(log_path, start_epoch)
+        truncate_log(log_path, start_epoch)
     callbacks.append(keras.callbacks.CSVLogger(str(log_path), append=start_epoch > 0))
     if getattr(train, "tensorboard", False):
         board = tensorboard_callback(out_dir)
         if board is not None:
             callbacks.append(board)
     callbacks.append(checkpointer)
+    callbacks.append(progress_callback())  # after the checkpoint: Ctrl-C reports the last saved epoch
+    PROGRESS.training_started(out_dir, start_epoch, train.epochs)
     if train.verbose == 2:  # one line per epoch, through logging (--quiet hides it); 1 keeps Keras' progress bar
-        callbacks.append(_epoch_logger(train.epochs))
+        callbacks.append(epoch_logger(train.epochs))
     if start_epoch:
-        logger.info("%s: resuming after epoch %d of %d", out_dir, start_epoch, train.epochs)
+        where = "" if PROGRESS.fold is None else f"fold {PROGRESS.fold}" + (f" ({PROGRESS.phase})" if PROGRESS.phase else "")
+        logger.info("resuming %s at epoch %d of %d (%s)", where or out_dir, start_epoch + 1, train.epochs,
+                    f"epochs 1-{start_epoch} were trained earlier" if start_epoch > 1 else "epoch 1 was trained earlier")
 
     history = model.fit(
         train_data,

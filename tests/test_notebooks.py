@@ -47,6 +47,7 @@ def test_notebooks_exist_with_outputs_cleared():
                     f"{name}: outputs not cleared (jupyter nbconvert --clear-output --inplace {name})")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs(name, kernel_dir, tmp_path, monkeypatch, shared_data):
     monkeypatch.setenv("JUPYTER_PATH", str(kernel_dir))
@@ -56,10 +57,9 @@ def test_notebook_runs(name, kernel_dir, tmp_path, monkeypatch, shared_data):
     book = nbformat.read(NOTEBOOKS / name, as_version=4)
     client = nbclient.NotebookClient(book, kernel_name=KERNEL, timeout=300,
                                      resources={"metadata": {"path": str(NOTEBOOKS)}})
-    client.execute()
-    errors = [o for c in book.cells if c.cell_type == "code" for o in c.outputs
-              if o.output_type == "error"]
-    assert not errors
+    client.execute()  # raises CellExecutionError at the first cell that fails
+    code = [c for c in book.cells if c.cell_type == "code"]
+    assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), "every code cell ran, in order"
     assert any(tmp_path.iterdir()), "the notebook wrote nothing under COVID_CXR_NOTEBOOK_OUT"
     if name.startswith("01"):
         assert (tmp_path / "demo" / "run" / "report.md").is_file()

@@ -149,5 +149,6 @@ def pil_diagnosis(data: bytes, kind: str) -> str:
         text = str(exc)
         if "truncated" in text.lower() or isinstance(exc, EOFError):
             return f"truncated {kind}"
+        text = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-f]+>", "", text)  # PIL names its in-memory file
         return f"corrupt {kind} data ({text or type(exc).__name__})"
     return ""

@@ -41,6 +41,12 @@ def test_protocol_wall_time_follows_the_counts(gpu_report):
     assert got == pytest.approx(990 * 16546 / 10 + 990 * (16546 / 20 + 7812 / 40))
 
 
+def measurement_rows(text: str) -> list[str]:
+    """The data rows of the "## Measurements" table."""
+    section = text.split("## Measurements", 1)[1].split("\n## ", 1)[0]
+    return [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| case ")]
+
+
 @pytest.mark.slow
 def test_smoke_run_writes_every_table(tmp_path):
     out = tmp_path / "RESULTS-gpu.md"
@@ -51,7 +57,7 @@ def test_smoke_run_writes_every_table(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = out.read_text()
     assert "SMOKE RUN" in text and "bench_gpu.py --smoke" in text and "device: none (CPU only)" in text
-    rows = [line for line in text.splitlines() if line.startswith("| CoroNet") or line.startswith("| CORONA-Net")]
+    rows = measurement_rows(text)
     measured = [r for r in rows if "error" not in r and "skipped" not in r]
     assert not [r for r in rows if "error" in r], rows
     # CoroNet: batch 2 and 4 on the host, and batch 2 with augment.placement: device; CORONA-Net phase 1: 2 and 4

@@ -115,6 +115,7 @@ def test_report_lists_ignored_and_converted(converted):
     assert not list(dst.parent.glob(".*"))  # no temporary file left
 
 
+@pytest.mark.slow
 def test_logits_and_reconstruction_match_torch(keras_model, images, torch_outputs):
     t_logits, t_rec = torch_outputs
     k_logits, k_rec = (np.asarray(o) for o in keras_model(images, training=False))
@@ -126,6 +127,7 @@ def test_logits_and_reconstruction_match_torch(keras_model, images, torch_output
     np.testing.assert_allclose(k_rec, t_rec, atol=TOL, rtol=0)
 
 
+@pytest.mark.slow
 def test_fp16_and_module_prefix_variants(tmp_path, reference, keras_model):
     state = {f"module.{k}": (v.half() if v.is_floating_point() and not k.startswith(("net_fet.1.", "dec.batchnorm")) else v)
              for k, v in reference.state_dict().items()}
@@ -142,6 +144,7 @@ def test_fp16_and_module_prefix_variants(tmp_path, reference, keras_model):
                                keras_model.get_layer("classifier_6").get_weights()[0], atol=1e-3)
 
 
+@pytest.mark.slow
 def test_bare_state_dict_and_h5_into_model_without_decoder(tmp_path, reference, converted, keras_model, images):
     src = tmp_path / "bare.pth"
     torch.save(reference.state_dict(), src)
@@ -169,6 +172,7 @@ def test_missing_key_names_the_key(tmp_path, reference):
         coronanet_arrays_from_torch(state)
 
 
+@pytest.mark.slow
 def test_torchvision_vgg16_bn_backbone(tmp_path, reference, keras_model):
     state = {k.replace("net_fet.", "features."): v for k, v in reference.state_dict().items() if k.startswith("net_fet.")}
     state["classifier.0.weight"] = torch.zeros(4096, 25088)[:2, :3]  # ImageNet head: ignored
@@ -218,6 +222,7 @@ def test_adam_l2_matches_torch_adam():
     assert np.abs(w0.T - dense.get_weights()[0]).max() > 1e-3  # the weights did move
 
 
+@pytest.mark.slow
 def test_checkpoint_without_decoder(tmp_path, reference, keras_model):
     state = {k: v for k, v in reference.state_dict().items() if not k.startswith("dec.")}
     src = tmp_path / "nodec.pth.tar"

@@ -98,6 +98,7 @@ def test_other_class_counts_and_errors(tmp_path, monkeypatch):
         build_coronanet(with_decoder=False, backbone_weights="imagenet")
 
 
+@pytest.mark.slow
 def test_save_and_load_roundtrip_across_decoder(tmp_path, full_model):
     from coronanet_tf import load_coronanet_weights
 
@@ -112,6 +113,7 @@ def test_save_and_load_roundtrip_across_decoder(tmp_path, full_model):
         load_coronanet_weights(build_coronanet(num_classes=4, with_decoder=False), path)
 
 
+@pytest.mark.slow
 def test_package_import_does_not_import_torch():
     import subprocess
     import sys

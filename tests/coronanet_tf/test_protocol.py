@@ -19,6 +19,8 @@ from cxr_core.protocol import run_protocol
 from tests.log_capture import captured_logs
 
 REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # two-phase 224x224 training end to end
+
 LABEL_MAP = {"covid": "COVID-19", "normal": "normal", "pneumonia_bacterial": "pneumonia", "pneumonia_viral": "pneumonia"}
 
 

@@ -20,3 +20,14 @@ def test_keras2_steps_modes_are_refused_with_the_key(mode):
     with pytest.raises(ConfigError, match=rf"train.steps_mode: CORONA-Net trains with full passes.*{mode}.*"
                        r"--set train.steps_mode=full_pass"):
         steps_per_epoch_of(tf.data.Dataset.range(4).batch(2), None, mode)
+
+
+@pytest.mark.parametrize("preset", ["paper", "authors_code"])
+def test_authors_loop_has_no_callbacks_and_full_passes(preset):
+    """The authors' loop [CR]: no early stopping, no plateau schedule (the step schedule is its own), one
+    full pass per epoch."""
+    from cxr_core.config import resolve_config
+
+    train = resolve_config({"preset": f"coronanet/{preset}"}).train
+    assert (train.early_stopping, train.reduce_lr, train.steps_mode) == (None, None, "full_pass")
+    assert train.steps_per_epoch is None and train.validation_steps is None

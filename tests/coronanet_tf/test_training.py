@@ -107,6 +107,7 @@ def test_adam_l2_trains_under_mixed_precision():
         keras.mixed_precision.set_global_policy("float32")
 
 
+@pytest.mark.slow
 def test_a_phase_resumes_mid_way_with_the_schedule(tmp_path):
     """Stopped after epoch 1 of 3, a phase continues with the schedule at the restored iteration."""
     import json

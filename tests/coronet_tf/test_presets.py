@@ -7,6 +7,7 @@ import re
 import pytest
 
 from coronet_tf import FAMILY, PRESETS, TABLE_I_COUNTS, class_names_for, label_map_for, preset_for
+from coronet_tf import weights as coronet_weights
 from cxr_core.registry import ModelFamily, Preset, get_family
 
 SECTIONS = {"data", "preprocess", "augment", "model", "train", "protocol", "published", "extra"}
@@ -35,7 +36,7 @@ def test_presets_are_registered():
     assert all(isinstance(p, Preset) and p.name == name for name, p in PRESETS.items())
     assert isinstance(FAMILY, ModelFamily) and FAMILY.name == "coronet"
     assert get_family("coronet") is FAMILY
-    assert FAMILY.last_conv_layer == "block14_sepconv2_act" and FAMILY.load_weights is not None
+    assert FAMILY.last_conv_layer == "block14_sepconv2_act" and FAMILY.load_weights is coronet_weights.load_weights
     for preset in PRESETS.values():
         assert set(preset.values) <= SECTIONS
 
@@ -132,3 +133,16 @@ def test_paper_chain_presets_fine_tune_the_4class_model_on_a_separate_test_set(c
     fresh = config.resolve_config({"preset": f"coronet/authors_code_{classes}class"})
     assert fresh.model.init_from is None and not fresh.extra.get("required")
     assert (fresh.train.optimizer.learning_rate, fresh.train.epochs) == (1e-4, 80)
+
+
+def test_selection_precision_initialisation_and_steps_choices():
+    """The rows of docs/FIDELITY.md that no other test pins: final-epoch model [CN], float32, ImageNet
+    Xception, unbiased BatchNorm variance (TF 2 [S4]), steps as tf.keras ran them [CN-old]."""
+    paper, code = PRESETS["paper"].values, PRESETS["authors_code"].values
+    for values in (paper, code):
+        train = values["train"]
+        assert (train["checkpoint"], train.get("mixed_precision"), train["bn_moving_variance"]) == ("last", None, "unbiased")
+        assert (values["model"]["backbone_weights"], values["model"]["init_from"]) == ("imagenet", None)
+        assert values["train"]["loss"] == "categorical_crossentropy"
+    assert (paper["train"]["steps_mode"], code["train"]["steps_mode"]) == ("full_pass", "tf_keras_floor_restart")
+    assert paper["protocol"]["validation"] == "test_fold" and paper["protocol"]["split_style"] == "stratified"

@@ -87,6 +87,7 @@ def _max_diff(ours, theirs, x) -> float:
     return diff
 
 
+@pytest.mark.slow
 def test_full_model_with_optimizer_loads_and_predicts_the_same(small_files, cxr4_mini):
     x = _images(cxr4_mini, SMALL)
     ours = load_released_weights(small_files["full"])
@@ -109,6 +110,7 @@ def test_weights_only_file_infers_input_size(small_files, cxr4_mini):
     assert _max_diff(given, small_files["model"], x) < TOL
 
 
+@pytest.mark.slow
 def test_renumbered_layers_from_a_second_build_load(small_files, cxr4_mini):
     """Re-running the notebook's model cell names layers dense_2, conv2d_4, batch_normalization_4 ..."""
     theirs = _authors_model(SMALL, classes=3, fresh_session=False)
@@ -180,6 +182,7 @@ def test_finetune_start_keeps_everything_but_the_head(small_files):
                                   theirs_x.get_layer("block14_sepconv2_bn").get_weights()[2])
 
 
+@pytest.mark.slow
 def test_authors_size_150(tmp_path, cxr4_mini):
     """One file at the authors' 150x150 [CN]: size and classes come from the file."""
     theirs = _authors_model(150)

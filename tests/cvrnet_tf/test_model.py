@@ -23,6 +23,7 @@ def models_224():
     return {n: build_cvrnet(num_classes=n) for n in (2, 3, 4)}
 
 
+@pytest.mark.slow
 def test_published_parameter_counts(models_224):
     # Notebook summary, 2 classes [CVR-T]; 3 and 4 classes PAPERS.md §2.1.
     assert _counts(models_224[2]) == (48_602_610, 48_494_962, 107_648)
@@ -32,6 +33,7 @@ def test_published_parameter_counts(models_224):
     assert _counts(models_224[4])[2] == 107_648
 
 
+@pytest.mark.slow
 def test_taps_shapes_and_wiring(models_224):
     model = models_224[2]
     taps = tap_layer_names("legacy")
@@ -63,6 +65,7 @@ def _bn_epsilons(model, prefix):
     return {l.epsilon for l in model.layers if isinstance(l, keras.layers.BatchNormalization) and l.name.startswith(prefix)}
 
 
+@pytest.mark.slow
 def test_resnet_flavours_epsilon_and_names():
     legacy = build_cvrnet(2, input_shape=(96, 96, 3), resnet="legacy")
     modern = build_cvrnet(2, input_shape=(96, 96, 3), resnet="keras")
@@ -80,6 +83,7 @@ def test_resnet_flavours_epsilon_and_names():
         assert [w.shape for w in lw["res_" + old].weights] == [w.shape for w in mw["res_" + new].weights]
 
 
+@pytest.mark.slow
 def test_keras_flavour_equals_keras_applications_resnet50():
     """Our resnet="keras" backbone = keras.applications.ResNet50 (same weights -> same features)."""
     inp = keras.Input((64, 64, 3))
@@ -93,6 +97,7 @@ def test_keras_flavour_equals_keras_applications_resnet50():
     assert np.max(np.abs(a - b)) <= 1e-5 * max(1.0, np.max(np.abs(b)))
 
 
+@pytest.mark.slow
 def test_xception_equals_keras_applications_xception():
     inp = keras.Input((96, 96, 3))
     ours = keras.Model(inp, _xception(inp)["output"])
@@ -105,6 +110,7 @@ def test_xception_equals_keras_applications_xception():
     assert np.max(np.abs(a - b)) <= 1e-5 * max(1.0, np.max(np.abs(b)))
 
 
+@pytest.mark.slow
 def test_input_scaling_inside_the_model():
     x = np.random.default_rng(3).uniform(0, 255, (2, 96, 96, 3)).astype("float32")
     model = build_cvrnet(2, input_shape=(96, 96, 3), input_scaling="imagenet")

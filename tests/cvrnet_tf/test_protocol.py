@@ -38,6 +38,7 @@ def test_xray_task_configs_map_the_sample_images(task, cxr4_mini):
     assert (cfg.protocol.n_folds, cfg.protocol.validation) == (5, "test_fold")
 
 
+@pytest.mark.slow
 def test_task3_authors_protocol_runs_one_fold(cxr4_mini, tmp_path):
     cfg = _smoke("task3.yaml", cxr4_mini / "MANIFEST.csv", 3)
     run = run_protocol(cfg, tmp_path / "run", folds=[0], smoke=True)
@@ -52,6 +53,7 @@ def test_task3_authors_protocol_runs_one_fold(cxr4_mini, tmp_path):
     assert "0.816" in report or "81.6" in report, "the abstract's Task-3 figures beside ours"
 
 
+@pytest.mark.slow
 def test_task5_ct_fixed_split(ct2_mini, tmp_path):
     manifest = pd.read_csv(ct2_mini / "MANIFEST.csv")
     manifest["path"] = [str(ct2_mini / p) for p in manifest["path"]]

@@ -121,6 +121,7 @@ def _oracle_outputs(model, x):
     return probe.predict(x, verbose=0)
 
 
+@pytest.mark.slow
 def test_tf_keras_file_loads_and_predicts_the_same(oracle_96):
     stored = read_keras2_weights(oracle_96["path"])
     assert "dense" in stored and "dense_14" in stored and "xce_conv2d" in stored  # tf_keras: 0-based
@@ -130,6 +131,7 @@ def test_tf_keras_file_loads_and_predicts_the_same(oracle_96):
     _assert_same(got, oracle_96["ref"], "96x96 tf_keras (0-based) file:")
 
 
+@pytest.mark.slow
 def test_keras_231_numbering_loads_too(oracle_96, tmp_path):
     path = tmp_path / "Model_task_1_Fold_2.hdf5"
     shutil.copy(oracle_96["path"], path)
@@ -142,6 +144,7 @@ def test_keras_231_numbering_loads_too(oracle_96, tmp_path):
     _assert_same(_ours_outputs(model, oracle_96["x"]), oracle_96["ref"], "96x96 Keras 2.3.1 (1-based) names:")
 
 
+@pytest.mark.slow
 def test_wrong_number_of_classes_names_the_layer(oracle_96, tmp_path):
     path = tmp_path / "three.hdf5"
     shutil.copy(oracle_96["path"], path)
@@ -174,6 +177,7 @@ def test_missing_layer_is_named(oracle_96, tmp_path):
         load_released_weights(path, model=model)
 
 
+@pytest.mark.slow
 def test_legacy_file_into_keras_flavour_and_backbone_from_file(oracle_96):
     stored = read_keras2_weights(oracle_96["path"])
     modern = load_released_weights(oracle_96["path"], resnet="keras", input_shape=(96, 96, 3))
@@ -187,6 +191,7 @@ def test_legacy_file_into_keras_flavour_and_backbone_from_file(oracle_96):
     np.testing.assert_array_equal(fresh.get_layer("xce_conv2d_4").get_weights()[0], stored["xce_conv2d_3"][0])
 
 
+@pytest.mark.slow
 def test_equivalence_at_224(tmp_path, cxr4_mini):
     oracle = build_oracle(2, 224)
     path = tmp_path / "Model_task_1_Fold_1.hdf5"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import shutil
 import struct
 import subprocess
@@ -13,14 +12,14 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from cxr_core.config import ExperimentConfig, replace
+from cxr_core.config import ExperimentConfig
 from cxr_core.data.sample_table import SampleError
 from cxr_core.data.samples import read_class_folders, read_covidx_split, read_manifest_csv
 from tests.cxr_core.source_fixtures import gray, write_dicom
 from tests.log_capture import captured_logs
+from tests.references import require
 
 
 def _images(shared_data: Path, n: int, folder: str = "normal") -> list[Path]:
@@ -257,7 +256,7 @@ def test_library_messages_name_no_python_parameters():
 
 # ------------------------------------------------------------------ PyTorch checkpoint metadata
 def _torch_checkpoint(path: Path, numpy1_names: bool = False) -> Path:
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     torch.save({"state_dict": {"module.w": torch.ones(2)}, "best_prec1": np.float64(91.5), "epoch": np.int64(7)}, path)
     if numpy1_names:  # as a checkpoint written under NumPy 1 names its globals
         import zipfile
@@ -282,7 +281,7 @@ def test_torch_checkpoint_with_numpy_scalar_metadata_is_read_safely(tmp_path, nu
 
 
 def test_a_whole_pickled_torch_model_stays_refused(tmp_path):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     from coronanet_tf.torch_weights import read_torch_state_dict
 
     torch.save(torch.nn.Linear(2, 2), tmp_path / "model.pth")
@@ -411,3 +410,35 @@ def test_a_reused_fixed_split_must_test_exactly_the_test_data():
     check_fixed_test_rows(cfg, Split(0, np.arange(6), None, np.arange(6, 10)), 6, 10)
     with pytest.raises(RunDirectoryError, match=r"protocol.splits_from \(runs/a\): its test rows \(3\) are not"):
         check_fixed_test_rows(cfg, Split(0, np.arange(7), None, np.arange(7, 10)), 6, 10)
+
+
+@pytest.mark.slow
+def test_predict_and_evaluate_on_a_folder_print_every_skipped_file_and_a_count(tiny, tmp_path, capsys):
+    from cxr_core.cli import main
+    from tests.tiny_family import CLASSES, build_tiny, write_separable_dataset
+
+    weights = tmp_path / "w.weights.h5"
+    build_tiny(len(CLASSES)).save_weights(weights)
+    data = tmp_path / "data"
+    write_separable_dataset(data, per_class=1)
+    (data / "dark" / "notes.txt").write_text("not an image")
+    whole = next((data / "dark").glob("*.png")).read_bytes()
+    (data / "dark" / "broken.png").write_bytes(whole[: len(whole) // 2])
+    model = ["--model", "tinycnn", "--preset", "paper", "--weights", str(weights)]
+
+    assert main(["predict", *model, "--skip-bad", str(data)]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.strip().splitlines()) == 3
+    assert f"SKIPPED {data / 'dark' / 'notes.txt'}: not an image extension" in err
+    assert f"SKIPPED {data / 'dark' / 'broken.png'}: truncated PNG" in err
+    assert "3 image(s) predicted, 2 file(s) skipped" in err
+
+    assert main(["predict", *model, str(data)]) == 2  # without --skip-bad: stops, says how to go on
+    assert "give --skip-bad" in capsys.readouterr().err
+
+    assert main(["evaluate", *model, "--skip-bad", "--n-bootstrap", "0", "--data", str(data),
+                 "--out", str(tmp_path / "ev")]) == 0
+    err = capsys.readouterr().err
+    assert f"SKIPPED {data / 'dark' / 'notes.txt'}: not an image extension" in err
+    assert f"SKIPPED {data / 'dark' / 'broken.png'}: truncated PNG" in err
+    assert "3 image(s) evaluated, 2 file(s) skipped" in err

@@ -144,6 +144,7 @@ def small_coronet(tmp_path_factory):
     return model, root / "w.weights.h5", config
 
 
+@pytest.mark.slow
 def test_cli_explain_writes_one_overlay_per_image(small_coronet, cxr4_mini, tmp_path, capsys):
     _, weights, config = small_coronet
     image = sorted((cxr4_mini / "covid").glob("*.png"))[0]
@@ -157,6 +158,7 @@ def test_cli_explain_writes_one_overlay_per_image(small_coronet, cxr4_mini, tmp_
     assert captured.out.split() == [str(out)] and f"SKIPPED {broken}" in captured.err
 
 
+@pytest.mark.slow
 def test_cli_export_reloads_with_the_same_predictions(small_coronet, tmp_path, capsys):
     import keras
 
@@ -171,6 +173,7 @@ def test_cli_export_reloads_with_the_same_predictions(small_coronet, tmp_path, c
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_quiet_and_verbose_set_the_log_level(small_coronet, tmp_path, capsys):
     import logging
 

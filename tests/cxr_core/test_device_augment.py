@@ -82,6 +82,7 @@ def _spec(placement: str, scaling: str = "rescale01") -> PipelineSpec:
     return PipelineSpec(SIZE, "nearest", scaling, augment=CORONET, cache=True, augment_placement=placement)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scaling", ["rescale01", "imagenet"])
 def test_both_placements_give_the_same_batches(table, scaling):
     host = build_dataset(table, _spec("host", scaling), batch_size=5, shuffle=True, augment=True, seed=11,

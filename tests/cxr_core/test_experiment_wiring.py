@@ -34,8 +34,8 @@ def _drop(root: Path, keep: dict[str, int]) -> Path:
     return root
 
 
-def _cfg(**sections):
-    base = {"preset": "tinycnn/paper", "train": {"epochs": 1, "batch_size": 4},
+def _cfg(preset="tinycnn/paper", **sections):
+    base = {"preset": preset, "train": {"epochs": 1, "batch_size": 4},
             "evaluation": {"n_bootstrap": 10}}
     for key, value in sections.items():
         base[key] = {**base.get(key, {}), **value}
@@ -205,7 +205,7 @@ def test_init_from_a_run_directory(tmp_path):
                           tmp_path / "src", write_report=False)
     selected = source / "fold_0" / (source / "fold_0" / "selected_weights.txt").read_text().strip()
     # a learning rate too small to move the weights: the fine-tuned model is the source model
-    tune = _cfg(data={"source": str(data), "test_source": str(test)},
+    tune = _cfg("tinycnn/authors_code", data={"source": str(data), "test_source": str(test)},
                 protocol={"kind": "fixed_split", "validation": "none"},
                 train={"optimizer": {"name": "adam", "learning_rate": 1e-12}},
                 model={"init_from": str(source)})
@@ -215,7 +215,9 @@ def test_init_from_a_run_directory(tmp_path):
     assert "WARNING" in note  # these test ids trained the source model
     for a, b in zip(_weights(selected), _weights(run / "fold_0" / "checkpoints" / "last.weights.h5")):
         np.testing.assert_allclose(a, b, atol=1e-6)
-    assert "started from the final model of run" in (run / "report.md").read_text()
+    report = (run / "report.md").read_text()
+    assert "started from the final model of run" in report
+    assert "protocol.n_folds: test-only: 2 folds" in report  # the preset's notes reach the report
 
     kfold = run_protocol(_cfg(data={"source": str(data)}, protocol={"kind": "kfold", "n_folds": 2}),
                          tmp_path / "k", write_report=False)

@@ -77,7 +77,7 @@ def test_verify_detects_a_different_model(tmp_path):
     other = _tiny(0)
     kernel = other.get_layer("probs").kernel
     kernel.assign(kernel.numpy() * 3.0)
-    with pytest.raises(AssertionError, match="differs from the model"):
+    with pytest.raises(X.ExportMismatchError, match="predicts differently from the model: output 0 differs by up to"):
         X.verify_export(other, path, "keras")
     with pytest.raises(ValueError, match="expected one of"):
         X.export_path(tmp_path / "x", "onnx")

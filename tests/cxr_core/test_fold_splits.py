@@ -59,7 +59,8 @@ def test_fixed_split_uses_the_same_seeding_rule(table):
     np.testing.assert_array_equal(split.test, np.arange(60, len(table)))
     held = holdout_assignments(table.subset(np.arange(60)), 0.25, cfg.protocol.seed + 1000, group_by_patient=True)
     np.testing.assert_array_equal(split.val, np.flatnonzero(held))
-    assert fixed_split(_cfg(kind="fixed_split"), table, 60).val is not None  # test_fold: val is the test set
+    on_test = fixed_split(_cfg(kind="fixed_split"), table, 60)  # test_fold: val is the test set
+    np.testing.assert_array_equal(on_test.val, np.arange(60, len(table)))
     assert fixed_split(_cfg(kind="fixed_split", validation="none"), table, 60).val is None
 
 

@@ -242,7 +242,10 @@ def test_verify_images_raise_and_skip(tmp_path, cxr4_mini):
     bad = [tmp_path / n for n in ("truncated.jpeg", "empty.png", "text.png", "corrupt.png", "missing.jpg")]
     table = _table(good + bad)
 
-    assert verify_images(_table(good)) is not None
+    clean = _table(good)
+    checked = verify_images(clean)
+    assert list(checked.frame["path"]) == list(clean.frame["path"]) and len(checked.skipped) == 0, (
+        "good files: every row kept, in order, nothing skipped")
     with pytest.raises(ValueError) as info:
         verify_images(table)
     for p in bad:
@@ -288,7 +291,7 @@ def test_decode_resize_equals_decode_then_resize(cxr4_mini, cxr4_mini_raw, metho
 
 def test_nearest_indices_are_exact_inside_graphs():
     """Grappler turns x / const into x * (1 / const) in graphs; the PIL index scale must not change."""
-    from cxr_core.data.images import _pil_nearest_indices
+    from cxr_core.data.resize import _pil_nearest_indices
 
     graph = tf.function(lambda n: _pil_nearest_indices(n, 150))
     for n_in in (400, 421, 512, 1000, 1969, 2394):

@@ -132,5 +132,5 @@ def test_explain_branches_comes_from_the_family(tiny, per_branch, monkeypatch, t
     pre = {"image_size": [16, 16], "resize_method": "nearest", "scaling": "rescale01"}
     E.explain_images("tiny", model, [path], tmp_path, pre, class_names=["a", "b"])
     titles = [title.split("\n")[0] for title, _ in panels[0]]
-    assert titles == (["branch 1: tap1", "branch 2: tap2", "averaged output"] if per_branch
+    assert titles == (["branch 1: tap1 (16x16)", "branch 2: tap2 (16x16)", "averaged output"] if per_branch
                       else ["tiny, layer tap1"])

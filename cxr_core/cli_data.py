@@ -1,6 +1,9 @@
-"""The ``covid-cxr data`` sub-commands: ``build`` (a paper's data set from public sources) and ``audit``.
+"""The ``covid-cxr data`` sub-commands of the CLI: ``build`` (a paper's data set from public sources)
+and ``audit``.
 
-:func:`add_data_parser` adds them to the ``covid-cxr`` parser; the work is done by
+Part of the CLI layer with :mod:`cxr_core.cli` and :mod:`cxr_core.cli_options`: :func:`add_data_parser`
+adds the sub-parsers to the ``covid-cxr`` parser (called from :func:`cxr_core.cli.build_parser`); the
+work is done by
 :func:`cxr_core.data.build.build_dataset_from_recipe` and :func:`cxr_core.data.audit.audit_dataset`.
 """
 
@@ -23,7 +26,8 @@ def _recipe_list() -> str:
     for family in iter_families():
         for name, recipe in getattr(family, "recipes", {}).items():
             state = "" if recipe.available else " [not buildable: sources unpublished]"
-            needs = ", ".join(recipe.sources) or "any of " + ", ".join(recipe.optional_sources)
+            needs = (", ".join(recipe.sources)
+                     or ("any of " + ", ".join(recipe.optional_sources) if recipe.optional_sources else "none published"))
             lines.append(f"  {name}: {recipe.description} (sources: {needs}){state}")
     return "\n".join(lines)
 
@@ -82,8 +86,7 @@ def add_data_parser(sub) -> argparse.ArgumentParser:
                         description="Assemble a paper's data set from public sources in their download layouts.\n"
                                     "Give RECIPE 'list' to see the recipes.",
                         epilog="sources: " + SOURCES_HELP)
-    b.add_argument("recipe", metavar="RECIPE", help="coronet, coronet-3class, coronet-binary, cvrnet-dataset1, "
-                   "cvrnet-dataset3, covidx (or 'list')")
+    b.add_argument("recipe", metavar="RECIPE", help="a recipe of a registered model family (give 'list' to see them all)")
     b.add_argument("--source", action="append", default=[], metavar="NAME=PATH",
                    help="a public source and the folder it was downloaded/unpacked to (repeatable)")
     b.add_argument("--out", metavar="DIR", help="new (or empty) folder to write the data set into")
@@ -104,14 +107,3 @@ def add_data_parser(sub) -> argparse.ArgumentParser:
     a.set_defaults(func=cmd_data_audit)
     return p
 
-
-def main(argv=None) -> int:
-    """``python -m cxr_core.data.data_cli data build ...`` until ``covid-cxr data`` is wired in."""
-    parser = argparse.ArgumentParser(prog="covid-cxr")
-    add_data_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

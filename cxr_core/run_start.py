@@ -1,0 +1,57 @@
+"""No empty run directories after a failed start.
+
+A run that stops before any fold has saved anything (bad data, a missing input, Ctrl-C while the
+images are read) leaves only files it can write again (``config.yaml``, ``samples.csv``,
+``splits/``, hazard notes). :func:`discard_failed_start` wraps a run: when it raises and the run
+directory was created by this run and holds no results (:func:`holds_results`), the folders this run
+created are removed, so ``runs/`` does not fill with empty timestamped directories. A directory that
+existed before (a resumed run, another ``--folds`` process) is never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def holds_results(run_dir: str | Path) -> bool:
+    """Whether any fold of ``run_dir`` has saved something: a checkpoint or predictions (a training log
+    or TensorBoard file alone is made when training starts and holds nothing to resume from)."""
+    run_dir = Path(run_dir)
+    for fold in run_dir.glob("fold_*"):
+        if any(p.is_file() for p in (fold / "checkpoints").glob("*")):
+            return True
+        if (fold / "predictions.csv").is_file():
+            return True
+        if any(p.is_file() for p in fold.glob("*/checkpoints/*")):  # a fold trained in phases
+            return True
+    return False
+
+
+def _topmost_missing(path: Path) -> Path | None:
+    """The outermost folder of ``path`` (itself included) that does not exist yet, or None."""
+    missing = None
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            break
+        missing = candidate
+    return missing
+
+
+@contextlib.contextmanager
+def discard_failed_start(run_dir: str | Path):
+    """Remove the folders created for ``run_dir`` when the block raises (``KeyboardInterrupt``
+    included) before any fold saved a result; the exception propagates unchanged."""
+    run_dir = Path(run_dir)
+    created = _topmost_missing(run_dir.absolute())
+    try:
+        yield
+    except BaseException:
+        if created is not None and created.exists() and not holds_results(run_dir):
+            shutil.rmtree(created, ignore_errors=True)
+            log.info("removed %s: the run stopped before any fold saved a result", created)
+        raise
