@@ -25,7 +25,7 @@ the ``data.label_map`` that maps either naming onto the classes of a 4-, 3- or 2
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping
+from typing import Any
 
 from cxr_core.registry import Preset
 
@@ -197,11 +197,6 @@ def preset_for(
         notes=notes,
         description=f"{preset.description} Variant: {num_classes} classes {names}.",
     )
-
-
-def resolved_values(preset: Preset) -> Mapping[str, Any]:
-    """A deep copy of a preset's values (safe to modify)."""
-    return copy.deepcopy(dict(preset.values))
 
 
 PAPER = Preset(

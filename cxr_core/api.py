@@ -63,8 +63,10 @@ class Classifier:
         """Input ``(height, width)`` in pixels."""
         return tuple(self.config.preprocess.image_size)
 
-    def preprocess(self, paths: PathLike | Sequence[PathLike], *, batch_size: int = 32):
+    def preprocess(self, paths: PathLike | Sequence[PathLike], *, batch_size: int | None = None):
         """The model's input for image files: float32 ``[N, H, W, 3]``, one row per file in order.
+
+        ``batch_size``: images decoded per batch (default: the config's ``evaluation.batch_size``).
 
         The training pipeline's own decode (PNG, JPEG, 16-bit PNG, grey or RGB), ``pre_resize``,
         resize method and scaling (:mod:`cxr_core.data.pipeline`), without augmentation.
@@ -83,11 +85,15 @@ class Classifier:
         files = _files(paths)
         table = verify_images(image_table(files, self.class_names), on_error="raise",
                               skip_hint="remove them from the list")
+        batch_size = self.config.evaluation.batch_size if batch_size is None else batch_size
         ds = build_dataset(table, pipeline_spec(self.config), batch_size=batch_size, shuffle=False, augment=False)
         return np.concatenate([x.numpy() for x, _ in ds]) if len(table) else np.zeros((0, *self.image_size, 3), "float32")
 
-    def predict(self, paths: PathLike | Sequence[PathLike], *, batch_size: int = 32):
+    def predict(self, paths: PathLike | Sequence[PathLike], *, batch_size: int | None = None):
         """Class probabilities for image files (folders are searched for images).
+
+        ``batch_size``: images per prediction batch (default: the config's ``evaluation.batch_size``,
+        e.g. ``load_classifier(..., overrides={"evaluation": {"batch_size": 8}})``).
 
         Returns:
             a pandas DataFrame, one row per image in order: ``path`` (as given, folders expanded),
@@ -102,6 +108,7 @@ class Classifier:
         from cxr_core.inference import predict_images
 
         files = _files(paths)
+        batch_size = self.config.evaluation.batch_size if batch_size is None else batch_size
         _, probs = predict_images(self._inference, files, batch_size=batch_size, verify=True, skip_bad=False)
         frame = pd.DataFrame({"path": [str(p) for p in files]})
         for i, name in enumerate(self.class_names):

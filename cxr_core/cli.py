@@ -24,6 +24,7 @@ from cxr_core.cli_options import (
     add_experiment_options,
     add_inference_options,
     add_model_options,
+    evaluation_setting,
     experiment_config,
     families_text,
     image_files,
@@ -32,6 +33,7 @@ from cxr_core.cli_options import (
     new_run_dir,
     parse_folds,
     print_count,
+    set_overrides,
 )
 
 # TensorFlow's start-up lines are hidden by main() (cxr_core.tf_console) before anything imports it.
@@ -78,7 +80,8 @@ def cmd_predict(args) -> int:
     from cxr_core.predictions import image_predictions_frame
 
     inference = inference_model(args)
-    table, probs = predict_images(inference, image_files(args), batch_size=args.batch_size,
+    batch_size = evaluation_setting(args, inference, "batch_size")
+    table, probs = predict_images(inference, image_files(args), batch_size=batch_size,
                                   verify=not args.no_verify, skip_bad=args.skip_bad)
     for _, row in table.skipped.iterrows():
         print(f"SKIPPED {row['path']}: {row['reason']}", file=sys.stderr)
@@ -105,8 +108,10 @@ def cmd_evaluate(args) -> int:
     for _, row in table.skipped.iterrows():
         print(f"SKIPPED {row['path']}: {row['reason']}", file=sys.stderr)
     log.info("evaluating %d images (%d skipped)", len(table), len(table.skipped))
-    probs = predict_table(inference, table, batch_size=args.batch_size)
-    result = write_evaluation(Path(args.out), table, probs, n_boot=args.n_bootstrap, seed=0)
+    probs = predict_table(inference, table, batch_size=evaluation_setting(args, inference, "batch_size"))
+    # the bootstrap of the run's own report (cxr_core.runs.summarize_runs): evaluation.n_bootstrap and seed
+    result = write_evaluation(Path(args.out), table, probs, n_boot=evaluation_setting(args, inference, "n_bootstrap"),
+                              seed=inference.cfg.evaluation.seed)
     from cxr_core.provenance import evaluation_provenance
 
     evaluation_provenance(args.out, inference, args.data)  # versions, devices, sha256 of the weights read
@@ -152,7 +157,7 @@ def cmd_explain(args) -> int:
     written = explain_images(inference.family.name, inference.model, paths, args.out, inference.cfg.preprocess,
                              class_names=inference.class_names, target_class=args.target_class,
                              layer_name=args.layer, output_kind=inference.family.output_kind,
-                             batch_size=args.batch_size)
+                             batch_size=evaluation_setting(args, inference, "batch_size"))
     for path in written:
         print(path)
     log.info("%d Grad-CAM overlay(s) in %s", len(written), args.out)
@@ -161,13 +166,9 @@ def cmd_explain(args) -> int:
 
 
 def cmd_summary(args) -> int:
-    from cxr_core.config import deep_merge, parse_override
     from cxr_core.summary import counts_table, model_summary
 
-    overrides: dict = {}
-    for text in args.set or []:
-        overrides = deep_merge(overrides, parse_override(text))
-    summary = model_summary(args.model, args.preset, overrides)
+    summary = model_summary(args.model, args.preset, set_overrides(args))
     print(summary.layers)
     print(counts_table(summary))
     return 0
@@ -228,7 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="labelled data: class-per-folder directory, CSV manifest or COVIDx split file")
     p.add_argument("--image-dir", help="image folder of a COVIDx split file")
     p.add_argument("--out", default="evaluation", help="output folder (default evaluation)")
-    p.add_argument("--n-bootstrap", type=int, default=1000, help="bootstrap resamples for 95%% CIs (default 1000)")
+    p.add_argument("--n-bootstrap", type=int, help="bootstrap resamples for 95%% CIs (default: the run's / config's / "
+                   "preset's evaluation.n_bootstrap, 1000 unless it sets one; the seed is evaluation.seed)")
     p.set_defaults(func=cmd_evaluate)
 
     p = add("predict", help="class probabilities for images, one line per image",

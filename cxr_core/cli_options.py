@@ -27,12 +27,21 @@ def parse_folds(text: str | None) -> list[int] | None:
         raise SystemExit(f"--folds: expected comma-separated fold numbers like 0,1, found {text!r}") from None
 
 
-def config_overrides(args) -> dict:
+def set_overrides(args) -> dict:
+    """The ``--set KEY=VALUE`` options alone, merged in order (a later one wins); ``{}`` without any."""
     from cxr_core.config import deep_merge, parse_override
 
     merged: dict = {}
     for text in getattr(args, "set", None) or []:
         merged = deep_merge(merged, parse_override(text))
+    return merged
+
+
+def config_overrides(args) -> dict:
+    """``--set`` and the experiment options (``--data``, ``--epochs``, ...) as nested config values."""
+    from cxr_core.config import deep_merge
+
+    merged = set_overrides(args)
     if getattr(args, "data", None):
         merged = deep_merge(merged, {"data": {"source": str(args.data)}})
     if getattr(args, "test_data", None):
@@ -75,16 +84,6 @@ def new_run_dir(args, cfg) -> Path:
     return Path(args.out) / cfg.name / stamp
 
 
-def set_overrides(args) -> dict:
-    """The ``--set KEY=VALUE`` options alone, merged."""
-    from cxr_core.config import deep_merge, parse_override
-
-    merged: dict = {}
-    for text in getattr(args, "set", None) or []:
-        merged = deep_merge(merged, parse_override(text))
-    return merged
-
-
 def inference_model(args):
     from cxr_core.inference import load_inference_model
 
@@ -98,6 +97,14 @@ def inference_model(args):
         log.info("model: %s, input %s, classes %s%s", inference.run_model.description, size,
                  ",".join(inference.class_names), " (SMOKE run)" if inference.run_model.smoke else "")
     return inference
+
+
+def evaluation_setting(args, inference, name: str):
+    """``--batch-size`` / ``--n-bootstrap`` when given, else the model's config ``evaluation.<name>``
+    (the run's / config's / preset's, after ``--set``), so ``evaluate --run`` computes what the run's
+    own report computed."""
+    value = getattr(args, name, None)
+    return getattr(inference.cfg.evaluation, name) if value is None else value
 
 
 def image_files(args) -> list[Path]:
@@ -169,7 +176,8 @@ def add_model_options(p: argparse.ArgumentParser, what: str = "input size, resiz
 
 def add_inference_options(p: argparse.ArgumentParser) -> None:
     add_model_options(p)
-    p.add_argument("--batch-size", type=int, default=32, help="images per prediction batch (default 32)")
+    p.add_argument("--batch-size", type=int, help="images per prediction batch (default: the run's / config's / "
+                   "preset's evaluation.batch_size, 32 unless it sets one; also --set evaluation.batch_size=N)")
     p.add_argument("--skip-bad", action="store_true", help="skip undecodable files (listed) instead of stopping")
 
 

@@ -25,9 +25,10 @@ from typing import Annotated, Any, Literal, Mapping
 
 import yaml
 
+from cxr_core.config_callbacks import EarlyStoppingKeywords, Monitor, ReduceLROnPlateauKeywords, check_monitored_logs
 from cxr_core.config_notes import deviation_notes, dotted_keys
 from cxr_core.config_schema import (  # noqa: F401  (ConfigError is part of this module's API)
-    Choices, ConfigError, Fraction, NonNegFloat, NonNegInt, PositiveFloat, PositiveInt, Range, build, check,
+    Choices, ConfigError, Fraction, Keywords, NonNegFloat, NonNegInt, PositiveFloat, PositiveInt, Range, build, check,
 )
 from cxr_core.param_counts import ParamCountSpec
 
@@ -142,10 +143,11 @@ class TrainConfig:
     # null keeps the model's own (Keras' 0.99). Set only by the demo (cxr_core/demo.yaml); no paper changes it.
     bn_momentum: Fraction | None = None
     class_weight: Literal["round_max_over_count"] | Mapping[str, NonNegFloat] | None = None
-    early_stopping: Mapping[str, Any] | None = None
-    reduce_lr: Mapping[str, Any] | None = None
+    # keras.callbacks.EarlyStopping / ReduceLROnPlateau keywords, null: none (cxr_core.config_callbacks)
+    early_stopping: Annotated[Mapping[str, Any], Keywords(EarlyStoppingKeywords)] | None = None
+    reduce_lr: Annotated[Mapping[str, Any], Keywords(ReduceLROnPlateauKeywords)] | None = None
     checkpoint: Literal["last", "best"] = "last"
-    checkpoint_monitor: str = "val_accuracy"
+    checkpoint_monitor: Monitor = "val_accuracy"
     # mixed_float16_on_gpu: mixed_float16 (dynamic loss scaling) when a GPU is visible, else float32
     mixed_precision: Literal["float32", "mixed_float16", "mixed_bfloat16", "mixed_float16_on_gpu"] | None = None
     jit_compile: bool = False
@@ -312,6 +314,7 @@ def _checked(merged: Mapping, layers: list[tuple[str, Mapping]], origin: str, *,
     ``family_fields``: also check the fields that depend on the model family (:func:`_check_family_fields`)."""
     try:
         cfg = build(ExperimentConfig, merged, "", origin)
+        check_monitored_logs(cfg.train, cfg.protocol.validation, origin)
         if family_fields:
             _check_family_fields(cfg, origin)
         return cfg

@@ -12,7 +12,10 @@ A config section is a frozen dataclass; each field's annotation says what a YAML
 - ranges and other constraints with ``Annotated``: ``Annotated[int, Range(ge=1)]`` (aliases
   :data:`PositiveInt`, :data:`NonNegInt`, :data:`PositiveFloat`, :data:`NonNegFloat`,
   :data:`Fraction`), ``Annotated[tuple[str, ...], Choices(("a", "b"), ("b",))]`` for a closed set of
-  lists.
+  lists;
+- the keyword arguments of a call: ``Annotated[Mapping[str, Any], Keywords(SomeKeywords)]`` checks
+  the mapping's keys and values against the dataclass ``SomeKeywords`` and keeps the mapping as
+  written (the callee's defaults apply to the keys left out).
 
 Modules using ``from __future__ import annotations`` must import the names their annotations use
 (``Literal``, ``Annotated``, the aliases) at module level, where :func:`typing.get_type_hints` finds
@@ -28,7 +31,8 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Mapping
 
 __all__ = [
-    "Choices", "ConfigError", "Fraction", "NonNegFloat", "NonNegInt", "PositiveFloat", "PositiveInt", "Range",
+    "Choices", "ConfigError", "Fraction", "Keywords", "NonNegFloat", "NonNegInt", "PositiveFloat", "PositiveInt",
+    "Range",
     "build", "check", "enumerated_fields",
 ]
 
@@ -79,6 +83,15 @@ class Choices:
 
     def __init__(self, *values: Any):
         object.__setattr__(self, "values", tuple(values))
+
+
+@dataclass(frozen=True)
+class Keywords:
+    """A mapping of keyword arguments checked against the dataclass ``schema`` (its fields are the
+    keywords, their annotations the allowed values): ``Annotated[Mapping[str, Any], Keywords(X)]``.
+    The checked value is the mapping with the keys given (each converted as its field says)."""
+
+    schema: type
 
 
 PositiveInt = Annotated[int, Range(ge=1)]
@@ -166,6 +179,18 @@ def _kind_fits(tp: Any, value: Any) -> bool:
     return True
 
 
+def _yaml_number_hint(value: Any) -> str:
+    """YAML 1.1 reads ``1e-8`` (no dot) as text: say how to write it as a number."""
+    try:
+        number = float(value) if isinstance(value, str) else None
+    except ValueError:
+        return ""
+    if number is None or "e" not in value.lower():
+        return ""
+    mantissa, exponent = value.lower().split("e", 1)
+    return f" (YAML reads {value} as text; write {mantissa if '.' in mantissa else mantissa + '.0'}e{exponent})"
+
+
 def _fail(origin: str, key: str, detail: str) -> ConfigError:
     return ConfigError(f"{origin}: {detail}", key=key, detail=detail)
 
@@ -193,6 +218,9 @@ def check(tp: Any, value: Any, key: str, origin: str = "<config>", *, nullable: 
                                          f"found {value!r}")
             if isinstance(m, Choices) and value not in m.values:
                 raise _not_one_of(origin, key, value, [_text(c) for c in m.values] + (["null"] if nullable else []))
+            if isinstance(m, Keywords):
+                built = build(m.schema, value, key, origin)
+                value = {name: getattr(built, name) for name in value}
         return value
     if tp is Any:
         return value
@@ -236,7 +264,7 @@ def check(tp: Any, value: Any, key: str, origin: str = "<config>", *, nullable: 
         return value
     if tp is float:
         if not _kind_fits(float, value):
-            raise _fail(origin, key, f"{key} must be a number{or_null}, found {value!r}")
+            raise _fail(origin, key, f"{key} must be a number{or_null}, found {value!r}{_yaml_number_hint(value)}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
@@ -302,6 +330,9 @@ def enumerated_fields(cls: type, where: str = "") -> dict[str, tuple]:
                 continue
             if typing.get_origin(arm) is Annotated:
                 values += [c for m in typing.get_args(arm)[1:] if isinstance(m, Choices) for c in m.values]
+                for m in typing.get_args(arm)[1:]:
+                    if isinstance(m, Keywords):
+                        out.update(enumerated_fields(m.schema, key))
             arm = _strip(arm)
             if typing.get_origin(arm) is Literal:
                 values += list(typing.get_args(arm))

@@ -43,9 +43,10 @@ def run_demo(out: str | Path, per_class: int = 24, seed: int = 0, folds: Sequenc
 
     out = Path(out)
     t0 = time.perf_counter()
-    data = make_synthetic_dataset(out / "synthetic-data", per_class=per_class, seed=seed)
-    log.info("SYNTHETIC dataset (drawings, not medical images) written to %s", data)
     cfg = load_config(demo_config_path())
+    data = make_synthetic_dataset(out / "synthetic-data", per_class=per_class, seed=seed,
+                                  class_names=cfg.data.class_names)
+    log.info("SYNTHETIC dataset (drawings, not medical images) written to %s", data)
     overrides: dict = {"data": {"source": str(data / "MANIFEST.csv")}}
     train = {k: v for k, v in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)) if v is not None}
     if train:

@@ -8,11 +8,14 @@ Permissions: :func:`tempfile.mkstemp` creates its file readable by the owner onl
 :func:`atomic_path` renames into place gets the mode any new file would get, ``0666`` less the
 process umask (0644 under the usual umask 022), as with ``open(path, "w")``. Folders made under a
 temporary name (``tempfile.mkdtemp``, 0700) get ``0777`` less the umask through :func:`umask_mode`.
+
+:func:`file_sha256` is the one hash of a file's bytes (data manifests, hazard checks, provenance).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -96,3 +99,16 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """SHA-256 (64 lower-case hex characters) of a file's bytes, read in ``chunk``-byte blocks (1 MiB).
+
+    Raises:
+        FileNotFoundError / OSError: the file cannot be read.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()

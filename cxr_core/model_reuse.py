@@ -142,7 +142,7 @@ def structure_key(model) -> str | None:
     Nested models contribute their layers (their own config, which names auto-numbered layers, is
     left out)."""
     rows: list = []
-    for layer in model._flatten_layers(include_self=False, recursive=True):
+    for layer in all_layers(model):
         if hasattr(layer, "layers"):  # a nested model: its layers come next
             rows.append((type(layer).__qualname__, bool(layer.trainable)))
             continue
@@ -154,6 +154,21 @@ def structure_key(model) -> str | None:
     rows.append([(tuple(v.shape), str(v.dtype), bool(v.trainable)) for v in model.variables])
     rows.append([tuple(t.shape) for t in model.inputs] + [tuple(t.shape) for t in model.outputs])
     return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+def all_layers(model) -> Iterator[Any]:
+    """Every layer of ``model`` once, depth first in ``model.layers`` order (Keras' public API): a
+    nested model (anything with ``layers``) is followed by its own layers. A custom layer's inner
+    sublayers are not listed (Keras lists them only privately); its config and variables stand for them."""
+    seen: set[int] = set()
+    stack = list(reversed(model.layers))
+    while stack:
+        layer = stack.pop()
+        if id(layer) in seen:  # a layer (or nested model) used twice
+            continue
+        seen.add(id(layer))
+        yield layer
+        stack.extend(reversed(getattr(layer, "layers", None) or []))
 
 
 def _same_variables(a, b) -> bool:

@@ -19,14 +19,13 @@ Where it is written:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import subprocess
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from cxr_core.io import atomic_write_text
+from cxr_core.io import atomic_write_text, file_sha256
 
 PROVENANCE_JSON = "provenance.json"
 
@@ -41,15 +40,6 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 (64 hex characters) of a file's bytes, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def weights_record(path: str | Path, role: str) -> dict[str, Any]:

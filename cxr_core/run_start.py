@@ -18,16 +18,26 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
+#: Files of a fold's ``checkpoints/`` folder that hold a result: saved weights (``resume``, ``best``,
+#: ``last``) and ``state.json`` (written after a finished epoch). Notes made when training starts
+#: (``precision.json``) hold nothing to resume from.
+RESULT_PATTERNS = ("*.weights.h5", "state.json")
+
+
+def _checkpoint_results(ckpt_dir: Path) -> bool:
+    return any(p.is_file() for pattern in RESULT_PATTERNS for p in ckpt_dir.glob(pattern))
+
+
 def holds_results(run_dir: str | Path) -> bool:
-    """Whether any fold of ``run_dir`` has saved something: a checkpoint or predictions (a training log
-    or TensorBoard file alone is made when training starts and holds nothing to resume from)."""
+    """Whether any fold of ``run_dir`` has saved something: saved weights, ``state.json`` or
+    ``predictions.csv`` (a training log, TensorBoard file or ``precision.json`` alone is made when
+    training starts and holds nothing to resume from)."""
     run_dir = Path(run_dir)
     for fold in run_dir.glob("fold_*"):
-        if any(p.is_file() for p in (fold / "checkpoints").glob("*")):
-            return True
         if (fold / "predictions.csv").is_file():
             return True
-        if any(p.is_file() for p in fold.glob("*/checkpoints/*")):  # a fold trained in phases
+        ckpt_dirs = [fold / "checkpoints", *fold.glob("*/checkpoints")]  # a fold trained in phases
+        if any(_checkpoint_results(d) for d in ckpt_dirs):
             return True
     return False
 

@@ -1,15 +1,18 @@
 """A small SYNTHETIC chest-radiograph-like dataset, made on the fly for the demo and for tests.
 
 These are drawings, not medical images: a body outline, two lung fields, ribs, a spine and a heart
-shadow. The four classes carry CoroNet's class names [S4] but differ only by a strong, drawn
-pattern in the lung fields (:data:`CLASS_FEATURES`), chosen so that a small network trained from
-random weights separates them in a few hundred steps and the patterns survive CoroNet's
-augmentation (rotation, shifts, shear, zoom, flips, channel shift [CN]):
+shadow. The four classes (:data:`PATTERNS`) differ only by a strong, drawn pattern in the lung
+fields (:data:`CLASS_FEATURES`), chosen so that a small network trained from random weights
+separates them in a few hundred steps and the patterns survive Keras-2-style augmentation
+(rotation, shifts, shear, zoom, flips, channel shift):
 
-- ``normal``: both lung fields dark and clear;
-- ``covid``: both lung fields under a smooth, uniform grey haze (brightness);
-- ``pneumonia_bac``: one lung field (left or right) entirely white with sharp edges (shape);
-- ``pneumonia_vir``: both lung fields covered by a regular grid of bright dots (texture).
+- ``haze``: both lung fields under a smooth, uniform grey haze (brightness);
+- ``clear``: both lung fields dark and clear;
+- ``white_lung``: one lung field (left or right) entirely white with sharp edges (shape);
+- ``dots``: both lung fields covered by a regular grid of bright dots (texture).
+
+The caller may name the classes (``class_names``, in the order of :data:`PATTERNS`): the demo gives
+its preset's class names (``cxr_core/demo.yaml``).
 
 Accuracy on them says nothing about X-rays or about any model's clinical performance. Each
 synthetic patient has two images (slightly shifted and differently exposed), so patient-grouped
@@ -28,13 +31,15 @@ import pandas as pd
 
 from cxr_core.io import atomic_path, atomic_write_text
 
-CLASSES = ("covid", "normal", "pneumonia_bac", "pneumonia_vir")
+PATTERNS = ("haze", "clear", "white_lung", "dots")
+#: The default class names: the patterns themselves.
+CLASSES = PATTERNS
 #: What distinguishes each class (the only class-dependent part of the drawing).
 CLASS_FEATURES = {
-    "covid": "both lung fields under a smooth grey haze",
-    "normal": "both lung fields dark and clear",
-    "pneumonia_bac": "one lung field entirely white, sharp-edged",
-    "pneumonia_vir": "both lung fields covered by a grid of bright dots",
+    "haze": "both lung fields under a smooth grey haze",
+    "clear": "both lung fields dark and clear",
+    "white_lung": "one lung field entirely white, sharp-edged",
+    "dots": "both lung fields covered by a grid of bright dots",
 }
 #: Bumped whenever the drawings change, so a dataset of an older generator is not reused.
 GENERATOR_VERSION = 2
@@ -46,14 +51,15 @@ Drawings of a thorax; the classes differ only by a drawn pattern in the lung fie
 
 {features}
 
-The class names are those of a four-class chest X-ray task, the images are not X-rays: accuracy on them says nothing about X-rays
+The images are not X-rays, whatever the class names say: accuracy on them says nothing about X-rays
 or about any model's clinical performance. {n} images ({per_class} per class), two per synthetic patient.
 """
 
 
-def describe_classes() -> str:
-    """One Markdown bullet per class: ``- covid: both lung fields under ...``."""
-    return "\n".join(f"- {name}: {CLASS_FEATURES[name]}" for name in CLASSES)
+def describe_classes(class_names=PATTERNS) -> str:
+    """One Markdown bullet per class: ``- haze: both lung fields under ...`` (``class_names`` in the
+    order of :data:`PATTERNS`)."""
+    return "\n".join(f"- {name}: {CLASS_FEATURES[pattern]}" for name, pattern in zip(class_names, PATTERNS))
 
 
 def _lungs(canvas: np.ndarray, rng: np.random.Generator, shift: tuple[int, int]) -> list[tuple[int, int, int, int]]:
@@ -88,10 +94,10 @@ def _pattern(canvas: np.ndarray, label: str, lungs, rng: np.random.Generator) ->
     """Add the class's pattern (:data:`CLASS_FEATURES`) to the lung fields of ``canvas`` in place."""
     h, w = canvas.shape
     overlay = np.zeros_like(canvas, dtype=np.float32)
-    if label == "pneumonia_bac":  # one lung white, sharp edges
+    if label == "white_lung":  # one lung white, sharp edges
         side = int(rng.integers(0, 2))
         overlay += 175.0 * _lung_mask(canvas.shape, lungs, (side,))
-    elif label == "pneumonia_vir":  # both lungs: a coarse grid of bright dots
+    elif label == "dots":  # both lungs: a coarse grid of bright dots
         period = max(6, w // 16)
         dots = np.zeros_like(overlay)
         ox, oy = (int(v) for v in rng.integers(0, period, 2))
@@ -99,16 +105,16 @@ def _pattern(canvas: np.ndarray, label: str, lungs, rng: np.random.Generator) ->
             for x in range(ox, w, period):
                 cv2.circle(dots, (x, y), max(2, period // 3), 170.0, -1)
         overlay += dots * _lung_mask(canvas.shape, lungs)
-    elif label == "covid":  # both lungs: a smooth grey haze
+    elif label == "haze":  # both lungs: a smooth grey haze
         haze = cv2.GaussianBlur(_lung_mask(canvas.shape, lungs), (0, 0), sigmaX=max(1.0, w / 60))
         overlay += float(rng.uniform(95, 120)) * haze
     np.add(canvas, overlay, out=canvas, casting="unsafe")
 
 
 def synthetic_image(label: str, size: int, rng: np.random.Generator, shift=(0, 0), exposure: float = 1.0) -> np.ndarray:
-    """One grey uint8 image of the given class."""
-    if label not in CLASSES:
-        raise ValueError(f"unknown synthetic class {label!r}; classes: {list(CLASSES)}")
+    """One grey uint8 image ``[size, size]`` of the given pattern (one of :data:`PATTERNS`)."""
+    if label not in PATTERNS:
+        raise ValueError(f"unknown synthetic pattern {label!r}; patterns: {list(PATTERNS)}")
     canvas = np.full((size, size), 15, np.float32)
     lungs = _lungs(canvas, rng, shift)
     _pattern(canvas, label, lungs, rng)
@@ -117,16 +123,25 @@ def synthetic_image(label: str, size: int, rng: np.random.Generator, shift=(0, 0
     return np.clip(canvas, 0, 255).astype(np.uint8)
 
 
-def make_synthetic_dataset(out_dir: str | Path, *, per_class: int = 24, size: int = 160, seed: int = 0) -> Path:
+def make_synthetic_dataset(out_dir: str | Path, *, per_class: int = 24, size: int = 160, seed: int = 0,
+                           class_names=None) -> Path:
     """Write a class-per-folder synthetic dataset (PNG and JPEG) with MANIFEST.csv and README.md.
 
+    ``class_names``: four names given to :data:`PATTERNS` in order (default: the pattern names).
     Returns ``out_dir``. An existing complete dataset with the same settings is reused.
+
+    Raises:
+        ValueError: ``class_names`` does not hold four distinct names.
+        FileExistsError: ``out_dir`` holds a synthetic dataset made with other settings.
     """
+    names = tuple(str(c) for c in (class_names or PATTERNS))
+    if len(names) != len(PATTERNS) or len(set(names)) != len(names):
+        raise ValueError(f"class_names: expected {len(PATTERNS)} distinct names (for {list(PATTERNS)}), found {list(names)}")
     out = Path(out_dir)
     manifest = out / "MANIFEST.csv"
     settings = out / "settings.json"
-    wanted = json.dumps({"per_class": per_class, "size": size, "seed": seed, "generator": GENERATOR_VERSION},
-                        sort_keys=True)
+    wanted = json.dumps({"per_class": per_class, "size": size, "seed": seed, "generator": GENERATOR_VERSION,
+                         "class_names": list(names)}, sort_keys=True)
     if manifest.is_file() and settings.is_file() and settings.read_text() == wanted:
         return out
     if manifest.is_file():
@@ -136,13 +151,13 @@ def make_synthetic_dataset(out_dir: str | Path, *, per_class: int = 24, size: in
         )
     rng = np.random.default_rng(seed)
     rows = []
-    for label in CLASSES:
+    for pattern, label in zip(PATTERNS, names):
         (out / label).mkdir(parents=True, exist_ok=True)
         for i in range(per_class):
             patient = f"synthetic-{label}-{i // 2:03d}"
             if i % 2 == 0:
                 shift = tuple(int(v) for v in rng.integers(-size // 20, size // 20 + 1, 2))
-            img = synthetic_image(label, size, rng, shift=(shift[0] + i % 2, shift[1]), exposure=float(rng.uniform(0.85, 1.15)))
+            img = synthetic_image(pattern, size, rng, shift=(shift[0] + i % 2, shift[1]), exposure=float(rng.uniform(0.85, 1.15)))
             ext = ".png" if i % 3 else ".jpg"
             rel = f"{label}/{label}_{i:03d}{ext}"
             ok, buf = cv2.imencode(ext, img)
@@ -151,7 +166,7 @@ def make_synthetic_dataset(out_dir: str | Path, *, per_class: int = 24, size: in
             with atomic_path(out / rel) as tmp:
                 tmp.write_bytes(buf.tobytes())
             rows.append({"path": rel, "label": label, "patient_id": patient, "source": "synthetic"})
-    atomic_write_text(out / "README.md", README.format(seed=seed, features=describe_classes(), n=len(rows), per_class=per_class))
+    atomic_write_text(out / "README.md", README.format(seed=seed, features=describe_classes(names), n=len(rows), per_class=per_class))
     with atomic_path(manifest) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)
     atomic_write_text(settings, wanted)

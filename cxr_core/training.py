@@ -173,8 +173,9 @@ def set_bn_momentum(model, momentum: float | None) -> int:
         return 0
     import keras
 
-    layers = [l for l in model._flatten_layers(include_self=False, recursive=True)
-              if isinstance(l, keras.layers.BatchNormalization)]
+    from cxr_core.model_reuse import all_layers
+
+    layers = [l for l in all_layers(model) if isinstance(l, keras.layers.BatchNormalization)]
     for layer in layers:
         layer.momentum = float(momentum)
     logger.debug("train.bn_momentum: %d BatchNormalization layers now use momentum %s", len(layers), momentum)

@@ -1,7 +1,8 @@
 """Reference libraries and data the tests compare against: skip locally, fail in CI.
 
 The tests compare against tf-keras, keras-applications 1.0.8, keras-preprocessing 1.1.2, PyTorch
-(CPU) and run notebooks with nbclient/nbformat/ipykernel; some read the real images in
+(CPU), run notebooks with nbclient/nbformat/ipykernel and read logged runs back with MLflow's client;
+some read the real images in
 ``../shared/data``. Locally a missing one skips the tests that need it, with the reason. In CI (the
 environment variable ``CI`` set, as ``.ci/run`` does) a missing one is an error: ``tests/conftest.py``
 stops the session before the first test, and :func:`require` fails rather than skips. Use
@@ -30,6 +31,7 @@ REFERENCE_LIBRARIES = {
     "nbformat": "nbformat (pip install -e '.[test]')",
     "nbclient": "nbclient (pip install -e '.[test]')",
     "ipykernel": "ipykernel (pip install -e '.[test]')",
+    "mlflow": "mlflow (pip install -e '.[test]', or '.[mlflow]')",
 }
 
 #: Folders of ../shared/data the tests read.

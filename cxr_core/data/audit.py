@@ -210,7 +210,7 @@ def read_split_roles(splits, sample_ids) -> dict[str, np.ndarray]:
 
 def split_leaks(records: pd.DataFrame, groups: pd.DataFrame, roles_by_fold) -> pd.DataFrame:
     """Duplicate groups (exact or near) and patients on both sides of a split, per fold."""
-    from cxr_core.data.hazards import _leaks
+    from cxr_core.data.hazards import leaks_across_sides
 
     ids = records["sample_id"].astype(str).to_numpy()
     group_of = dict(zip(groups["sample_id"], groups["group"].astype(str)))
@@ -218,8 +218,8 @@ def split_leaks(records: pd.DataFrame, groups: pd.DataFrame, roles_by_fold) -> p
     patients = [None if pd.isna(p) or p == "" else str(p) for p in records["patient_id"]]
     rows = []
     for fold, roles in roles_by_fold.items():
-        rows += _leaks(dup_keys, ids, roles, fold, "duplicate")
-        rows += _leaks(patients, ids, roles, fold, "patient")
+        rows += leaks_across_sides(dup_keys, ids, roles, fold, "duplicate")
+        rows += leaks_across_sides(patients, ids, roles, fold, "patient")
     return pd.DataFrame(rows, columns=["fold", "kind", "key", "sides", "samples"])
 
 

@@ -26,7 +26,6 @@ MANIFEST.csv.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -40,7 +39,7 @@ import pandas as pd
 
 from cxr_core.data.dicom import dicom_to_png_bytes, is_dicom_path
 from cxr_core.data.sources import SourceError, SourceSamples, safe_relative_name
-from cxr_core.io import atomic_write_text
+from cxr_core.io import atomic_write_text, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -188,14 +187,6 @@ def _check_dest(item: BuildItem) -> str:
     return dest
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _gray_png_bytes(path: str) -> bytes:
     import cv2
 
@@ -252,7 +243,7 @@ def execute_plan(plan: BuildPlan, out, *, link: bool = False, seed: int | None =
                 shutil.copyfile(it.source_file, target)
             written.setdefault(key, target)
             rows.append({"path": dest, "label": it.label, "patient_id": it.patient_id or "", "source": it.source,
-                         "source_path": it.source_path, "sha256": _sha256(target), "subset": it.subset})
+                         "source_path": it.source_path, "sha256": file_sha256(target), "subset": it.subset})
         for dest, src in sorted(plan.extra_files.items()):
             dest = safe_relative_name(dest, f"extra file of recipe {plan.recipe}")
             if dest in dests:

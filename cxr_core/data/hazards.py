@@ -9,7 +9,6 @@ byte-identical copies only; re-encoded or resized copies need the full audit
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -19,17 +18,10 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from cxr_core.io import file_sha256
+
 log = logging.getLogger(__name__)
 SIDES = ("train", "val", "test")
-
-
-def file_sha256(path: str) -> str:
-    """SHA-256 of a file's bytes (hex)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def class_source_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -113,7 +105,11 @@ class HazardReport:
         return "\n".join(lines) + "\n"
 
 
-def _leaks(keys: Sequence[str | None], ids: np.ndarray, roles: np.ndarray, fold, kind: str) -> list[dict]:
+def leaks_across_sides(keys: Sequence[str | None], ids: np.ndarray, roles: np.ndarray, fold, kind: str) -> list[dict]:
+    """The keys (a duplicate group, a patient id; None: no key) whose rows lie on more than one side
+    (``train``/``val``/``test``) of ``roles``, one row per key: ``fold``, ``kind``, ``key``, ``sides``
+    (e.g. ``"train+test"``, in that order) and ``samples`` (the ids of all the key's rows). Rows whose
+    role is not a side (e.g. ``unused``) are ignored. ``keys``, ``ids`` and ``roles`` are parallel."""
     by_key: dict[str, list[int]] = defaultdict(list)
     for i, k in enumerate(keys):
         if k is not None and roles[i] in SIDES:
@@ -154,8 +150,8 @@ def cheap_checks(table, roles_by_fold: Mapping[object, Sequence[str]] | None = N
         roles = np.asarray(roles, dtype=object)
         if roles.shape != (len(frame),):
             raise ValueError(f"fold {fold}: {roles.shape[0]} roles for {len(frame)} samples")
-        rows += _leaks(list(hashes), ids, roles, fold, "duplicate")
-        rows += _leaks(patients, ids, roles, fold, "patient")
+        rows += leaks_across_sides(list(hashes), ids, roles, fold, "duplicate")
+        rows += leaks_across_sides(patients, ids, roles, fold, "patient")
     leaks = pd.DataFrame(rows, columns=["fold", "kind", "key", "sides", "samples"])
     cs = class_source_table(frame)
     report = HazardReport(dup_groups, leaks, cs, single_source_classes(cs), any(p is not None for p in patients))

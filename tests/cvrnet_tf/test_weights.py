@@ -177,8 +177,7 @@ def test_missing_layer_is_named(oracle_96, tmp_path):
         load_released_weights(path, model=model)
 
 
-@pytest.mark.slow
-def test_legacy_file_into_keras_flavour_and_backbone_from_file(oracle_96):
+def test_legacy_file_into_keras_flavour_and_backbone_from_file(oracle_96):  # fast tier: cvrnet_tf.backbone
     stored = read_keras2_weights(oracle_96["path"])
     modern = load_released_weights(oracle_96["path"], resnet="keras", input_shape=(96, 96, 3))
     for ours, theirs in (("res_conv2_block1_1_conv", "res_res2a_branch2a"), ("res_conv5_block3_3_bn", "res_bn5c_branch2c"),

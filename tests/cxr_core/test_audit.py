@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from cxr_core.data.audit import NEAR_THRESHOLD, audit_dataset, inspect_image, near_pairs
-from cxr_core.data.hazards import cheap_checks
+from cxr_core.data.hazards import cheap_checks, leaks_across_sides
 from cxr_core.data.manifest import read_manifest_csv
 
 
@@ -117,3 +117,13 @@ def test_cheap_checks(planted):
     assert report.leaks["kind"].tolist() == ["duplicate"]
     assert any("both sides" in w for w in report.warnings)
     assert "## Data hazards" in report.markdown() and "covid-src" in report.markdown()
+
+
+def test_leaks_across_sides_lists_keys_on_more_than_one_side():
+    ids = np.array(["s0", "s1", "s2", "s3", "s4", "s5"])
+    roles = np.array(["test", "train", "val", "unused", "train", "train"])
+    keys = ["p1", "p1", "p2", "p2", None, "p3"]  # p1 train+test; p2 val and an unused row; s4 has no key
+    rows = leaks_across_sides(keys, ids, roles, fold=3, kind="patient")
+    assert rows == [{"fold": 3, "kind": "patient", "key": "p1", "sides": "train+test", "samples": ["s0", "s1"]}]
+    roles[3] = "train"
+    assert [r["sides"] for r in leaks_across_sides(keys, ids, roles, 0, "duplicate")] == ["train+test", "train+val"]

@@ -334,7 +334,7 @@ def test_a_patient_disjoint_promise_stops_without_patient_ids(tmp_path, shared_d
 def test_run_hazard_checks_warn_and_reuse_manifest_hashes(tmp_path, shared_data):
     from cxr_core.data.hazards import HAZARDS_FILE, run_hazard_checks
     from cxr_core.fold_splits import Split
-    from cxr_core.data.hazards import file_sha256
+    from cxr_core.io import file_sha256
 
     table = _table(tmp_path / "d", shared_data)
     paths = table.frame["path"].tolist()

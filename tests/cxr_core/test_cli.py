@@ -97,6 +97,7 @@ def test_bad_weight_file_is_a_clear_error(tmp_path, capsys, cxr4_mini):
     assert "not-a-model.h5" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cv_smoke_run_of_the_coronet_experiment_on_cxr4_mini(cxr4_mini, tmp_path):
     run = tmp_path / "run"
     proc = subprocess.run(
@@ -113,6 +114,7 @@ def test_cv_smoke_run_of_the_coronet_experiment_on_cxr4_mini(cxr4_mini, tmp_path
     assert len(pd.read_csv(run / "samples.csv")) == 192
 
 
+@pytest.mark.slow
 def test_train_makes_one_holdout_model(cxr4_mini, tmp_path):
     manifest = pd.read_csv(cxr4_mini / "MANIFEST.csv").groupby("class").head(10)
     manifest["path"] = [str(cxr4_mini / p) for p in manifest["path"]]

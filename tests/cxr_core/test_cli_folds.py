@@ -14,6 +14,8 @@ import pytest
 
 from cxr_core.cli import main
 
+pytestmark = pytest.mark.slow  # two CoroNet smoke runs through the CLI, as two machines
+
 REPO = Path(__file__).resolve().parents[2]
 PER_CLASS = 6  # 24 images: 6 test images per fold
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from cxr_core.synthetic import CLASS_FEATURES, CLASSES, make_synthetic_dataset
+from cxr_core.synthetic import CLASS_FEATURES, CLASSES, PATTERNS, make_synthetic_dataset
 
 MIN_POOLED_ACCURACY = 0.9
 
@@ -25,6 +25,22 @@ def test_synthetic_dataset_says_what_it_is_and_is_reused(tmp_path):
     assert (out / "MANIFEST.csv").stat().st_mtime_ns == stamp, "same settings: reused, not redrawn"
     with pytest.raises(FileExistsError, match="other settings"):
         make_synthetic_dataset(tmp_path / "data", per_class=5, size=96, seed=3)
+
+
+def test_synthetic_class_names_are_given_to_the_patterns_in_order(tmp_path):
+    names = ["covid", "normal", "pneumonia_bac", "pneumonia_vir"]
+    out = make_synthetic_dataset(tmp_path / "named", per_class=2, size=64, seed=1, class_names=names)
+    manifest = pd.read_csv(out / "MANIFEST.csv")
+    assert sorted(manifest["label"].unique()) == sorted(names)
+    readme = (out / "README.md").read_text()
+    assert all(f"- {name}: {CLASS_FEATURES[p]}" in readme for name, p in zip(names, PATTERNS))
+    same_seed = make_synthetic_dataset(tmp_path / "plain", per_class=2, size=64, seed=1)
+    for name, pattern in zip(names, PATTERNS):  # same drawings, other folder names
+        a = sorted((out / name).iterdir())[0].read_bytes()
+        b = sorted((same_seed / pattern).iterdir())[0].read_bytes()
+        assert a == b
+    with pytest.raises(ValueError, match="4 distinct names"):
+        make_synthetic_dataset(tmp_path / "bad", class_names=["a", "a", "b", "c"])
 
 
 @pytest.mark.slow

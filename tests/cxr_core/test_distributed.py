@@ -23,6 +23,9 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow  # subprocesses: two workers, XLA and bfloat16 runs
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -78,6 +78,7 @@ def test_gradcam_matches_manual_computation():
     np.testing.assert_allclose(G.gradcam(model, x, 2, "conv"), expected, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_gradcam_cvrnet_branches():
     from cvrnet_tf import build_cvrnet, tap_layer_names
 

@@ -15,7 +15,6 @@ from PIL import Image
 from cxr_core.data.images import (
     IMAGENET_MEAN,
     IMAGENET_STD,
-    _pil_nearest_indices,
     decode_to_uint8_rgb,
     decode_to_uint8_rgb_fast,
     load_image_array,
@@ -24,6 +23,7 @@ from cxr_core.data.images import (
     scale_pixels,
     verify_images,
 )
+from cxr_core.data.resize import _pil_nearest_indices
 from cxr_core.data.samples import SampleTable
 
 CLASSES = ("covid", "normal", "pneumonia_bacterial", "pneumonia_viral")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxr_core.io import atomic_path, atomic_write_text, current_umask, umask_mode
+from cxr_core.io import atomic_path, atomic_write_text, current_umask, file_sha256, umask_mode
 
 
 @pytest.fixture
@@ -73,3 +73,21 @@ def test_run_report_and_weights_are_0644(tmp_path, umask):
     save_figure(fig, tmp_path / "curve.png")
     assert _mode(tmp_path / "m.weights.h5") == 0o644
     assert _mode(tmp_path / "curve.png") == 0o644
+
+
+def test_file_sha256_is_hashlib_over_all_chunks_and_the_one_every_module_uses(tmp_path):
+    import hashlib
+
+    from cxr_core import provenance
+    from cxr_core.data import build, hazards
+
+    data = np.random.default_rng(0).integers(0, 256, (1 << 20) + 12345, dtype=np.uint8).tobytes()
+    path = tmp_path / "blob.bin"
+    path.write_bytes(data)
+    expected = hashlib.sha256(data).hexdigest()
+    assert file_sha256(path) == file_sha256(str(path), chunk=1000) == expected
+    (tmp_path / "empty").write_bytes(b"")
+    assert file_sha256(tmp_path / "empty") == hashlib.sha256(b"").hexdigest()
+    with pytest.raises(FileNotFoundError):
+        file_sha256(tmp_path / "missing")
+    assert provenance.file_sha256 is hazards.file_sha256 is build.file_sha256 is file_sha256

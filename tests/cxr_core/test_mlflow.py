@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from cxr_core import mlflow_log
+from tests.references import require
 
 
 def _run_dir(tmp_path):
@@ -36,7 +37,7 @@ def _run_dir(tmp_path):
 
 @pytest.mark.slow
 def test_a_run_is_logged_to_a_file_store_and_read_back(tmp_path, monkeypatch):
-    from mlflow.tracking import MlflowClient
+    MlflowClient = require("mlflow.tracking").MlflowClient
 
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 keeps file stores behind this switch
 
@@ -78,7 +79,7 @@ def test_missing_mlflow_is_said_with_the_install_command(monkeypatch):
 
 
 def test_a_refused_tracking_uri_is_one_clear_error(tmp_path, monkeypatch):
-    mlflow = pytest.importorskip("mlflow")
+    mlflow = require("mlflow")
     if int(mlflow.__version__.split(".")[0]) < 3:
         pytest.skip("MLflow 2 accepts file stores")
     monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)

@@ -172,3 +172,35 @@ def test_no_session_means_no_reuse():
     with reusing_models(False):
         m = compiled_model(object(), calls.append, ())
     assert calls == [m]
+
+
+def _with_nested_backbone(activation: str = "relu"):
+    """A model whose backbone is a nested model (as an ImageNet backbone is), itself nesting a block."""
+    import keras
+
+    block_in = keras.Input((4, 4, 4))
+    block = keras.Model(block_in, keras.layers.BatchNormalization(name="inner_bn")(
+        keras.layers.Conv2D(4, 1, activation=activation, name="inner_conv")(block_in)), name="block")
+    backbone_in = keras.Input((8, 8, 3))
+    backbone = keras.Model(backbone_in, block(keras.layers.Conv2D(4, 3, strides=2, padding="same")(backbone_in)),
+                           name="backbone")
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.GlobalAveragePooling2D()(backbone(inputs))
+    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
+
+
+def test_all_layers_walks_nested_models_through_the_public_layers():
+    """Nested models (two levels) are followed by their layers, each layer once; a change inside the
+    innermost model changes the structure key, a rebuild (other auto-numbered names) does not; the
+    BatchNorm momentum reaches a nested model's layer (cxr_core.training.set_bn_momentum)."""
+    from cxr_core.model_reuse import all_layers
+    from cxr_core.training import set_bn_momentum
+
+    model = _with_nested_backbone()
+    kinds = [type(layer).__name__ for layer in all_layers(model) if type(layer).__name__ != "InputLayer"]
+    assert kinds == ["Functional", "Conv2D", "Functional", "Conv2D", "BatchNormalization",
+                     "GlobalAveragePooling2D", "Dense"]
+    assert structure_key(_with_nested_backbone()) == structure_key(model)
+    assert structure_key(_with_nested_backbone("tanh")) != structure_key(model)
+    assert set_bn_momentum(model, 0.9) == 1
+    assert model.get_layer("backbone").get_layer("block").get_layer("inner_bn").momentum == 0.9

@@ -16,6 +16,8 @@ from cxr_core.protocol import run_protocol
 from cxr_core.runs import RunDirectoryError, summarize_runs
 from tests.log_capture import captured_logs
 
+pytestmark = pytest.mark.slow  # CoroNet smoke runs of 4 folds end to end
+
 REPO = Path(__file__).resolve().parents[2]
 
 

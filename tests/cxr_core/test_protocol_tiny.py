@@ -1,4 +1,4 @@
-"""The protocol learns: a tiny CNN on a separable synthetic task, through ``covid-cxr cv`` and run_protocol.
+"""The protocol learns: a tiny CNN on a separable synthetic task, through ``covid-cxr cv`` and the Python API.
 
 The published models output about 1/C for every class after a smoke run, so no smoke test of theirs
 can notice a label, split or prediction-order mix-up. The test-only ``tinycnn`` family
@@ -7,8 +7,8 @@ field) to about 100%. Every check below compares the run's files with the ground
 wrote itself (the class of each file it drew), never with the run's own labels: pooled accuracy
 >= 0.95 from predictions.csv, every predictions row in the sample order of its split with the true
 label, metrics.csv, results.csv, results_pooled_ci.csv and report.md agreeing with the predictions.
-k-fold (the CLI), holdout (:func:`cxr_core.protocol.run_protocol`) and a fixed train/test split (the
-CLI with ``--test-data``).
+k-fold (the CLI), holdout (the Python API :func:`cxr_core.run_experiment`, which calls
+:func:`cxr_core.protocol.run_protocol`) and a fixed train/test split (the CLI with ``--test-data``).
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import cxr_core
 from cxr_core.cli import main
-from cxr_core.config import resolve_config
-from cxr_core.protocol import run_protocol
 from tests.tiny_family import CLASSES, write_separable_dataset
 
 MIN_ACCURACY = 0.95
@@ -106,14 +105,14 @@ def test_kfold_test_folds_partition_the_samples_and_are_stratified(kfold_run):
     assert sorted(seen) == sorted(truth)
 
 
-def test_holdout_through_run_protocol_learns(tiny_family, tmp_path):
+def test_holdout_through_the_python_api_learns(tiny_family, tmp_path):
     truth = write_separable_dataset(tmp_path / "data", per_class=12, seed=2)
-    cfg = resolve_config({"name": "tiny_holdout", "preset": "tinycnn/paper",
-                          "data": {"source": str(tmp_path / "data")},
-                          "protocol": {"kind": "holdout", "holdout_fraction": 1 / 3}})
-    run_dir = run_protocol(cfg, tmp_path / "run")
-    accuracy = _check_run(run_dir, truth, n_folds=1, n_test=12)
-    assert accuracy >= MIN_ACCURACY and not (run_dir / "fold_1").exists()
+    run = cxr_core.run_experiment({"name": "tiny_holdout", "preset": "tinycnn/paper",
+                                   "protocol": {"kind": "holdout", "holdout_fraction": 1 / 3}},
+                                  data=tmp_path / "data", run_dir=tmp_path / "run")
+    assert Path(run.run_dir) == tmp_path / "run"
+    accuracy = _check_run(Path(run.run_dir), truth, n_folds=1, n_test=12)
+    assert accuracy >= MIN_ACCURACY and not (tmp_path / "run" / "fold_1").exists()
 
 
 def test_fixed_split_through_the_cli_predicts_the_given_test_set(tiny_family, tmp_path):

@@ -18,8 +18,9 @@ def tiny():
     unregister_family(FAMILY.name)
 
 
-#: tinycnn at 3 classes, by hand: conv1 3*3*3*8 + 8 = 224, conv2 3*3*8*16 + 16 = 1,168, dense 16*3 + 3 = 51.
-TINY_TOTAL = 224 + 1168 + 51
+#: tinycnn (width 16) at 3 classes, by hand: conv1 3*3*3*16 + 16 = 448, conv2 3*3*16*32 + 32 = 4,640,
+#: dense 32*3 + 3 = 99.
+TINY_TOTAL = 448 + 4640 + 99
 
 
 def test_published_counts_are_found_in_extra_and_in_a_family_section():
@@ -38,7 +39,7 @@ def test_cli_prints_the_layer_table_and_counts_beside_the_published_ones(tiny, c
 
     assert main(["summary", "--model", tiny, "--set", f"extra.expected_params=[{TINY_TOTAL}, {TINY_TOTAL}, 1]"]) == 0
     out = capsys.readouterr().out
-    assert "conv2 (Conv2D)" in out and "1,168" in out and "predictions (Dense)" in out
+    assert "conv2 (Conv2D)" in out and "4,640" in out and "predictions (Dense)" in out
     assert f"Total params: {TINY_TOTAL:,}" in out
     lines = {line.split()[0]: line for line in out.splitlines() if line.split()}
     assert lines["total"].split()[1] == f"{TINY_TOTAL:,}" and "(same)" in lines["total"]

@@ -131,6 +131,7 @@ DISTRIBUTED = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_on_two_logical_cpus_and_bfloat16(tmp_path):
     repo = Path(__file__).resolve().parents[2]
     proc = subprocess.run(

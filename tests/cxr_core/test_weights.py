@@ -186,3 +186,21 @@ def test_a_file_of_another_model_fails_in_one_line_without_warnings(tmp_path, mo
     family = types.SimpleNamespace(name="never", recognise_weights=lambda s: False, load_weights=None)
     with pytest.raises(WeightFileError, match=r"other\.weights\.h5: looks like weights of a 'tiny' model .*not 'never'"):
         cw.load_weights_for(family, model, path)
+
+
+def test_the_split_modules_keep_every_public_name_importable_from_cxr_core_weights():
+    """The transfer (cxr_core.weight_transfer) and the family guess (cxr_core.weight_guess) moved out of
+    cxr_core.weights; callers still import the same objects from it, and the transfer imports no loader."""
+    import ast
+    import inspect
+
+    from cxr_core import weight_guess, weight_transfer
+
+    for name in cw.__all__:
+        owner = next((m for m in (weight_transfer, weight_guess) if name in getattr(m, "__all__", ())), None)
+        if owner is not None and name != "WeightFileError":
+            assert getattr(cw, name) is getattr(owner, name), name
+    assert {"copy_weights", "TransferReport", "renumber_map", "guess_family", "init_from_file"} <= set(cw.__all__)
+    tree = ast.parse(inspect.getsource(weight_transfer))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert "cxr_core.weights" not in imported and "cxr_core.registry" not in imported
