@@ -6,7 +6,7 @@ Used to check that the fast tier still covers every module::
 
 At the end of the session it prints, for each package of :data:`PACKAGES`, the modules none of whose
 functions (or methods) ran; a module made only of data (no ``def``) counts as exercised when it was
-imported. Tracing uses :func:`sys.settrace` for call events only (no line events), so it costs little;
+imported (or run, as ``python -m`` runs ``__main__``). Tracing uses :func:`sys.settrace` for call events only (no line events), so it costs little;
 run the timing measurement without it. Set ``COVID_CXR_MODULE_USE_STRICT=1`` to make a module left
 unexercised fail the session (exit status 1).
 """
@@ -23,13 +23,14 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("cxr_core", "coronet_tf", "cvrnet_tf", "coronanet_tf")
 
 _ROOTS = tuple(str(REPO / p) + os.sep for p in PACKAGES)
-_called: set[str] = set()
+_called: set[str] = set()  # files one of whose functions ran
+_executed: set[str] = set()  # files whose module body ran (imported, or run as __main__)
 
 
 def _trace(frame, event, arg):
     filename = frame.f_code.co_filename
-    if filename.startswith(_ROOTS) and frame.f_code.co_name != "<module>":
-        _called.add(filename)
+    if filename.startswith(_ROOTS):
+        (_executed if frame.f_code.co_name == "<module>" else _called).add(filename)
     return None  # no line events
 
 
@@ -50,13 +51,13 @@ def _has_functions(path: Path) -> bool:
 
 
 def unexercised() -> list[str]:
-    """Modules none of whose functions ran (data-only modules: not imported)."""
+    """Modules none of whose functions ran (data-only modules: not imported or run)."""
     missing = []
     for name, path in package_modules().items():
         if _has_functions(path):
             if str(path) not in _called:
                 missing.append(name)
-        elif name not in sys.modules:
+        elif name not in sys.modules and str(path) not in _executed:
             missing.append(name)
     return missing
 

@@ -63,7 +63,9 @@ def _cli(*argv) -> int:
 
 def test_run_experiment_returns_the_run_and_keeps_selected_weights_only(tiny_run):
     assert isinstance(tiny_run, __import__("cxr_core").ExperimentRun)
-    assert tiny_run.report.is_file() and tiny_run.results is not None
+    assert tiny_run.report.is_file()
+    results = tiny_run.results
+    assert results.equals(pd.read_csv(tiny_run.run_dir / "results.csv")) and len(results) >= 2  # a row per fold
     run_dir = tiny_run.run_dir
     kept = sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*.weights.h5"))
     assert kept == ["fold_0/checkpoints/last.weights.h5", "fold_1/checkpoints/last.weights.h5"]  # item 8
