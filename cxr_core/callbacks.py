@@ -82,6 +82,7 @@ def make_checkpointer(ckpt_dir: Path, monitor: str, mode_best: str | None, state
                 "best": self.best,
                 "best_epoch_improved": improved,
                 "learning_rate": float(np.asarray(lr)) if not callable(lr) else None,
+                "optimizer_iterations": int(self.model.optimizer.iterations.numpy()),
                 "callbacks": {name: _callback_state(cb) for name, cb in state_callbacks.items()},
                 "stopped_early": False,
             }

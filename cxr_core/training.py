@@ -310,6 +310,14 @@ def fit_split(
         record_precision(ckpt_dir, start_epoch, model)
         if state:
             restore_resume_checkpoint(model, resume_checkpoint(ckpt_dir))
+            iterations = state.get("optimizer_iterations")
+            if iterations and int(model.optimizer.iterations.numpy()) == 0:
+                # More epochs for a finished split: it kept its weights only (no Adam moments), so the
+                # optimizer restarts, but a learning-rate schedule continues at the step it had reached.
+                model.optimizer.iterations.assign(iterations)
+                logger.warning("%s: continuing a finished split with more epochs; its optimizer state was not "
+                               "kept (only the selected weights), so the optimizer's moments start again "
+                               "(step count restored: %d)", ckpt_dir, iterations)
             rate = train.optimizer.learning_rate if learning_rate is None else learning_rate
             if state.get("learning_rate") is not None and not isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
                 # A plain rate may have been lowered by ReduceLROnPlateau; a schedule follows the restored step.

@@ -109,7 +109,8 @@ def test_adam_l2_trains_under_mixed_precision():
 
 @pytest.mark.slow
 def test_a_phase_resumes_mid_way_with_the_schedule(tmp_path):
-    """Stopped after epoch 1 of 3, a phase continues with the schedule at the restored iteration."""
+    """A phase trained for 1 epoch, then given 3, continues with the schedule at the restored iteration
+    (the finished split kept its weights only; state.json keeps the optimizer's step count)."""
     import json
 
     import keras

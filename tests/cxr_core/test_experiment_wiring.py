@@ -105,7 +105,7 @@ def test_steps_mode_takes_n_floor_batch_steps(tmp_path, monkeypatch, mode):
 
     monkeypatch.setattr(training, "fit_split", spy)
     cfg = _cfg(data={"source": str(data), "test_source": str(test)},
-               train={"epochs": 2, "steps_mode": mode},
+               train={"epochs": 2, "steps_mode": mode, "steps_per_epoch": None},  # the preset's fixed steps off
                protocol={"kind": "fixed_split", "validation": "inner_split", "inner_val_fraction": 0.2,
                          "split_style": "keras_validation_split"})
     run = run_protocol(cfg, tmp_path / "run", write_report=False)

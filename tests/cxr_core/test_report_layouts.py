@@ -3,30 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from cxr_core import metrics as M
 from cxr_core import report as R
-
-
-def _folds(names, n_folds=2, n=200, seed=0, n_boot=200, strength=0.4):
-    rng = np.random.default_rng(seed)
-    c = len(names)
-    out = []
-    for k in range(n_folds):
-        y = rng.integers(0, c, n)
-        p = rng.dirichlet(np.ones(c), n)
-        p[np.arange(n), y] += strength
-        out.append(M.evaluate_predictions(y, p / p.sum(1, keepdims=True), names, n_boot=n_boot,
-                                          seed=k))
-    return out
-
-
-def _read(run_dir):
-    text = (run_dir / "report.md").read_text()
-    cmp = pd.read_csv(run_dir / "published_comparison.csv", index_col=0)
-    return text, cmp
+from tests.run_results import fold_results as _folds
+from tests.run_results import read_report as _read
 
 
 def test_cvrnet_abstract_task_row(tmp_path):

@@ -8,25 +8,12 @@ import numpy as np
 
 from cxr_core.config import OptimizerConfig, TrainConfig
 from cxr_core.training import fit_split
-
-
-def _tiny_model():
-    import keras
-
-    inputs = keras.Input((8, 8, 3))
-    x = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    outputs = keras.layers.Dense(3, activation="softmax", dtype="float32")(x)
-    return keras.Model(inputs, outputs)
+from tests.cxr_core.test_training import _data as _training_data
+from tests.cxr_core.test_training import _tiny_model
 
 
 def _data(seed: int, n: int = 12):
-    import tensorflow as tf
-
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(n, 8, 8, 3)).astype("float32")
-    y = np.eye(3, dtype="float32")[rng.integers(0, 3, n)]
-    return tf.data.Dataset.from_tensor_slices((x, y)).batch(6)
+    return _training_data(seed, n)
 
 
 def _scalars(log_dir: Path) -> dict[str, list[tuple[int, float]]]:
