@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,17 @@ from typing import Any, Mapping, Sequence
 log = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
+
+
+
+def _quiet_tensorflow_once() -> None:
+    """Keep TensorFlow's C++ start-up lines out of a Python session as the CLI does
+    (:func:`cxr_core.tf_console.quiet_tensorflow`), unless TensorFlow is already imported or the user set
+    ``TF_CPP_MIN_LOG_LEVEL`` themselves."""
+    if "tensorflow" not in sys.modules and "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
+        from cxr_core.tf_console import quiet_tensorflow
+
+        quiet_tensorflow()
 
 
 @dataclass(frozen=True)
@@ -189,6 +201,7 @@ def load_classifier(name_or_run: PathLike, weights: PathLike | None = None, fold
         cxr_core.runs.RunDirectoryError: a k-fold run without ``fold``, an unfinished fold.
         cxr_core.weights.WeightFileError: weights that do not fit the model, naming the family they fit.
     """
+    _quiet_tensorflow_once()
     from cxr_core.inference import load_inference_model
 
     text = os.fspath(name_or_run)
@@ -263,6 +276,7 @@ def run_experiment(config: Any, data: PathLike | None = None, run_dir: PathLike 
         cxr_core.config.ConfigError: a config value that does not fit, naming the key.
         cxr_core.runs.RunDirectoryError: ``run_dir`` holds a run of another config or data.
     """
+    _quiet_tensorflow_once()
     from cxr_core.config import ExperimentConfig, deep_merge, load_config, replace, resolve_config, smoke_overrides
     from cxr_core.protocol import run_protocol
 

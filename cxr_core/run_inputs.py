@@ -22,6 +22,8 @@ initial model (same sample id).
 
 from __future__ import annotations
 
+import logging
+
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -38,6 +40,8 @@ CLI_OPTIONS = {
     "model.init_from": "--init-from RUN_DIR_OR_WEIGHTS",
 }
 SELECTED_WEIGHTS = "selected_weights.txt"
+log = logging.getLogger(__name__)
+
 INIT_NOTE = "init_from.txt"
 
 
@@ -196,6 +200,7 @@ def write_init_note(cfg: ExperimentConfig, fold: int, n_folds: int, run_dir: Pat
         note += (f". WARNING: {shared} test sample(s) of this fold have the sample ids of training or validation "
                  "samples of that model; if both runs read the same files, this fold's test is not independent")
     atomic_write_text(Path(run_dir) / f"fold_{fold}" / INIT_NOTE, note + "\n")
+    (log.warning if shared else log.info)("%s", note)
     return path
 
 

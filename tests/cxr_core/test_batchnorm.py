@@ -62,8 +62,10 @@ def test_unbiased_moving_variance_equals_tf_keras_after_one_step():
 
 def test_unbiased_matches_pytorch_batchnorm2d_update():
     import keras
-    import torch
 
+    from tests.references import require
+
+    torch = require("torch")
     x, y, kernel, dense = _data()
     model = _build(keras)
     set_bn_moving_variance(model, "unbiased")
