@@ -135,5 +135,5 @@ def pipeline_spec(cfg: ExperimentConfig):
         cache=pre.cache,
         pre_resize=pre.pre_resize,
         png16=pre.png16,
-        augment_placement=cfg.augment.placement,
+        augment_placement=aug.placement,
     )

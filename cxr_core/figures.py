@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from cxr_core import metrics as _metrics
+import cxr_core.metrics as _metrics
 from cxr_core.io import atomic_path
 
 

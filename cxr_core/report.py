@@ -16,7 +16,7 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from cxr_core import metrics as _metrics
+import cxr_core.metrics as _metrics
 from cxr_core.comparison import DIFF_POINTS, SUMMARY_COLUMNS, summary_markdown
 from cxr_core.figures import plot_confusion_matrix, plot_training_curves
 from cxr_core.report_figures import CALIBRATION_TEXT, calibration_table, figures_markdown, write_score_figures
