@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageEnhance
 
-from cxr_core.data.audit import NEAR_THRESHOLD, audit_dataset, inspect_image, near_pairs
+from cxr_core.data.audit.checks import NEAR_THRESHOLD, audit_dataset, inspect_image, near_pairs
 
 
 def shared_images(shared: Path) -> list[Path]:

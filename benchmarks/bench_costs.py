@@ -41,8 +41,8 @@ def per_item(fn, items, reps: int = 2) -> float:
 def main(argv=None) -> int:
     from keras_preprocessing.image import ImageDataGenerator, img_to_array, load_img
 
-    from cxr_core.data.augment import apply_transform, sample_transform_params
-    from cxr_core.data.images import decode_resize_to_uint8_rgb
+    from cxr_core.data.augment.keras2 import apply_transform, sample_transform_params
+    from cxr_core.data.decode.images import decode_resize_to_uint8_rgb
 
     root = Path((argv or sys.argv[1:])[0])
     files = image_files(root)

@@ -61,7 +61,7 @@ class Plan:
 
 def _pipeline(cfg, table, batch: int, *, placement: str = "host", seed: int = 1):
     from cxr_core.data.pipeline import build_dataset
-    from cxr_core.experiment_data import pipeline_spec
+    from cxr_core.protocol.experiment_data import pipeline_spec
 
     spec = dataclasses.replace(pipeline_spec(cfg), cache=True, augment_placement=placement)
     return build_dataset(table, spec, batch_size=batch, shuffle=True, augment=cfg.augment.enabled, seed=seed,
@@ -96,9 +96,9 @@ def measure_batch(case: Case, cfg, model, table, batch: int, steps: int, precisi
 
 def measure_device_placement(case: Case, cfg, model, train_cfg, metrics, table, batch: int, steps: int,
                              precision: str, memory_ips: float | None) -> Row:
-    from cxr_core.data.device_augment import with_device_augmentation
+    from cxr_core.data.augment.device import with_device_augmentation
     from cxr_core.data.pipeline import device_augmentation
-    from cxr_core.training import compile_model
+    from cxr_core.training.fit import compile_model
 
     row = Row(case.key, precision, batch, placement="device", memory_ips=memory_ips)
     reset_peak_memory()
@@ -115,7 +115,8 @@ def measure_device_placement(case: Case, cfg, model, train_cfg, metrics, table, 
 def run_case(case: Case, precision: str, plan: Plan, data: Path, smoke: bool, results: Results, log) -> None:
     import keras
 
-    from cxr_core.training import compile_model, seed_everything, set_precision
+    from cxr_core.training.fit import compile_model, seed_everything
+    from cxr_core.training.precision import set_precision
 
     cfg = case_config(case, smoke=smoke)
     table = bench_table(data, num_classes(cfg), limit=plan.limit)

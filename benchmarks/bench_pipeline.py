@@ -58,13 +58,13 @@ def image_files(root: Path) -> list[Path]:
 
 
 def table_for(root: Path):
-    from cxr_core.data.samples import read_class_folders
+    from cxr_core.data.tables.readers import read_class_folders
 
     return read_class_folders(root)
 
 
 def coronet_augment():
-    from cxr_core.data.augment import Keras2AugmentSpec
+    from cxr_core.data.augment.keras2 import Keras2AugmentSpec
 
     return Keras2AugmentSpec(rotation_range=50, width_shift_range=0.2, height_shift_range=0.2, shear_range=0.25,
                              zoom_range=0.1, channel_shift_range=20, horizontal_flip=True, vertical_flip=True)
@@ -116,7 +116,7 @@ def ours(table, *, fast: bool = False, augment: bool = True, cached_epochs: int 
 def tf_decode_only(table, dct_method: str) -> float:
     import tensorflow as tf
 
-    from cxr_core.data.images import resize_to_uint8
+    from cxr_core.data.decode.resize import resize_to_uint8
 
     paths = tf.constant(table.frame["path"].astype(str).tolist())
 

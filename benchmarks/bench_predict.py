@@ -5,7 +5,7 @@
 The authors' inference [CN] (PAPERS.md section 1.2): for each file ``cv2.imread`` (BGR), ``/255``,
 ``skimage.transform.resize`` to 150x150x3, ``model.predict`` on one image. Ours: ``covid-cxr predict
 --model coronet --preset authors_code --weights W FOLDER`` (called in-process through
-``cxr_core.cli.main``; it verifies the files, then batches of 32 through the tf.data pipeline).
+``cxr_core.cli.main.main``; it verifies the files, then batches of 32 through the tf.data pipeline).
 Both sides build CoroNet (150x150, 4 classes) and load the same weights file; the timings include
 that (about 2 s each) and are also given without it. Model weights are random (weights=None):
 speed does not depend on them.
@@ -49,7 +49,7 @@ def authors_loop(model_builder, weights: str, paths: list[Path]) -> tuple[float,
 
 
 def ours(weights: str, folder: Path, extra: list[str]) -> float:
-    from cxr_core.cli import main
+    from cxr_core.cli.main import main
 
     out = io.StringIO()
     t0 = time.perf_counter()

@@ -80,7 +80,7 @@ REFERENCES: tuple[tuple[str, str, float, str | None], ...] = (  # (label, precis
 
 def case_config(case: Case, *, smoke: bool):
     """The experiment config of ``case`` (random backbone weights; the smoke input size)."""
-    from cxr_core.config import load_config
+    from cxr_core.config.experiment import load_config
 
     over: dict[str, Any] = {"model": {"backbone_weights": None}, "train": {"verbose": 0}}
     if smoke and case.smoke_size:
@@ -101,8 +101,8 @@ def case_model(case: Case, cfg) -> tuple[Callable[[], Any], str, tuple[str, ...]
     against the input); phase 2 the config's model seen through its logits
     (:mod:`coronanet_tf.training`).
     """
-    from cxr_core.config import replace
-    from cxr_core.models import model_builder
+    from cxr_core.config.experiment import replace
+    from cxr_core.models.build import model_builder
 
     n = num_classes(cfg)
     if case.phase == "reinit":
@@ -123,7 +123,7 @@ def bench_table(root: Path, classes: int, *, limit: int | None = None):
     cycled over ``classes`` (speed does not depend on them)."""
     import pandas as pd
 
-    from cxr_core.data.samples import SampleTable
+    from cxr_core.data.tables.sample_table import SampleTable
 
     manifest = pd.read_csv(Path(root) / "MANIFEST.csv")
     if limit:

@@ -1,7 +1,7 @@
 """Timing helpers of bench_gpu.py: Keras ``fit``/``predict`` on the project's models and pipeline.
 
 Every training number comes from ``model.fit`` of a model compiled by
-:func:`cxr_core.training.compile_model` (the project's optimizer, loss and XLA switch: the training
+:func:`cxr_core.training.fit.compile_model` (the project's optimizer, loss and XLA switch: the training
 step users run). A measurement is one ``fit`` of two epochs of ``steps`` steps each: epoch 1 traces
 (and, with XLA, compiles) and warms up, epoch 2 is timed (its end waits for the device: the loss is
 read back). Peak device memory comes from ``tf.config.experimental.get_memory_info`` (GPU only).

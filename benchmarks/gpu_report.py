@@ -145,7 +145,7 @@ def render(results: Results, *, command: str, precisions, preset_batch: dict[str
         "Written by `benchmarks/bench_gpu.py`. Command:", "", f"    {command}", "",
         *machine_description(), f"- whole run: {elapsed_s:.0f} s", "",
         "## Measurements", "",
-        "Training: `model.fit` of the project's models compiled by `cxr_core.training.compile_model`, on "
+        "Training: `model.fit` of the project's models compiled by `cxr_core.training.fit.compile_model`, on "
         "`cxr_core.data.pipeline.build_dataset` batches of the benchmark images (real chest X-rays at "
         "1000-2500 px, `benchmarks/make_bench_data.py`), the preset's augmentation and scaling, "
         "`preprocess.cache: true`. `train img/s`: cache filled; `in memory`: the same batches "
@@ -172,7 +172,7 @@ def render(results: Results, *, command: str, precisions, preset_batch: dict[str
 
 
 def write(path: Path, text: str) -> None:
-    from cxr_core.io import atomic_write_text
+    from cxr_core.atomic_files import atomic_write_text
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, text)

@@ -11,7 +11,7 @@ is read; :mod:`coronanet_tf.torch_reference` is never imported here.
 
 from __future__ import annotations
 
-from cxr_core.registry import ModelFamily
+from cxr_core.family import ModelFamily
 from coronanet_tf.convert import convert_torch_checkpoint, convert_torchvision_vgg16_bn
 from coronanet_tf.model import (
     recognise_weights,
@@ -28,7 +28,7 @@ from coronanet_tf.schedule import AdamL2, CoronaNetSchedule
 from coronanet_tf.settings import CoronaNetSettings, parse_settings, settings_from_config
 from coronanet_tf.training import fit_phases
 from coronanet_tf.torch_weights import ConversionReport, read_torch_state_dict
-from cxr_core.training import register_optimizer
+from cxr_core.training.fit import register_optimizer
 from coronanet_tf.recipes import RECIPES
 
 

@@ -2,7 +2,7 @@
 
 The in-memory conversion (key maps, layout changes, the :class:`ConversionReport`) is
 :mod:`coronanet_tf.torch_weights`; here its arrays are copied by layer name into the Keras model
-(:func:`cxr_core.weights.copy_weights`) and saved atomically. PyTorch is needed (``pip install
+(:func:`cxr_core.weights.transfer.copy_weights`) and saved atomically. PyTorch is needed (``pip install
 covid-cxr-tf[torch]``); files are read with ``torch.load(..., weights_only=True)``.
 """
 
@@ -18,8 +18,8 @@ import numpy as np
 
 from coronanet_tf.model import build_coronanet, build_vgg16_bn_backbone
 from coronanet_tf.torch_weights import ConversionReport, coronanet_arrays_from_torch, torchvision_vgg16_bn_arrays
-from cxr_core.io import atomic_path
-from cxr_core.weights import copy_weights
+from cxr_core.atomic_files import atomic_path
+from cxr_core.weights.transfer import copy_weights
 
 log = logging.getLogger(__name__)
 

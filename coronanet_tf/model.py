@@ -65,7 +65,7 @@ Deviations from [CR]:
 - ``num_batches_tracked`` buffers have no Keras counterpart (unused with a fixed momentum).
 - Mixed precision: the authors used apex AMP O2 [CR]; here the Keras policy applies, outputs stay
   float32 (``authors_code``: ``train.mixed_precision: mixed_float16_on_gpu``, i.e. mixed_float16
-  with dynamic loss scaling on a GPU, float32 on a CPU; :mod:`cxr_core.precision`).
+  with dynamic loss scaling on a GPU, float32 on a CPU; :mod:`cxr_core.training.precision`).
 
 Initialisation of the layers the authors add on top of VGG16-BN (``nscnn_0``, ``classifier_0/2/4/6``,
 ``dec_upsample1..12``): ``head_init="torch_default"`` (both presets) is PyTorch's default
@@ -92,8 +92,9 @@ from coronanet_tf.layout import (
     VGG16_CFG,
 )
 from coronanet_tf.torch_weights import coronanet_arrays_from_torch, torchvision_vgg16_bn_arrays
-from cxr_core.weight_files import WeightFileError, WeightFileSummary
-from cxr_core.weights import copy_weights, load_keras_weights, numbered_members, weighted_layers
+from cxr_core.weights.files import WeightFileError, WeightFileSummary
+from cxr_core.weights.transfer import copy_weights, numbered_members, weighted_layers
+from cxr_core.weights.load import load_keras_weights
 
 VGG_BN_EPSILON = 1e-5
 DECODER_BN_EPSILON = 1e-3

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cxr_core.data.images import IMAGENET_MEAN, IMAGENET_STD
-from cxr_core.figures import figure, plot_training_curves, save_figure
+from cxr_core.data.decode.images import IMAGENET_MEAN, IMAGENET_STD
+from cxr_core.report.figures import figure, plot_training_curves, save_figure
 
 PANEL_IMAGES = 4
 """Images in the reconstruction panel."""

@@ -20,7 +20,7 @@ import copy
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from cxr_core.registry import Preset
+from cxr_core.family import Preset
 
 AUTHORS_CLASS_NAMES = ("COVID-19", "normal", "pneumonia")  # sorted pathologies [CR-A]
 COVIDX_CLASS_NAMES = ("normal", "pneumonia", "COVID-19")  # COVID-Net map [CNet@61a5963]
@@ -29,7 +29,7 @@ COVIDX_CLASS_NAMES = ("normal", "pneumonia", "COVID-19")  # COVID-Net map [CNet@
 class FrozenMapping(Mapping):
     """A read-only mapping whose deep copy is a plain, mutable ``dict`` (lists for tuples).
 
-    ``cxr_core.config`` deep-copies preset values before merging an experiment on top of them;
+    ``cxr_core.config.experiment`` deep-copies preset values before merging an experiment on top of them;
     ``types.MappingProxyType`` cannot be deep-copied.
     """
 

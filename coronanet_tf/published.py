@@ -2,13 +2,13 @@
 
 Copied from ``spec/PAPERS.md`` §3.5 and §4 with their source tags: [VIP] = CORONA-Net project page,
 [PG] = published abstracts, [CNet@x] = COVID-Net repository at commit x. Nothing here is computed
-except where a note says INFERRED. Looked up through :func:`cxr_core.published.published_table`
+except where a note says INFERRED. Looked up through :func:`cxr_core.report.published.published_table`
 (the family lists them in ``FAMILY.published``).
 """
 
 from __future__ import annotations
 
-from cxr_core.published import PublishedTable
+from cxr_core.report.published import PublishedTable
 
 _COVIDNET_COLUMNS = ("test set", "sensitivity Normal", "sensitivity Pneumonia", "sensitivity COVID-19",
                      "PPV Normal", "PPV Pneumonia", "PPV COVID-19")

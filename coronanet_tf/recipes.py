@@ -4,7 +4,7 @@ CORONA-Net trains on COVIDx built with COVID-Net's ``create_COVIDx`` notebooks [
 ``./data/{train,test}/`` with the split files beside them [CR-A]. This recipe takes the split files
 (``--split-file``, repeatable: ``train_COVIDx.txt``, ``test_COVIDx.txt``, ``test_split_v2.txt/.csv`` ...),
 finds each listed file by name under the named sources and writes ``train/`` and ``test/`` (a split
-file whose name contains ``test`` fills ``test/``); see :mod:`cxr_core.data.covidx_build` for the rows'
+file whose name contains ``test`` fills ``test/``); see :mod:`cxr_core.data.build.covidx` for the rows'
 parsing and COVIDx's conversions (RSNA DICOM -> 8-bit PNG, Radiography Database -> gray PNG).
 
 Published image counts compared in BUILD.md, by split file name (distinct files per label,
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cxr_core.data.build import BuildPlan, Recipe, RecipeInputs
-from cxr_core.data.covidx_build import plan_covidx
+from cxr_core.data.build.assemble import BuildPlan, Recipe, RecipeInputs
+from cxr_core.data.build.covidx import plan_covidx
 
 #: distinct files per label of the split files CORONA-Net ships [CR-S] (PAPERS.md §3.3)
 SPLIT_FILE_COUNTS: dict[str, dict[str, int]] = {

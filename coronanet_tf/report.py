@@ -3,7 +3,7 @@
 Registered for ``coronanet/table5_ppv``, ``coronanet/table5_ppv_relabelled``,
 ``coronanet/confusion`` and ``coronanet/accuracy`` (``FAMILY.report_layouts``; presets may name
 ``coronanet/abstract``, an alias of ``coronanet/accuracy``). Called by
-:func:`cxr_core.report.write_run_report` (see :mod:`cxr_core.comparison` for the frame).
+:func:`cxr_core.report.markdown.write_run_report` (see :mod:`cxr_core.report.comparison` for the frame).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from cxr_core.comparison import class_lookup, metric_row, ours, summary_frame
-from cxr_core.published import published_table
+from cxr_core.report.comparison import class_lookup, metric_row, ours, summary_frame
+from cxr_core.report.published import published_table
 
 #: Label spellings of the same class (normalised: lower case, letters and digits only).
 CLASS_ALIASES = {"covid19": "covid"}

@@ -1,9 +1,9 @@
 """CORONA-Net's own experiment settings: the ``extra.coronanet`` section of an experiment config.
 
-:class:`cxr_core.config.ExperimentConfig` keeps family-specific settings in its free ``extra``
+:class:`cxr_core.config.experiment.ExperimentConfig` keeps family-specific settings in its free ``extra``
 mapping; this module declares ``extra.coronanet`` as frozen dataclasses whose annotations are the schema
-(:mod:`cxr_core.config_schema`). The family hands :class:`CoronaNetSettings` to the core as its
-``extra_schema``, so :func:`cxr_core.config.load_config` checks the section when the config is loaded
+(:mod:`cxr_core.config.schema`). The family hands :class:`CoronaNetSettings` to the core as its
+``extra_schema``, so :func:`cxr_core.config.experiment.load_config` checks the section when the config is loaded
 (unknown keys and wrong values named with the file, the key and the allowed values).
 
 Everything the shared sections already say is NOT repeated here (one source of truth):
@@ -44,10 +44,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Literal, Mapping
 
-from cxr_core.config_schema import (
+from cxr_core.config.schema import (
     Choices, ConfigError, NonNegInt, PositiveInt, Range, build,
 )
-from cxr_core.param_counts import ParamCountSpec
+from cxr_core.config.param_counts import ParamCountSpec
 
 PHASES = ("reinit", "classify")
 TARGETS = ("normalised_input",)
@@ -97,7 +97,7 @@ class ScheduleSettings:
 @dataclass(frozen=True)
 class ExpectedParams:
     """Parameter counts the built models must have, ``[total, trainable, non_trainable]`` (any spelling
-    of :data:`cxr_core.param_counts.ParamCountSpec`), checked before training (3 classes only).
+    of :data:`cxr_core.config.param_counts.ParamCountSpec`), checked before training (3 classes only).
 
     Trainable counts: PAPERS.md §3.1 (INFERRED from [CR]: classification path 15,021,699, with the
     used decoder 15,050,059); non-trainable: the BatchNorm moving statistics (8,448 in VGG16-BN, 352
@@ -129,12 +129,12 @@ _WHERE = "extra.coronanet"
 def parse_settings(raw: Mapping | None, *, origin: str = "<config>") -> CoronaNetSettings:
     """``extra.coronanet`` (a mapping, or None for the defaults) as :class:`CoronaNetSettings`.
 
-    Raises :class:`cxr_core.config_schema.ConfigError` naming the key, the value and what is allowed.
+    Raises :class:`cxr_core.config.schema.ConfigError` naming the key, the value and what is allowed.
     """
     return build(CoronaNetSettings, raw, _WHERE, origin)
 
 
 def settings_from_config(cfg) -> CoronaNetSettings:
-    """The CORONA-Net settings of an :class:`~cxr_core.config.ExperimentConfig` (``extra.coronanet``;
+    """The CORONA-Net settings of an :class:`~cxr_core.config.experiment.ExperimentConfig` (``extra.coronanet``;
     the rest of ``extra`` was checked when the config was loaded)."""
     return parse_settings((cfg.extra or {}).get("coronanet"))

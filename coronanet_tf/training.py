@@ -6,7 +6,7 @@ and the network is trained as a classifier. The details come from the authors' s
 (PAPERS.md §3.4), run twice: ``--mdel-ae True`` (phase 1) and then the default (phase 2), which
 loads phase 1's ``state_dict`` (not its optimizer) and starts its schedule again from epoch 0.
 
-:func:`fit_phases` is ``FAMILY.fit`` (called by :func:`cxr_core.protocol.fit_fold`, which hands it the
+:func:`fit_phases` is ``FAMILY.fit`` (called by :func:`cxr_core.protocol.run.fit_fold`, which hands it the
 builders of the config's model and of its variants) and writes::
 
     OUT/phase1/      checkpoints/, training_log.csv (loss = MSE), model.weights.h5 (full model with
@@ -18,13 +18,13 @@ builders of the config's model and of its variants) and writes::
 
 Disk: a finished phase keeps its ``model.weights.h5`` only (weights, no optimizer state): the
 selected checkpoint it was made from is deleted once exported, and the resume checkpoint with the
-optimizer state goes when the phase finishes (:mod:`cxr_core.checkpoints`). A finished fold holds
+optimizer state goes when the phase finishes (:mod:`cxr_core.training.checkpoints`). A finished fold holds
 two CORONA-Net models: phase 1's (with the decoder) and phase 2's (the selected classifier).
 
-Each phase goes through :func:`cxr_core.training.fit_split`, so each resumes from its last finished
+Each phase goes through :func:`cxr_core.training.fit.fit_split`, so each resumes from its last finished
 epoch and a finished phase 1 is never trained again. The two phases train different graphs (outputs,
 loss, trainable layers), so with ``train.reuse_model_across_folds`` each phase keeps its own compiled
-model from fold to fold (:mod:`cxr_core.model_reuse`); a fold whose schedule differs (another number
+model from fold to fold (:mod:`cxr_core.training.model_reuse`); a fold whose schedule differs (another number
 of steps per epoch) compiles anew.
 
 Phase 1: the model with the decoder, trained end to end on ``MSE(reconstruction, x)``, ``x`` the
@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from coronanet_tf.settings import CoronaNetSettings, CoronaNetSettingsError, settings_from_config
-from cxr_core.weights import copy_weights
+from cxr_core.weights.transfer import copy_weights
 
 PHASE1_DIR = "phase1"
 PHASE2_DIR = "phase2"
@@ -140,7 +140,7 @@ def _num_classes(dataset) -> int:
 def check_param_counts(model, settings: CoronaNetSettings, *, with_decoder: bool, where: str) -> None:
     """Compare ``model``'s total, trainable and non-trainable parameter counts with
     ``extra.coronanet.expected_params`` (3 classes only; PAPERS.md §3.1). Raises ``ValueError``."""
-    from cxr_core.param_counts import compare_param_counts
+    from cxr_core.config.param_counts import compare_param_counts
 
     if int(model.get_layer("logits").output.shape[-1]) != 3:
         return
@@ -186,8 +186,8 @@ def fit_reinit(cfg, settings: CoronaNetSettings, make_train_data, make_val_data,
     ``build_full``: builds the config's model with its decoder and initial weights (ImageNet backbone,
     ``model.init_from``): ``FAMILY.fit_variants["phase1"]``, built by the protocol.
     """
-    from cxr_core.io import atomic_path
-    from cxr_core.training import fit_split
+    from cxr_core.atomic_files import atomic_path
+    from cxr_core.training.fit import fit_split
 
     if num_classes != 3:
         raise CoronaNetSettingsError(
@@ -234,7 +234,7 @@ def fit_reinit(cfg, settings: CoronaNetSettings, make_train_data, make_val_data,
     view.load_weights(selected)
     with atomic_path(export) as tmp:
         full.save_weights(tmp)
-    selected.unlink()  # the same weights as the export: a finished phase keeps one file (cxr_core.checkpoints)
+    selected.unlink()  # the same weights as the export: a finished phase keeps one file (cxr_core.training.checkpoints)
     _phase1_figures(out_dir, result.log_path, view, make_val_data if validate else make_train_data)
     return result, export
 
@@ -267,17 +267,17 @@ def fit_phases(cfg, build_model: Callable[[], Any], make_train_data: Callable[[i
         variants: builders of ``FAMILY.fit_variants``; ``"phase1"`` (the model with its decoder)
             is needed when ``extra.coronanet.phases`` includes ``reinit``.
 
-    The protocol (:func:`cxr_core.protocol.fit_fold`) passes every builder, so this module never
+    The protocol (:func:`cxr_core.protocol.run.fit_fold`) passes every builder, so this module never
     imports the orchestrator.
 
     Returns:
-        phase 2's :class:`cxr_core.training.FitResult` with ``weights_path`` =
+        phase 2's :class:`cxr_core.training.fit.FitResult` with ``weights_path`` =
         ``phase2/model.weights.h5``, which loads into ``build_model()``.
     """
     from cxr_core.data.pipeline import device_augmentation
-    from cxr_core.experiment_data import pipeline_spec
-    from cxr_core.io import atomic_path
-    from cxr_core.training import fit_split
+    from cxr_core.protocol.experiment_data import pipeline_spec
+    from cxr_core.atomic_files import atomic_path
+    from cxr_core.training.fit import fit_split
 
     settings = settings_from_config(cfg)
     out_dir = Path(out_dir)

@@ -7,7 +7,7 @@ for the authors' Keras-2 HDF5 model, and :data:`FAMILY` for the ``covid_cxr.mode
 
 from __future__ import annotations
 
-from cxr_core.registry import ModelFamily
+from cxr_core.family import ModelFamily
 
 from .model import build_coronet, build_xception, xception_output_side
 from .presets import (

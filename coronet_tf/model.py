@@ -39,7 +39,7 @@ from typing import Sequence
 
 import keras
 
-from cxr_core.weights import numbered_members
+from cxr_core.weights.transfer import numbered_members
 
 #: Xception's smallest accepted input side (keras.applications).
 MIN_INPUT_SIDE = 71

@@ -1,6 +1,6 @@
 """CoroNet presets: what the paper says (``paper``) and what the authors' code did (``authors_code``).
 
-Values follow the experiment-config sections of ``cxr_core.config`` (data, preprocess, augment, model,
+Values follow the experiment-config sections of ``cxr_core.config.experiment`` (data, preprocess, augment, model,
 train, protocol, published). Every field that differs between the two presets has a note with its
 source tag from ``spec/PAPERS.md`` §1 ([S4] paper, [CN] notebook at HEAD, [CN-old] notebook with
 outputs). A few fields that are equal carry a note too, where the choice needed a decision (scaling,
@@ -27,7 +27,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from cxr_core.registry import Preset
+from cxr_core.family import Preset
 
 #: Class names per task, index order. 4 classes: the authors' folders [CN]; 3 classes [S4].
 CLASS_NAMES: dict[int, tuple[str, ...]] = {

@@ -13,7 +13,7 @@ Choices the paper does not state (each one a note in BUILD.md):
   out because Kermany has none (a view-only shortcut otherwise). Today's collection has more
   COVID-19 X-rays than 284; the seed draws 284.
 - Kermany: all three of its folders (train / test / val) form the pool; the draw is per class with
-  :func:`cxr_core.data.build.undersample_frame` (``numpy.random.default_rng(seed)``), not the
+  :func:`cxr_core.data.build.assemble.undersample_frame` (``numpy.random.default_rng(seed)``), not the
   authors' unknown draw, so the exact 1,251 files cannot be reproduced.
 - ``--counts all`` keeps the whole pool (no under-sampling).
 
@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from cxr_core.data.build import BuildPlan, Recipe, RecipeInputs, items_from_frame, label_counts, undersample_frame
-from cxr_core.data.sources import read_ieee8023, read_kermany
+from cxr_core.data.build.assemble import BuildPlan, Recipe, RecipeInputs, items_from_frame, label_counts, undersample_frame
+from cxr_core.data.build.sources import read_ieee8023, read_kermany
 
 from .presets import TABLE_I_COUNTS
 

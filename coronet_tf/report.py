@@ -1,7 +1,7 @@
 """CoroNet's metric-per-row report layout: a row of Table V [S4] beside our run.
 
 Registered as ``FAMILY.report_layouts["coronet/table5"]`` and called by
-:func:`cxr_core.report.write_run_report` (see :mod:`cxr_core.comparison` for the frame).
+:func:`cxr_core.report.markdown.write_run_report` (see :mod:`cxr_core.report.comparison` for the frame).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from cxr_core.comparison import metric_row, ours, percent, summary_frame
-from cxr_core.published import published_table
+from cxr_core.report.comparison import metric_row, ours, percent, summary_frame
+from cxr_core.report.published import published_table
 
 #: Table V rows by class count [S4].
 _ROW_BY_CLASSES = {4: "4-class", 3: "3-class", 2: "binary"}

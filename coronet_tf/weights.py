@@ -7,7 +7,7 @@ state (PAPERS.md §1.6). Whether the file itself is still downloadable is unknow
 
 ``keras.models.load_model`` fails on such files in Keras 3 (VERIFIED.md), and we never rebuild a model
 from a file's config: we build :func:`coronet_tf.build_coronet` and copy weights by layer name with
-:func:`cxr_core.weights.copy_weights` (h5py only; nothing is unpickled or evaluated). Optimizer weights in the file
+:func:`cxr_core.weights.transfer.copy_weights` (h5py only; nothing is unpickled or evaluated). Optimizer weights in the file
 are ignored. Weights-only files (``save_weights('w.h5')``) load too.
 
 Layer names: tf.keras numbers unnamed layers with a per-session counter, so a file saved after the
@@ -15,7 +15,7 @@ notebook's model cell ran twice names its head ``dense_2``/``dense_3`` and Xcept
 ``conv2d_4``... We map our ``conv2d*``, ``batch_normalization*`` and ``dense*`` layers onto the file's
 layers of the same prefix in numbering order when the file lacks our exact names and the counts agree;
 every other layer must have the same name. Any layer that does not fit fails with
-:class:`cxr_core.weights.WeightFileError` naming the first layer that differs.
+:class:`cxr_core.weights.files.WeightFileError` naming the first layer that differs.
 """
 
 from __future__ import annotations
@@ -28,15 +28,15 @@ from typing import Any, Mapping, Sequence
 import h5py
 import keras
 
-from cxr_core.weight_files import Keras2File, WeightFileError, WeightFileSummary, read_keras2_file
-from cxr_core.weights import (
+from cxr_core.weights.files import Keras2File, WeightFileError, WeightFileSummary, read_keras2_file
+from cxr_core.weights.transfer import (
     TransferReport,
     copy_weights,
-    load_keras_weights,
     numbered_members,
     renumber_map,
     weighted_layers,
 )
+from cxr_core.weights.load import load_keras_weights
 
 from .model import MIN_INPUT_SIDE, build_coronet, xception_output_side
 

@@ -8,7 +8,7 @@ the presets ``authors_code`` / ``paper`` / ``leak_free`` (:data:`PRESETS`, :func
 
 from __future__ import annotations
 
-from cxr_core.registry import ModelFamily
+from cxr_core.family import ModelFamily
 
 from .backbone import load_backbone_weights
 from .layer_names import RESNET_FLAVOURS, resnet_name_map

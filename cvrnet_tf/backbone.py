@@ -1,7 +1,7 @@
 """ImageNet (or any file's) weights for CVR-Net's two encoders, ResNet50 ``res_*`` and Xception ``xce_*``.
 
 The authors built both encoders with ``weights='imagenet'`` [CVR-T]; :func:`load_backbone_weights`
-copies such weights into a built model by layer name through :func:`cxr_core.weights.copy_weights`;
+copies such weights into a built model by layer name through :func:`cxr_core.weights.transfer.copy_weights`;
 the five branch heads are left as they are.
 """
 
@@ -14,8 +14,8 @@ from typing import Mapping
 import keras
 import numpy as np
 
-from cxr_core.weight_files import read_keras2_weights
-from cxr_core.weights import copy_weights, numbered_members, renumber_map, weighted_layers
+from cxr_core.weights.files import read_keras2_weights
+from cxr_core.weights.transfer import copy_weights, numbered_members, renumber_map, weighted_layers
 
 from .layer_names import RES_PREFIX, XCE_PREFIX, resnet_name_map
 
@@ -97,7 +97,7 @@ def load_backbone_weights(model: keras.Model, weights, *, resnet: str | None = N
         Names of the layers that received weights.
 
     Raises:
-        cxr_core.weights.WeightFileError: an encoder layer is missing from the source or has other
+        cxr_core.weights.files.WeightFileError: an encoder layer is missing from the source or has other
             shapes (named, with both shapes); nothing is assigned then.
     """
     resnet = resnet or model_resnet_flavour(model)

@@ -10,7 +10,7 @@ so ``leak_free`` selects on an inner validation split with stratified, patient-g
 
 All three presets are for Task-1 (2 classes, NOR/NCP); :func:`preset_for_task` gives any of the five tasks
 (classes, ``model.num_classes``, published figures). Values follow the experiment-config sections of
-``cxr_core.config``; ``extra.expected_params`` holds the published parameter counts [CVR-T].
+``cxr_core.config.experiment``; ``extra.expected_params`` holds the published parameter counts [CVR-T].
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from cxr_core.registry import Preset
+from cxr_core.family import Preset
 
 from .tasks import get_task
 

@@ -28,7 +28,7 @@ def read_kermany_folder(source, *, class_names=None, image_dir=None, drop_duplic
     ``class_names`` picks the task whose classes they are, in that order (``NOR, NCP`` -> Task-1,
     ``NOR, CPN, NCP`` -> Task-2, ``NOR, CPB, CPV, NCP`` -> Task-3; None -> Task-3). ``image_dir``
     and ``drop_duplicates`` do not apply to class folders and must be left unset. Returns a
-    :class:`cxr_core.data.samples.SampleTable`; ValueError names the folder or the classes.
+    :class:`cxr_core.data.tables.sample_table.SampleTable`; ValueError names the folder or the classes.
     """
     root = Path(source)
     if image_dir is not None or drop_duplicates:

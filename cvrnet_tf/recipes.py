@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from cxr_core.data.build import BuildPlan, Recipe, RecipeInputs, items_from_frame, undersample_frame
-from cxr_core.data.sources import read_covid_ct, read_ieee8023, read_kermany
+from cxr_core.data.build.assemble import BuildPlan, Recipe, RecipeInputs, items_from_frame, undersample_frame
+from cxr_core.data.build.sources import read_covid_ct, read_ieee8023, read_kermany
 
 FRONTAL_VIEWS = ("PA", "AP", "AP Supine", "AP semi erect", "AP erect")
 NCP_COUNT = 500

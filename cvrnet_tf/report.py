@@ -2,7 +2,7 @@
 
 Registered as ``FAMILY.report_layouts["cvrnet/abstract"]``; presets name the table as
 ``cvrnet/abstract_task<N>`` (``FAMILY.published_aliases``), which selects the task. Called by
-:func:`cxr_core.report.write_run_report` (see :mod:`cxr_core.comparison` for the frame).
+:func:`cxr_core.report.markdown.write_run_report` (see :mod:`cxr_core.report.comparison` for the frame).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from cxr_core.comparison import metric_row, ours, percent, summary_frame
-from cxr_core.published import published_table
+from cxr_core.report.comparison import metric_row, ours, percent, summary_frame
+from cxr_core.report.published import published_table
 
 PUBLISHED_ALIASES = {r"^cvrnet/abstract_task(?P<task>\d)$": "cvrnet/abstract"}
 

@@ -16,7 +16,7 @@ later README calls it NCV "non-COVID" [CVR-RM-HEAD]). The averaging behind the a
 stated (PAPERS.md §2.7 item 7). Dataset-2's extra sources are not stated; Task-4 folder names are
 assumed to follow Task-2's.
 
-Readers return a :class:`cxr_core.data.samples.SampleTable`:
+Readers return a :class:`cxr_core.data.tables.sample_table.SampleTable`:
 - :func:`read_task_folders` - the authors' class folders (``01_NOR`` ...) of one task;
 - :func:`read_kermany` - Kermany's ``NORMAL``/``PNEUMONIA`` folders, with CPB/CPV taken from the file
   names (``person1_bacteria_1.jpeg``, ``person1_virus_6.jpeg``), as the authors' Task-3 classes are;
@@ -34,8 +34,8 @@ from typing import Mapping
 
 import pandas as pd
 
-from cxr_core.data.images import IMAGE_EXTENSIONS
-from cxr_core.data.samples import SampleTable, table_from_rows
+from cxr_core.data.decode.images import IMAGE_EXTENSIONS
+from cxr_core.data.tables.sample_table import SampleTable, table_from_rows
 
 
 @dataclass(frozen=True)

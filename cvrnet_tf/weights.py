@@ -13,12 +13,12 @@ Auto-numbered names depend on the Keras line that wrote the file: Keras 2.3.1 nu
 ``dense_1`` ... ``dense_14``, ``xce_conv2d`` ...), and a session that had built other layers first
 starts higher. We take each auto-numbered family (``dense``, ``xce_conv2d``,
 ``xce_batch_normalization``) in index order and check it is one contiguous run of the expected
-length; the k-th member maps to our k-th layer of that family (:func:`cxr_core.weights.renumber_map`) (the authors created them in branch
+length; the k-th member maps to our k-th layer of that family (:func:`cxr_core.weights.transfer.renumber_map`) (the authors created them in branch
 order, PAPERS.md §2.1).
 
 Matching is by name, never by position; every count and shape is checked before anything is
 assigned, and a file that does not fit fails with a message naming the first layer that differs
-(:func:`cxr_core.weights.copy_weights`). Encoder-only (ImageNet) weights: :mod:`cvrnet_tf.backbone`.
+(:func:`cxr_core.weights.transfer.copy_weights`). Encoder-only (ImageNet) weights: :mod:`cvrnet_tf.backbone`.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from typing import Mapping, Sequence
 import keras
 import numpy as np
 
-from cxr_core.weight_files import WeightFileError, WeightFileSummary, read_keras2_weights
-from cxr_core.weights import copy_weights, numbered_members, renumber_map, weighted_layers
+from cxr_core.weights.files import WeightFileError, WeightFileSummary, read_keras2_weights
+from cxr_core.weights.transfer import copy_weights, numbered_members, renumber_map, weighted_layers
 
 from .layer_names import NUM_BRANCHES, RES_PREFIX, RESNET_FLAVOURS, XCE_PREFIX, resnet_name_map
 from .model import build_cvrnet

@@ -1,7 +1,7 @@
 """Shared machinery of covid-cxr-tf: data, metrics, training, protocols, reports and the CLI.
 
 ``cxr_core`` never imports a paper package; the CLI finds them through the ``covid_cxr.models``
-entry-point group (see :mod:`cxr_core.registry`).
+entry-point group (see :mod:`cxr_core.family`).
 
 Public Python API (:mod:`cxr_core.api`), imported on first use so that ``import cxr_core`` does not
 import TensorFlow:

@@ -54,7 +54,7 @@ class Classifier:
     Attributes:
         model: the ``keras.Model``; input ``[N, H, W, 3]`` float32 as :meth:`preprocess` makes it.
         class_names: class names in the model's output order.
-        config: the :class:`~cxr_core.config.ExperimentConfig` giving the preprocessing
+        config: the :class:`~cxr_core.config.experiment.ExperimentConfig` giving the preprocessing
             (``config.preprocess``) and the model.
         family: the registered model family's name.
         weights: the file the weights came from (None for an export whose weights are inside it).
@@ -89,10 +89,10 @@ class Classifier:
         """
         import numpy as np
 
-        from cxr_core.data.images import verify_images
+        from cxr_core.data.decode.images import verify_images
         from cxr_core.data.pipeline import build_dataset
-        from cxr_core.experiment_data import pipeline_spec
-        from cxr_core.inference import image_table
+        from cxr_core.protocol.experiment_data import pipeline_spec
+        from cxr_core.inference.model import image_table
 
         files = _files(paths)
         table = verify_images(image_table(files, self.class_names), on_error="raise",
@@ -117,7 +117,7 @@ class Classifier:
         """
         import pandas as pd
 
-        from cxr_core.inference import predict_images
+        from cxr_core.inference.model import predict_images
 
         files = _files(paths)
         batch_size = self.config.evaluation.batch_size if batch_size is None else batch_size
@@ -130,7 +130,7 @@ class Classifier:
 
 
 def _files(paths: PathLike | Sequence[PathLike]) -> list[Path]:
-    from cxr_core.inference import image_paths
+    from cxr_core.inference.model import image_paths
 
     items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     return image_paths(items)
@@ -148,10 +148,10 @@ def _load_export(path: Path, class_names: Sequence[str] | None) -> Classifier:
     """A ``covid-cxr export`` archive or SavedModel folder with its ``covid_cxr.json``."""
     import dataclasses
 
-    from cxr_core.config import resolve_config
-    from cxr_core.export import read_export_metadata
-    from cxr_core.inference import InferenceModel
-    from cxr_core.registry import get_family
+    from cxr_core.config.experiment import resolve_config
+    from cxr_core.inference.export import read_export_metadata
+    from cxr_core.inference.model import InferenceModel
+    from cxr_core.family import get_family
 
     meta = read_export_metadata(path)
     if meta is None:
@@ -185,7 +185,7 @@ def load_classifier(name_or_run: PathLike, weights: PathLike | None = None, fold
     Args:
         name_or_run: one of
             - a finished run directory (or its ``fold_k`` folder): the run's resolved config and the
-              fold's selected weights (:mod:`cxr_core.run_models`; ``weights`` replaces them);
+              fold's selected weights (:mod:`cxr_core.inference.run_model`; ``weights`` replaces them);
             - ``"family/preset"``, e.g. ``"<family>/authors_code"``: the preset's model and
               preprocessing, with ``weights`` (required: nothing is downloaded);
             - an experiment YAML, with ``weights``;
@@ -198,11 +198,11 @@ def load_classifier(name_or_run: PathLike, weights: PathLike | None = None, fold
 
     Raises:
         ValueError: ``"family/preset"`` or a YAML without ``weights``; an unknown form.
-        cxr_core.runs.RunDirectoryError: a k-fold run without ``fold``, an unfinished fold.
-        cxr_core.weights.WeightFileError: weights that do not fit the model, naming the family they fit.
+        cxr_core.runs.directory.RunDirectoryError: a k-fold run without ``fold``, an unfinished fold.
+        cxr_core.weights.files.WeightFileError: weights that do not fit the model, naming the family they fit.
     """
     _quiet_tensorflow_once()
-    from cxr_core.inference import load_inference_model
+    from cxr_core.inference.model import load_inference_model
 
     text = os.fspath(name_or_run)
     path = Path(text)
@@ -264,7 +264,7 @@ def run_experiment(config: Any, data: PathLike | None = None, run_dir: PathLike 
     Args:
         config: an experiment YAML path, a mapping in the YAML's shape (e.g.
             ``{"preset": "<family>/paper", "train": {"epochs": 3}}``), or an
-            :class:`~cxr_core.config.ExperimentConfig`.
+            :class:`~cxr_core.config.experiment.ExperimentConfig`.
         data: the dataset (``data.source``, CLI ``--data``): class folders, a CSV manifest or a split file.
         run_dir: the run directory to create or resume (default ``out/<name>/<timestamp>``).
         test_data, val_data: fixed test / validation sets (``--test-data``, ``--val-data``).
@@ -273,12 +273,12 @@ def run_experiment(config: Any, data: PathLike | None = None, run_dir: PathLike 
         overrides: config values on top, as ``--set``.
 
     Raises:
-        cxr_core.config.ConfigError: a config value that does not fit, naming the key.
-        cxr_core.runs.RunDirectoryError: ``run_dir`` holds a run of another config or data.
+        cxr_core.config.schema.ConfigError: a config value that does not fit, naming the key.
+        cxr_core.runs.directory.RunDirectoryError: ``run_dir`` holds a run of another config or data.
     """
     _quiet_tensorflow_once()
-    from cxr_core.config import ExperimentConfig, deep_merge, load_config, replace, resolve_config, smoke_overrides
-    from cxr_core.protocol import run_protocol
+    from cxr_core.config.experiment import ExperimentConfig, deep_merge, load_config, replace, resolve_config, smoke_overrides
+    from cxr_core.protocol.run import run_protocol
 
     over: dict = dict(overrides or {})
     if data is not None:

@@ -14,7 +14,7 @@ from typing import TextIO
 def package_loggers() -> tuple[str, ...]:
     """The loggers of this project's packages (the core and every registered family's top-level
     package); other libraries' loggers stay at their own level."""
-    from cxr_core.registry import family_packages
+    from cxr_core.family import family_packages
 
     return ("cxr_core", *family_packages())
 _HANDLER_NAME = "covid-cxr"

@@ -7,7 +7,7 @@ shared libraries log them), then ``failed call to cuInit`` and the ``cpu_feature
 the first device is set up; runs of several folds add ``triggered tf.function retracing`` warnings.
 None of them is actionable for a user of this package.
 
-:func:`quiet_tensorflow` (called by :func:`cxr_core.cli.main` before anything imports TensorFlow):
+:func:`quiet_tensorflow` (called by :func:`cxr_core.cli.main.main` before anything imports TensorFlow):
 
 - sets ``TF_CPP_MIN_LOG_LEVEL=3`` (TensorFlow's C++ INFO, WARNING and ERROR lines after start-up;
   fatal errors still surface as Python exceptions). ``TF_ENABLE_ONEDNN_OPTS`` is left alone: it

@@ -54,7 +54,7 @@ def ct2_mini(shared_data: Path) -> Path:
 @pytest.fixture(scope="module")
 def tiny_family():
     """The test-only ``tinycnn`` family (tests/tiny_family.py) registered for the module's tests."""
-    from cxr_core.registry import register_family, unregister_family
+    from cxr_core.family import register_family, unregister_family
     from tests.tiny_family import FAMILY
 
     register_family(FAMILY, replace=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cxr_core import metrics as M
+from cxr_core.evaluation import metrics as M
 
 
 def fold_results(names, n_folds=2, n=200, seed=0, n_boot=200, strength=0.4):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cxr_core.config import load_config
-from cxr_core.published import list_tables
+from cxr_core.config.experiment import load_config
+from cxr_core.report.published import list_tables
 
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENTS = sorted((REPO / "experiments").rglob("*.yaml"))
@@ -47,8 +47,8 @@ PAPER_COUNTS = {
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n.startswith("cvrnet") else n
                                   for n in sorted(PAPER_COUNTS)])  # CVR-Net: two 224x224 backbones
 def test_experiment_models_have_the_published_parameter_counts(name):
-    from cxr_core.models import check_parameter_count
-    from cxr_core.param_counts import ParamCounts, as_param_counts
+    from cxr_core.models.build import check_parameter_count
+    from cxr_core.config.param_counts import ParamCounts, as_param_counts
 
     cfg = load_config(REPO / "experiments" / name)
     total, frozen = PAPER_COUNTS[name]
@@ -57,8 +57,8 @@ def test_experiment_models_have_the_published_parameter_counts(name):
 
 
 def test_a_config_that_does_not_describe_the_published_model_is_refused():
-    from cxr_core.config import replace
-    from cxr_core.models import check_parameter_count
+    from cxr_core.config.experiment import replace
+    from cxr_core.models.build import check_parameter_count
 
     cfg = load_config(REPO / "experiments/coronet/4class.yaml")
     wrong = replace(cfg, {"preprocess": {"image_size": [224, 224]}})

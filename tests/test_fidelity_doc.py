@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cxr_core.config import config_to_dict, resolve_config
-from cxr_core.config_notes import MISSING, lookup
+from cxr_core.config.experiment import config_to_dict, resolve_config
+from cxr_core.config.notes import MISSING, lookup
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "FIDELITY.md"

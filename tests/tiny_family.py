@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cxr_core.registry import ModelFamily, Preset
+from cxr_core.family import ModelFamily, Preset
 
 NAME = "tinycnn"
 IMAGE_SIDE = 32

@@ -22,17 +22,17 @@ Order of operations (each a ``tf.data`` stage)::
   much faster than a per-image map.
 - ``augment_placement="device"`` (``augment.placement: device``) stops after drawing each image's
   transform parameters: the uint8 batch and its parameters go to the training step, which augments
-  and scales on the accelerator (:mod:`cxr_core.data.device_augment`; same seeds, same batches).
+  and scales on the accelerator (:mod:`cxr_core.data.augment.device`; same seeds, same batches).
 - Gray images (most chest X-rays, whatever their file's colour mode) are decoded, resized, augmented
   and scaled as one channel and replicated to three at the end; every step treats channels alike, so
   the values are identical to the three-channel computation, for about a third of the work. A batch
   holding any colour image takes the three-channel path. (Measured speeds: benchmarks/RESULTS.md.)
 - ``fast_jpeg_decode`` (opt-in) decodes large JPEGs at reduced DCT scale (see
-  :func:`cxr_core.data.images.decode_to_uint8_rgb_fast`); it breaks the exact Keras ``nearest``
+  :func:`cxr_core.data.decode.images.decode_to_uint8_rgb_fast`); it breaks the exact Keras ``nearest``
   equivalence, so it is off by default.
 
 Files that cannot be decoded stop the iteration with TensorFlow's error; run
-:func:`cxr_core.data.images.verify_images` on the table first to get a message naming each file.
+:func:`cxr_core.data.decode.images.verify_images` on the table first to get a message naming each file.
 """
 
 from __future__ import annotations
@@ -45,17 +45,12 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from cxr_core.data.augment import Keras2AugmentSpec, apply_transform, sample_transform_params
-from cxr_core.data.device_augment import PLACEMENTS, RAW_IMAGES, RAW_PARAMS, DeviceAugmentation, pack_params
-from cxr_core.data.images import (
-    RESIZE_METHODS,
-    SCALINGS,
-    check_pre_resize,
-    decode_resize_to_uint8_rgb,
-    scale_pixels,
-)
+from cxr_core.data.augment.keras2 import Keras2AugmentSpec, apply_transform, sample_transform_params
+from cxr_core.data.augment.device import PLACEMENTS, RAW_IMAGES, RAW_PARAMS, DeviceAugmentation, pack_params
+from cxr_core.data.decode.resize import RESIZE_METHODS, check_pre_resize
+from cxr_core.data.decode.images import SCALINGS, decode_resize_to_uint8_rgb, scale_pixels
 from cxr_core.data.keras2_iteration import dataset_from_index_batches
-from cxr_core.data.samples import SampleTable
+from cxr_core.data.tables.sample_table import SampleTable
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -70,9 +65,9 @@ class PipelineSpec:
     prefix (a hash of the file list and resize settings is appended, so a stale cache is never reused);
     ``fast_jpeg_decode`` opt-in reduced-scale JPEG decoding (not Keras-exact);
     ``augment_placement`` ``host`` (augment and scale in tf.data) or ``device`` (serve raw uint8 batches
-    that the training step augments and scales: :mod:`cxr_core.data.device_augment`); ``pre_resize``
+    that the training step augments and scales: :mod:`cxr_core.data.augment.device`); ``pre_resize``
     ``(height, width, method)`` a first resize before ``image_size`` (CoroNet's 224x224 data set [S4],
-    see :mod:`cxr_core.data.images`), or None.
+    see :mod:`cxr_core.data.decode.images`), or None.
     """
 
     image_size: tuple[int, int]
@@ -83,7 +78,7 @@ class PipelineSpec:
     fast_jpeg_decode: bool = False
     augment_placement: str = "host"
     pre_resize: tuple[int, int, str] | None = None
-    png16: str = "scale257"  # 16-bit PNGs to 8 bits (cxr_core.data.png16; preprocess.png16)
+    png16: str = "scale257"  # 16-bit PNGs to 8 bits (cxr_core.data.decode.png16; preprocess.png16)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pre_resize", check_pre_resize(self.pre_resize))
@@ -150,7 +145,7 @@ def build_dataset(
     With ``spec.augment_placement == "device"`` and an augmentation to apply, the images are instead a
     raw batch ``{"images": uint8 [B, h, w, 3], "augment_params": float32 [B, 9]}`` (the parameters
     drawn from the same seeds as on the host), which the model of
-    :func:`cxr_core.data.device_augment.with_device_augmentation` augments and scales.
+    :func:`cxr_core.data.augment.device.with_device_augmentation` augments and scales.
     """
     n = len(table)
     if n == 0:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from coronanet_tf import phase1_figures as P
-from cxr_core.data.images import IMAGENET_MEAN, IMAGENET_STD
+from cxr_core.data.decode.images import IMAGENET_MEAN, IMAGENET_STD
 
 
 def test_to_pixels_inverts_the_imagenet_normalisation():
@@ -16,7 +16,7 @@ def test_to_pixels_inverts_the_imagenet_normalisation():
 
 
 def test_phase1_figures_are_written_with_their_own_loss_curve(tmp_path, monkeypatch):
-    import cxr_core.figures as F
+    import cxr_core.report.figures as F
 
     drawn = []
     real_save = F.save_figure

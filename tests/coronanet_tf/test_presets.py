@@ -8,7 +8,7 @@ import pytest
 
 from coronanet_tf import FAMILY, PRESETS
 from coronanet_tf.presets import preset_values
-from cxr_core.registry import ModelFamily, Preset, get_family
+from cxr_core.family import ModelFamily, Preset, get_family
 
 SECTIONS = {"data", "preprocess", "augment", "model", "train", "protocol", "published", "extra"}
 
@@ -94,8 +94,8 @@ def test_presets_are_frozen():
 def test_presets_resolve_as_experiment_configs(name):
     """The presets pass cxr_core's config checks (unknown keys rejected) and coronanet's own."""
     from coronanet_tf.settings import settings_from_config
-    from cxr_core.config import resolve_config
-    from cxr_core.training import make_optimizer
+    from cxr_core.config.experiment import resolve_config
+    from cxr_core.training.fit import make_optimizer
 
     cfg = resolve_config({"preset": f"coronanet/{name}"})
     settings = settings_from_config(cfg)

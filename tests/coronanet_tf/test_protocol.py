@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from cxr_core.config import load_config, replace, smoke_overrides
-from cxr_core.protocol import run_protocol
+from cxr_core.config.experiment import load_config, replace, smoke_overrides
+from cxr_core.protocol.run import run_protocol
 from tests.log_capture import captured_logs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,7 +87,7 @@ def test_run_directory_holds_both_phases_and_the_report(authors_run):
                 "phase2/training_log.csv", "phase2/model.weights.h5",
                 "predictions.csv", "metrics.csv", "confusion_matrix.png"):
         assert (fold / rel).is_file(), f"{fold / rel} missing"
-    # a finished fold keeps one weights file per phase, no optimizer state (cxr_core.checkpoints)
+    # a finished fold keeps one weights file per phase, no optimizer state (cxr_core.training.checkpoints)
     assert sorted(p.relative_to(fold).as_posix() for p in fold.rglob("*.weights.h5")) == [
         "phase1/model.weights.h5", "phase2/model.weights.h5"]
     phase1 = pd.read_csv(fold / "phase1/training_log.csv")
@@ -129,7 +129,7 @@ def test_a_finished_run_is_not_trained_again(authors_run):
     import tensorflow as tf
 
     from coronanet_tf import FAMILY
-    from cxr_core.models import model_builder
+    from cxr_core.models.build import model_builder
 
     cfg, run_dir, _ = authors_run
     fold = run_dir / "fold_0"
@@ -144,7 +144,7 @@ def test_a_finished_run_is_not_trained_again(authors_run):
     def data(first_epoch):  # never iterated: both phases are finished
         return tf.data.Dataset.from_tensors((tf.zeros((1, 224, 224, 3)), tf.zeros((1, 3))))
 
-    # the builders the protocol hands a family's fit (cxr_core.protocol.fit_fold)
+    # the builders the protocol hands a family's fit (cxr_core.protocol.run.fit_fold)
     variants = {name: model_builder(replace(cfg, over), 3) for name, over in FAMILY.fit_variants.items()}
     result = FAMILY.fit(cfg, model_builder(cfg, 3), data, data, fold,
                         build_bare=model_builder(cfg, 3, for_weights=True), variants=variants)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cxr_core import published as P
+from cxr_core.report import published as P
 from coronanet_tf import FAMILY
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from coronanet_tf import FAMILY
-from cxr_core.data.build import BuildError, build_dataset_from_recipe
-from tests.cxr_core import source_fixtures as F
+from cxr_core.data.build.assemble import BuildError, build_dataset_from_recipe
+from tests.cxr_core.data import source_fixtures as F
 
 
 def test_covidx_recipe_builds_train_and_test(tmp_path, shared_data):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cxr_core import metrics as M
-from cxr_core import report as R
+from cxr_core.evaluation import metrics as M
+from cxr_core.report import markdown as R
 from tests.run_results import read_report
 
 

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from coronanet_tf.training import steps_per_epoch_of
-from cxr_core.config import ConfigError
+from cxr_core.config.schema import ConfigError
 
 
 def test_full_pass_counts_the_batches_of_one_pass():
@@ -26,7 +26,7 @@ def test_keras2_steps_modes_are_refused_with_the_key(mode):
 def test_authors_loop_has_no_callbacks_and_full_passes(preset):
     """The authors' loop [CR]: no early stopping, no plateau schedule (the step schedule is its own), one
     full pass per epoch."""
-    from cxr_core.config import resolve_config
+    from cxr_core.config.experiment import resolve_config
 
     train = resolve_config({"preset": f"coronanet/{preset}"}).train
     assert (train.early_stopping, train.reduce_lr, train.steps_mode) == (None, None, "full_pass")

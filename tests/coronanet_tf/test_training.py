@@ -11,7 +11,7 @@ import coronanet_tf  # noqa: F401  (registers the adam_l2 optimizer)
 from coronanet_tf.schedule import CoronaNetSchedule, coronanet_lr
 from coronanet_tf.settings import CoronaNetSettings, CoronaNetSettingsError, parse_settings, settings_from_config
 from coronanet_tf.training import learning_rate_for, steps_per_epoch_of
-from cxr_core.config import resolve_config
+from cxr_core.config.experiment import resolve_config
 
 
 def test_defaults_are_the_authors_code():
@@ -85,8 +85,8 @@ def test_adam_l2_trains_under_mixed_precision():
     """``train.optimizer.name: adam_l2`` through cxr_core's compile, with the loss-scaling wrapper."""
     import keras
 
-    from cxr_core.config import TrainConfig, OptimizerConfig
-    from cxr_core.training import compile_model
+    from cxr_core.config.experiment import TrainConfig, OptimizerConfig
+    from cxr_core.training.fit import compile_model
 
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
@@ -116,8 +116,8 @@ def test_a_phase_resumes_mid_way_with_the_schedule(tmp_path):
     import keras
     import tensorflow as tf
 
-    from cxr_core.config import OptimizerConfig, TrainConfig
-    from cxr_core.training import fit_split
+    from cxr_core.config.experiment import OptimizerConfig, TrainConfig
+    from cxr_core.training.fit import fit_split
 
     def build():
         inp = keras.Input((4,))

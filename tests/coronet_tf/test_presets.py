@@ -8,7 +8,8 @@ import pytest
 
 from coronet_tf import FAMILY, PRESETS, TABLE_I_COUNTS, class_names_for, label_map_for, preset_for
 from coronet_tf import weights as coronet_weights
-from cxr_core.registry import ModelFamily, Preset, get_family
+from cxr_core.family import ModelFamily, Preset, get_family
+from cxr_core.data.tables import sample_table
 
 SECTIONS = {"data", "preprocess", "augment", "model", "train", "protocol", "published", "extra"}
 TAG = re.compile(r"\[(S4|CN|CN-old)[^\]]*\]|PAPERS\.md")
@@ -82,7 +83,7 @@ def test_published_values():
 
 
 def test_presets_resolve_as_experiment_configs():
-    from cxr_core import config
+    from cxr_core.config import experiment as config
     for name in PRESETS:
         cfg = config.resolve_config({"preset": f"coronet/{name}"})
         assert cfg.model.family == "coronet" and cfg.model.num_classes == (int(name[-6]) if "class" in name else 4)
@@ -109,22 +110,22 @@ def test_variants():
 
 
 def test_label_maps_on_real_folders(cxr4_mini):
-    from cxr_core.data import samples
+    from cxr_core.data.tables import readers as samples
     table = samples.read_class_folders(cxr4_mini)
-    four = samples.remap_labels(table, label_map_for(4), class_names_for(4))
+    four = sample_table.remap_labels(table, label_map_for(4), class_names_for(4))
     assert four.class_counts().to_dict() == {"covid": 50, "normal": 50, "pneumonia_bac": 42, "pneumonia_vir": 50}
-    three = samples.remap_labels(table, label_map_for(3), class_names_for(3))
+    three = sample_table.remap_labels(table, label_map_for(3), class_names_for(3))
     assert three.class_counts().to_dict() == {"covid": 50, "normal": 50, "pneumonia": 92}
-    two = samples.remap_labels(table, label_map_for(2), class_names_for(2))
+    two = sample_table.remap_labels(table, label_map_for(2), class_names_for(2))
     assert two.class_counts().to_dict() == {"covid": 50, "normal": 50} and len(two.skipped) == 92
-    rest = samples.remap_labels(table, label_map_for(2, binary="covid_vs_rest"), ("covid", "non_covid"))
+    rest = sample_table.remap_labels(table, label_map_for(2, binary="covid_vs_rest"), ("covid", "non_covid"))
     assert rest.class_counts().to_dict() == {"covid": 50, "non_covid": 142}
 
 
 @pytest.mark.parametrize("classes", [3, 2])
 def test_paper_chain_presets_fine_tune_the_4class_model_on_a_separate_test_set(classes):
     """[S4]: the 3-class / binary model is the 4-class model fine-tuned, tested on a separate test set."""
-    from cxr_core import config
+    from cxr_core.config import experiment as config
     cfg = config.resolve_config({"preset": f"coronet/paper_{classes}class"})
     assert (cfg.protocol.kind, cfg.protocol.validation) == ("fixed_split", "none")
     assert tuple(cfg.extra["required"]) == ("model.init_from",) and cfg.model.init_from is None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cxr_core import metrics as M
-from cxr_core import published as P
+from cxr_core.evaluation import metrics as M
+from cxr_core.report import published as P
 from coronet_tf import FAMILY
 
 

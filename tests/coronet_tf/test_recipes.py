@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from coronet_tf import FAMILY, TABLE_I_COUNTS
-from cxr_core.data.build import build_dataset_from_recipe
-from tests.cxr_core import source_fixtures as F
+from cxr_core.data.build.assemble import build_dataset_from_recipe
+from tests.cxr_core.data import source_fixtures as F
 
 
 def _sources(tmp_path, shared):

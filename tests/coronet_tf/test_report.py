@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cxr_core import metrics as M
-from cxr_core import report as R
+from cxr_core.evaluation import metrics as M
+from cxr_core.report import markdown as R
 from tests.run_results import fold_results, read_report
 
 

@@ -21,7 +21,8 @@ tf_keras = require("tf_keras")
 from PIL import Image  # noqa: E402
 
 from coronet_tf import build_coronet, load_finetune_weights, load_released_weights  # noqa: E402
-from cxr_core.weights import WeightFileError, weighted_layers  # noqa: E402
+from cxr_core.weights.files import WeightFileError
+from cxr_core.weights.transfer import weighted_layers
 
 pytestmark = pytest.mark.filterwarnings("ignore:You are saving your model as an HDF5 file")
 
@@ -198,7 +199,7 @@ def test_keras2_files_are_recognised_as_coronet_only(small_files):
     from coronanet_tf.model import recognise_weights as coronanet_recognises
     from coronet_tf.weights import recognise_weights
     from cvrnet_tf.weights import recognise_weights as cvrnet_recognises
-    from cxr_core.weight_files import describe_weight_file
+    from cxr_core.weights.files import describe_weight_file
 
     for path in (small_files["full"], small_files["weights"]):
         summary = describe_weight_file(path)

@@ -9,7 +9,7 @@ import pytest
 from cvrnet_tf import FAMILY, LAST_CONV_LAYER, build_cvrnet, resnet_name_map, tap_layer_names
 from cvrnet_tf.model import _resnet50, _xception
 from cvrnet_tf.backbone import _from_keras_application
-from cxr_core.weights import copy_weights, weighted_layers
+from cxr_core.weights.transfer import copy_weights, weighted_layers
 
 
 def _counts(model):
@@ -159,7 +159,7 @@ def test_bad_arguments_are_named(kwargs, match):
 
 
 def test_family_registry():
-    from cxr_core.registry import get_family
+    from cxr_core.family import get_family
 
     family = get_family("cvrnet")
     assert family is FAMILY and set(family.presets) == {"paper", "authors_code", "leak_free"}

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from cvrnet_tf import FAMILY, PRESETS, PUBLISHED_PARAMS, TASKS, preset_for_task
-from cxr_core.registry import Preset
+from cxr_core.family import Preset
 
 
 def _leaves(d, prefix=""):

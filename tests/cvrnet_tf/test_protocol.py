@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from cvrnet_tf.tasks import MINI_CLASS_MAP, TASKS
-from cxr_core.config import load_config, replace, smoke_overrides
-from cxr_core.experiment_data import load_samples, prepare_samples
-from cxr_core.protocol import run_protocol
+from cxr_core.config.experiment import load_config, replace, smoke_overrides
+from cxr_core.protocol.experiment_data import load_samples, prepare_samples
+from cxr_core.protocol.run import run_protocol
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -69,7 +69,7 @@ def test_task5_ct_fixed_split(ct2_mini, tmp_path):
 
 
 def test_leak_free_variant_keeps_patients_together(cxr4_mini):
-    from cxr_core.fold_splits import fold_assignments, make_splits
+    from cxr_core.protocol.split_files import fold_assignments, make_splits
 
     cfg = _smoke("task1_leak_free.yaml", cxr4_mini / "MANIFEST.csv", 1)
     table = prepare_samples(cfg, load_samples(cfg))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cxr_core import metrics as M
-from cxr_core import published as P
+from cxr_core.report import published as P
+from cxr_core.evaluation import confusion
 from cvrnet_tf import FAMILY
 
 
@@ -17,7 +17,7 @@ def test_cvrnet_tables():
     rep = P.published_table("cvrnet/task1_fold2_report")
     assert rep.attrs["source"].startswith("[CVR-T]")
     cm = P.published_confusion("cvrnet/task1_fold2_confusion")
-    ours = M.from_confusion_matrix(cm, ["NOR", "NCP"])
+    ours = confusion.from_confusion_matrix(cm, ["NOR", "NCP"])
     for row, src in (("NOR", "NOR"), ("NCP", "NCP"), ("macro", "macro avg"),
                      ("weighted", "weighted avg")):
         for col in ("precision", "recall", "f1"):

@@ -1,4 +1,4 @@
-"""cvrnet_tf.readers: ``data.format: kermany`` through the family's readers and cxr_core.data.samples.read_samples."""
+"""cvrnet_tf.readers: ``data.format: kermany`` through the family's readers and cxr_core.data.tables.readers.read_samples."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from cxr_core.data.samples import read_samples
+from cxr_core.data.tables.readers import read_samples
 from cvrnet_tf import FAMILY
 from cvrnet_tf.readers import read_kermany_folder
 from tests.cvrnet_tf.test_tasks import kermany_tree  # noqa: F401  (fixture)

@@ -7,8 +7,8 @@ import os
 import pytest
 
 from cvrnet_tf import FAMILY, read_task_folders
-from cxr_core.data.build import BuildError, build_dataset_from_recipe
-from tests.cxr_core import source_fixtures as F
+from cxr_core.data.build.assemble import BuildError, build_dataset_from_recipe
+from tests.cxr_core.data import source_fixtures as F
 
 
 def test_dataset1_three_tasks_with_the_authors_folders(tmp_path, shared_data):

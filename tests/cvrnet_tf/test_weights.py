@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from cvrnet_tf import build_cvrnet, infer_num_classes, load_backbone_weights, load_released_weights
-from cxr_core.weight_files import read_keras2_weights
-from cxr_core.weights import WeightFileError
+from cxr_core.weights.files import read_keras2_weights
+from cxr_core.weights.files import WeightFileError
 
 from tests.references import require
 
@@ -205,7 +205,7 @@ def test_authors_format_file_is_recognised_as_cvrnet_only(oracle_96):
     from coronanet_tf.model import recognise_weights as coronanet_recognises
     from coronet_tf.weights import recognise_weights as coronet_recognises
     from cvrnet_tf.weights import recognise_weights
-    from cxr_core.weight_files import describe_weight_file
+    from cxr_core.weights.files import describe_weight_file
 
     summary = describe_weight_file(oracle_96["path"])
     assert summary.format == "keras2_weights" and "MKH_1" in summary.layers

@@ -24,7 +24,7 @@ CLASSES = ["covid", "normal", "pneumonia_bacterial", "pneumonia_viral"]
 
 @pytest.fixture(scope="module")
 def tiny_registered():
-    from cxr_core.registry import get_family, register_family, unregister_family
+    from cxr_core.family import get_family, register_family, unregister_family
 
     try:
         get_family(tiny_family.NAME)
@@ -56,7 +56,7 @@ def _fold_test_images(run_dir: Path, fold: int, n: int = 6) -> tuple[list[str], 
 
 
 def _cli(*argv) -> int:
-    from cxr_core.cli import main
+    from cxr_core.cli.main import main
 
     return main([str(a) for a in argv])
 
@@ -114,7 +114,7 @@ def test_load_classifier_equals_cli_predict_and_the_run(tiny_run, tmp_path):
 
 def test_preprocess_is_the_presets_decode_resize_and_scaling(tiny_run):
     import cxr_core
-    from cxr_core.data.images import load_image_array, scale_pixels
+    from cxr_core.data.decode.images import load_image_array, scale_pixels
 
     paths, _ = _fold_test_images(tiny_run.run_dir, 0, 3)
     clf = cxr_core.load_classifier(tiny_run.run_dir / "fold_0")
@@ -181,7 +181,7 @@ def test_export_carries_class_names_and_preprocessing(tiny_run, tmp_path):
     import keras
 
     import cxr_core
-    from cxr_core.export import read_export_metadata
+    from cxr_core.inference.export import read_export_metadata
 
     dest = tmp_path / "tiny.keras"
     assert _cli("export", "--run", tiny_run.run_dir, "--fold", "0", dest) == 0

@@ -17,16 +17,16 @@ def test_configure_logging_levels_and_format():
     try:
         configure_logging(logging.INFO, stream=stream)
         configure_logging(logging.INFO, stream=stream)  # again: replaced, not doubled
-        logging.getLogger("cxr_core.protocol").info("fold %d: train %d", 0, 99)
+        logging.getLogger("cxr_core.protocol.run").info("fold %d: train %d", 0, 99)
         logging.getLogger("coronanet_tf.training").warning("careful")
-        logging.getLogger("cxr_core.protocol").debug("hidden at INFO")
+        logging.getLogger("cxr_core.protocol.run").debug("hidden at INFO")
         logging.getLogger("some_other_library").info("other libraries stay at WARNING")
         lines = stream.getvalue().splitlines()
         assert len(lines) == 2, lines
         assert re.fullmatch(r"\[\d\d:\d\d:\d\d\] fold 0: train 99", lines[0])
         assert re.fullmatch(r"\[\d\d:\d\d:\d\d\] WARNING: careful", lines[1])
         configure_logging("warning", stream=stream)
-        logging.getLogger("cxr_core.protocol").info("quiet")
+        logging.getLogger("cxr_core.protocol.run").info("quiet")
         assert "quiet" not in stream.getvalue()
     finally:
         root = logging.getLogger()
@@ -40,8 +40,8 @@ def test_fit_split_logs_one_line_per_epoch_and_prints_nothing(tmp_path, capsys):
     import keras
     import tensorflow as tf
 
-    from cxr_core.config import OptimizerConfig, TrainConfig
-    from cxr_core.training import fit_split
+    from cxr_core.config.experiment import OptimizerConfig, TrainConfig
+    from cxr_core.training.fit import fit_split
 
     x = np.random.default_rng(0).normal(size=(8, 4)).astype(np.float32)
     y = np.eye(2, dtype=np.float32)[np.arange(8) % 2]

@@ -81,7 +81,7 @@ def test_version_and_a_command_print_no_tensorflow_lines():
     assert not [l for l in version.stderr.splitlines() if TF_LINE.search(l)], version.stderr
 
     # A command that imports TensorFlow and Keras, initialises the device and builds a model.
-    summary = _run(["-m", "cxr_core.cli", "summary", "--model", "coronet", "--set", "preprocess.image_size=[71,71]"])
+    summary = _run(["-m", "cxr_core.cli.main", "summary", "--model", "coronet", "--set", "preprocess.image_size=[71,71]"])
     assert summary.returncode == 0, summary.stderr
     assert "non-trainable" in summary.stdout
     assert not [l for l in summary.stderr.splitlines() if TF_LINE.search(l)], summary.stderr

@@ -1,0 +1,1 @@
+"""The covid-cxr command: parsers and the calls they make, nothing else."""

@@ -1,0 +1,1 @@
+"""Experiment configuration: typed sections, the schema checker, preset notes, callback schemas, parameter counts."""

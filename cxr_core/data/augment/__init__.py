@@ -1,0 +1,1 @@
+"""Augmentation: Keras 2 ImageDataGenerator in TensorFlow ops, on the host or the accelerator."""

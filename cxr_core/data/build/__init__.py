@@ -1,0 +1,1 @@
+"""Building a paper's data set from the public sources in their download layouts."""

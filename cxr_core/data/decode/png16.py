@@ -1,0 +1,85 @@
+"""16-bit PNGs that use a fraction of their range, and the ways to bring them to 8 bits.
+
+Detector data are often 10 to 14 bits stored in 16-bit PNGs (values up to 4095 for 12 bits). Scaled as
+if they used the full range (``round(v / 257)``), such an image decodes to 0..16 of 0..255: nearly
+black, and a model predicts it without complaint. :func:`png16_note` finds them (the PNG ``sBIT``
+chunk, or a maximum below ``2**12``) and the check of the images (:func:`cxr_core.data.decode.images.verify_images`)
+logs a WARNING naming each file. ``preprocess.png16`` chooses the conversion:
+
+- ``scale257`` (default): ``round(v / 257)``, 65535 -> 255, what our decoder always did. (PIL/Keras
+  clip 16-bit values at 255 instead, see :mod:`cxr_core.data.decode.images`.)
+- ``sbit``: by the file's significant bits: ``round(v * 255 / (2**b - 1))`` with ``b`` from the
+  ``sBIT`` chunk, else the bit length of the image's maximum (at least 8), values above clipped.
+- ``minmax``: the image's own minimum..maximum to 0..255 (a constant image becomes 0).
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import tensorflow as tf
+
+PNG16_MODES = ("scale257", "sbit", "minmax")
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+#: A 16-bit image whose maximum is below this uses at most 12 of its bits.
+LOW_RANGE_MAX = 1 << 12
+
+
+def png_bit_depth(data: bytes) -> int | None:
+    """The IHDR bit depth of a PNG (1, 2, 4, 8 or 16), or None for anything else."""
+    if data[:8] != _PNG_MAGIC or len(data) < 25:
+        return None
+    return data[24]
+
+
+def png_sbit(data: bytes) -> int | None:
+    """The largest significant-bit count of the PNG's ``sBIT`` chunk, or None when it has none."""
+    pos = 8
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        if kind == b"sBIT":
+            body = data[pos + 8:pos + 8 + length]
+            return max(body) if body else None
+        if kind in (b"IDAT", b"IEND"):
+            return None  # sBIT must come before the image data
+        pos += 12 + length
+    return None
+
+
+def png16_note(data: bytes) -> str | None:
+    """Why a 16-bit PNG would decode too dark with ``scale257``, or None (not 16-bit, or full range)."""
+    if png_bit_depth(data) != 16:
+        return None
+    sbit = png_sbit(data)
+    if sbit is not None and sbit < 16:
+        return f"16-bit PNG with {sbit} significant bits (sBIT chunk)"
+    peak = int(tf.reduce_max(tf.io.decode_png(data, channels=0, dtype=tf.uint16)))
+    if peak < LOW_RANGE_MAX:
+        return f"16-bit PNG whose maximum is {peak} of 65535 (about {max(peak, 1).bit_length()}-bit data)"
+    return None
+
+
+def _sbit_bits(contents) -> np.int32:
+    data = contents.item() if isinstance(contents, np.ndarray) else contents
+    return np.int32(png_sbit(bytes(data)) or 0)
+
+
+def png16_to_uint8(image16: tf.Tensor, contents: tf.Tensor, mode: str = "scale257") -> tf.Tensor:
+    """A decoded 16-bit image (``uint16 [H, W, C]``) to ``uint8`` by ``mode`` (:data:`PNG16_MODES`);
+    ``contents`` are the file's bytes (for the ``sBIT`` chunk). Graph-safe."""
+    v = tf.cast(image16, tf.int64)
+    if mode == "scale257":
+        return tf.cast((v + 128) // 257, tf.uint8)  # round(v / 257): 0 -> 0, 65535 -> 255
+    if mode == "minmax":
+        lo, hi = tf.reduce_min(v), tf.reduce_max(v)
+        span = tf.maximum(hi - lo, 1)
+        return tf.cast(((v - lo) * 255 * 2 + span) // (2 * span), tf.uint8)
+    if mode == "sbit":
+        bits = tf.numpy_function(_sbit_bits, [contents], tf.int32, stateful=False)
+        peak = tf.reduce_max(v)
+        from_peak = tf.cast(tf.math.ceil(tf.math.log(tf.cast(peak, tf.float64) + 1.0) / np.log(2.0)), tf.int64)
+        b = tf.where(bits > 0, tf.cast(bits, tf.int64), tf.maximum(from_peak, 8))
+        top = tf.bitwise.left_shift(tf.constant(1, tf.int64), b) - 1
+        return tf.cast(tf.minimum((v * 255 * 2 + top) // (2 * top), 255), tf.uint8)
+    raise ValueError(f"preprocess.png16: expected one of {PNG16_MODES}, found {mode!r}")

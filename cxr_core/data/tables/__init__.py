@@ -1,0 +1,1 @@
+"""Sample tables and their readers: class folders, CSV manifests, COVIDx split files."""

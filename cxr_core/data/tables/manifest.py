@@ -1,0 +1,151 @@
+"""CSV manifests: one row per image with its path, label and optionally patient id and source."""
+
+from __future__ import annotations
+
+import csv
+import os
+
+from cxr_core.data.tables.sample_table import (
+    Problems,
+    SampleError,
+    escaping_name,
+    SampleTable,
+    label_hint,
+    relative_sample_id,
+    resolve_class_names,
+    table_from_rows,
+)
+
+
+def _csv_records(path: str):
+    """Yield ``(line_number, header, row)`` from a CSV file; the line number is where the row starts."""
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh)
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise SampleError(f"{path}: empty file (expected a CSV header)") from None
+        yield 1, header, None
+        previous_end = reader.line_num
+        for row in reader:
+            start = previous_end + 1
+            previous_end = reader.line_num
+            if not row or all(not c.strip() for c in row):
+                continue
+            yield start, header, row
+
+
+def read_manifest_csv(
+    path,
+    *,
+    root=None,
+    class_names=None,
+    label_column: str | None = None,
+    drop_duplicates: bool = False,
+    on_error: str = "raise",
+) -> SampleTable:
+    """Read a CSV manifest with one row per image.
+
+    Columns: ``path`` (required); the label in ``label`` or ``class`` (auto-detected, or
+    ``label_column``; both present is an error unless ``label_column`` says which); optional
+    ``patient_id``; optional ``source`` or, as in ``../shared/data/*/MANIFEST.csv``, ``source_repo``
+    (``source`` wins). Other columns are ignored. Empty ``patient_id``/``source`` cells become <NA>.
+
+    Relative paths are taken relative to the manifest's folder, or to ``root`` when given; absolute
+    paths are kept (a manifest may name files anywhere, on purpose). A relative path with a ``..`` part
+    is refused with its line number: it would leave the folder it is relative to. With ``on_error="raise"`` every problem row is gathered first and one
+    :class:`SampleError` lists the first 20 and the count. ``sample_id`` is the path relative to that folder (posix; the absolute posix path
+    for files outside it). Problems (missing file, empty path, unknown or empty label, repeated
+    sample) raise :class:`SampleError` naming the manifest, its line number and the path/label, or
+    with ``on_error="skip"`` go to ``skipped``. A repeated row of the same file is dropped (and listed
+    in ``skipped``) when ``drop_duplicates=True`` and carries the same label; with
+    ``drop_duplicates="keep"`` every repeated row is its own sample (``sample_id`` ``file#2`` ...),
+    as for COVIDx split files (:func:`read_covidx_split`).
+
+    ``class_names`` defaults to the labels found, sorted (the same order as Keras' sorted folders).
+    """
+    if drop_duplicates not in (True, False, "keep"):
+        raise ValueError(f"drop_duplicates must be true, false or 'keep' ({path}); found {drop_duplicates!r}")
+    repeats: dict[str, int] = {}
+    problems = Problems(on_error, collect=True)
+    manifest = os.path.abspath(os.fspath(path))
+    if not os.path.isfile(manifest):
+        raise FileNotFoundError(f"manifest {manifest} not found")
+    base = os.path.abspath(os.fspath(root)) if root is not None else os.path.dirname(manifest)
+
+    records = _csv_records(manifest)
+    _, header, _ = next(records)
+    cols = {h: i for i, h in enumerate(header)}
+    if "path" not in cols:
+        raise SampleError(f"{manifest}: no 'path' column; found columns {header}")
+    if label_column is None:
+        present = [c for c in ("label", "class") if c in cols]
+        if not present:
+            raise SampleError(f"{manifest}: no label column ('label' or 'class'); found columns {header}")
+        if len(present) == 2:
+            raise SampleError(f"{manifest}: both 'label' and 'class' columns; say which holds the labels with "
+                              "data.label_column (command line: --set data.label_column=class or =label)")
+        label_column = present[0]
+    elif label_column not in cols:
+        raise SampleError(f"{manifest}: data.label_column {label_column!r} is not a column; found columns {header}")
+    source_column = next((c for c in ("source", "source_repo") if c in cols), None)
+
+    def cell(row, name):
+        i = cols.get(name)
+        return row[i].strip() if i is not None and i < len(row) else ""
+
+    raw = []
+    for line, _, row in records:
+        if len(row) != len(header):
+            problems(f"{manifest}:{line}", f"row has {len(row)} fields, header has {len(header)}",
+                     f"{manifest} line {line}: {len(row)} fields, header has {len(header)} ({header})")
+            continue
+        raw.append((line, cell(row, "path"), cell(row, label_column), cell(row, "patient_id"),
+                    cell(row, source_column) if source_column else ""))
+    names = resolve_class_names(class_names, [r[2] for r in raw if r[2]], manifest)
+
+    rows: list[dict] = []
+    first_line: dict[str, tuple[int, str]] = {}
+    for line, rel, label, patient, source in raw:
+        if not rel:
+            problems(f"{manifest}:{line}", "empty path", f"{manifest} line {line}: empty 'path' cell")
+            continue
+        escape = escaping_name(rel)
+        if escape and escape != "absolute path":
+            problems(f"{manifest}:{line}", f"path {rel!r} refused: {escape}",
+                     f"{manifest} line {line}: path {rel!r} refused ({escape}): paths must stay inside the "
+                     f"image folder {base}")
+            continue
+        full = os.path.normpath(rel if os.path.isabs(rel) else os.path.join(base, rel))
+        if not label:
+            problems(full, "empty label", f"{manifest} line {line}: empty {label_column!r} cell for {rel}")
+            continue
+        if label not in names:
+            problems(full, f"label {label!r} not in class_names",
+                     f"{manifest} line {line}: label {label!r} of {rel} is not one of the allowed "
+                     f"classes {list(names)}{label_hint(label, names)}")
+            continue
+        if not os.path.isfile(full):
+            problems(full, "file not found", f"{manifest} line {line}: file not found: {rel} (looked for {full})")
+            continue
+        sid = relative_sample_id(full, base)
+        if sid in first_line:
+            first, first_label = first_line[sid]
+            if drop_duplicates == "keep" and first_label == label:
+                repeats[sid] = repeats.get(sid, 1) + 1
+                rows.append({"sample_id": f"{sid}#{repeats[sid]}", "path": full, "label": label,
+                             "patient_id": patient, "source": source})
+            elif drop_duplicates and first_label == label:
+                problems.rows.append((full, f"duplicate row of {sid} (line {line}, kept line {first})"))
+            else:
+                why = "with a different label " + repr(first_label) if first_label != label else ""
+                problems(full, f"duplicate row of {sid} (line {line}, first on line {first})",
+                         f"{manifest} line {line}: {rel} repeats line {first} {why}".rstrip()
+                         + ("" if why else " (set data.drop_duplicates: true to drop repeats; command line: "
+                                           "--set data.drop_duplicates=true)"))
+            continue
+        first_line[sid] = (line, label)
+        rows.append({"sample_id": sid, "path": full, "label": label,
+                     "patient_id": patient, "source": source})
+    problems.raise_collected(f"manifest {manifest}")
+    return table_from_rows(rows, names, problems.rows)

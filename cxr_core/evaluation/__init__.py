@@ -1,0 +1,1 @@
+"""Metrics: confusion-matrix metrics, score metrics (ROC, PR), bootstrap intervals, paper tables."""

@@ -1,0 +1,1 @@
+"""A trained model with its preprocessing: from a run or a preset, predictions, export."""

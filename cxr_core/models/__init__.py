@@ -1,0 +1,1 @@
+"""Building a family's model for an experiment and summarising it."""

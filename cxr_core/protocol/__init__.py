@@ -1,0 +1,1 @@
+"""Running an experiment's protocol: the data it reads, its splits and split files, the fold loop."""

@@ -1,0 +1,1 @@
+"""Run reports: Markdown, HTML, figures, tables, published comparisons, prediction files."""

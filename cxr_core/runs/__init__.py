@@ -1,0 +1,1 @@
+"""Run directories: layout, inputs, clean starts, progress, provenance, MLflow logging."""

@@ -1,0 +1,1 @@
+"""Fitting one split: optimizer, callbacks, checkpoints, precision, BatchNorm variance, model reuse."""

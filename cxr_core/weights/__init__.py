@@ -1,0 +1,1 @@
+"""Weight files: loading, reading without a model, transferring by layer name, ImageNet backbones."""

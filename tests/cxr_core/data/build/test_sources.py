@@ -1,0 +1,105 @@
+"""Readers of the public sources in their download layouts (fixtures built from ../shared/data)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cxr_core.data.build.layout import SourceError, safe_relative_name
+from cxr_core.data.build.sources import (
+    kermany_label_and_patient,
+    read_actualmed,
+    read_covid_ct,
+    read_figure1,
+    read_ieee8023,
+    read_kermany,
+    read_radiography,
+    read_rsna,
+)
+from tests.cxr_core.data import source_fixtures as F
+
+
+def test_ieee8023_keeps_xray_rows_and_names_every_skip(tmp_path, shared_data):
+    s = read_ieee8023(F.make_ieee8023(tmp_path / "covid-chestxray-dataset", shared_data, n_covid=6))
+    assert s.label_counts() == {"COVID-19": 7, "Streptococcus": 1}  # 6 frontal + 1 lateral, one bacterial
+    assert s.skipped_counts() == {"file not found": 1, "not an X-ray": 1}
+    assert set(s.frame["patient_id"]) >= {"ieee8023-100", "ieee8023-103", "ieee8023-7"}
+    assert (s.frame["view"] == "L").sum() == 1
+
+
+def test_ieee8023_early_layout_without_modality_column(tmp_path, shared_data):
+    root = tmp_path / "old"
+    (root / "images").mkdir(parents=True)
+    src = F.mini_files(shared_data, "cxr4-mini/covid")[0]
+    (root / "images" / "a.png").write_bytes(src.read_bytes())
+    (root / "images" / "b.png").write_bytes(src.read_bytes())
+    (root / "metadata.csv").write_text(
+        "Patientid,offset,sex,age,finding,survival,view,date,location,filename,doi,url,license,notes\n"
+        "1,,,,COVID-19,,PA,2020,,a.png,,,,\n5,,,,ARDS,,PA,2017,,b.png,,,,\n6,,,,COVID-19,,CT,2020,,c.png,,,,\n")
+    s = read_ieee8023(root)
+    assert s.label_counts() == {"ARDS": 1, "COVID-19": 1}
+    assert s.skipped_counts() == {"not an X-ray": 1}
+    assert "early" in s.layout
+
+
+def test_ieee8023_refuses_escaping_file_names_with_the_line(tmp_path, shared_data):
+    root = F.make_ieee8023(tmp_path / "c", shared_data, n_covid=2)
+    text = (root / "metadata.csv").read_text().replace("strep.jpeg", "../../etc/passwd")
+    (root / "metadata.csv").write_text(text)
+    with pytest.raises(SourceError, match=r"metadata.csv line 5: path '../../etc/passwd' refused"):
+        read_ieee8023(root)
+
+
+@pytest.mark.parametrize("name", ["/etc/passwd", "C:\\x.png", "\\\\server\\x.png", "a/../../b.png", "..\\b.png", " "])
+def test_safe_relative_name_refuses(name):
+    with pytest.raises(SourceError):
+        safe_relative_name(name, "f line 3")
+
+
+def test_kermany_names_give_labels_and_patients():
+    assert kermany_label_and_patient("person1_bacteria_1.jpeg", "PNEUMONIA") == ("bacterial", "person1")
+    assert kermany_label_and_patient("person1623_virus_2813.jpeg", "PNEUMONIA") == ("viral", "person1623")
+    assert kermany_label_and_patient("IM-0115-0001.jpeg", "NORMAL") == ("normal", "IM-0115")
+    assert kermany_label_and_patient("NORMAL2-IM-1427-0001.jpeg", "NORMAL") == ("normal", "NORMAL2-IM-1427")
+    assert kermany_label_and_patient("scan7.jpeg", "PNEUMONIA") == (None, None)
+
+
+def test_kermany_kaggle_archive_with_nested_copy(tmp_path, shared_data):
+    s = read_kermany(F.make_kermany(tmp_path / "kaggle", shared_data, n=5))
+    assert s.label_counts() == {"bacterial": 5, "normal": 5, "viral": 5}
+    counts = s.skipped_counts()
+    assert counts["not an image file"] == 1  # .DS_Store
+    assert counts["pneumonia file name without _bacteria_/_virus_"] == 1
+    assert any(k.startswith("second copy of the Kermany tree") for k in counts)
+    assert set(s.frame["split"]) == {"train", "test", "val"}
+    assert "kermany-NORMAL2-IM-1427" in set(s.frame["patient_id"])
+    assert not s.frame["source_path"].str.contains("__MACOSX").any()
+
+
+def test_covid_ct_official_lists(tmp_path, shared_data):
+    s = read_covid_ct(F.make_covid_ct(tmp_path / "COVID-CT", shared_data, n=8))
+    by = s.frame.groupby(["label", "split"]).size().to_dict()
+    assert by == {("COVID", ""): 1, ("COVID", "test"): 2, ("COVID", "train"): 4, ("COVID", "val"): 1,
+                  ("NonCOVID", ""): 1, ("NonCOVID", "test"): 2, ("NonCOVID", "train"): 4, ("NonCOVID", "val"): 1}
+    assert s.skipped_counts() == {"listed but not found": 2}
+    assert any("testCT_COVID.txt line 3" in r for r in s.skipped["reason"])
+
+
+def test_figure1_and_actualmed(tmp_path, shared_data):
+    f1 = read_figure1(F.make_agchung(tmp_path / "fig1", shared_data, "figure1"))
+    am = read_actualmed(F.make_agchung(tmp_path / "am", shared_data, "actualmed"))
+    assert f1.label_counts() == {"COVID-19": 3} and am.label_counts() == {"COVID-19": 3}
+    assert f1.skipped_counts() == {"no finding in metadata.csv": 1}
+    assert am.frame["patient_id"].str.startswith("actualmed-ANON").all()
+
+
+def test_rsna_one_row_per_patient_and_dicom_paths(tmp_path, shared_data):
+    s = read_rsna(F.make_rsna(tmp_path / "rsna", shared_data))
+    assert s.label_counts() == {"Lung Opacity": 1, "No Lung Opacity / Not Normal": 1, "Normal": 1}
+    assert s.frame["path"].str.endswith(".dcm").all()
+    assert s.skipped_counts() == {"file not found": 1}
+
+
+def test_radiography_skips_masks(tmp_path, shared_data):
+    s = read_radiography(F.make_radiography(tmp_path / "archive", shared_data))
+    assert s.label_counts() == {"COVID": 2, "Normal": 2}
+    assert s.skipped_counts() == {"segmentation mask (masks/)": 4}

@@ -1,0 +1,155 @@
+"""Score figures (ROC, PR, reliability/ECE), report.md with inline figures, report.html, smoke mark,
+fold numbering and the run's actual input size in the report."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from cxr_core.report import figures as F
+from cxr_core.evaluation import metrics as M
+from cxr_core.report import markdown as R
+from cxr_core.report import score_figures as S
+
+NAMES = ["covid", "normal", "pneumonia_bacterial", "pneumonia_viral"]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _predictions(n=200, seed=0, classes=4):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, classes, n)
+    p = rng.dirichlet(np.ones(classes), n)
+    p[np.arange(n), y] += rng.uniform(0, 1.2, n)
+    return y, p / p.sum(1, keepdims=True)
+
+
+def _ece_direct(y, p, n_bins=10):
+    """Guo et al.'s ECE written out sample by sample: bins ((m-1)/M, m/M], confidence 0 in bin 1."""
+    total = 0.0
+    conf = p.max(axis=1)
+    correct = p.argmax(axis=1) == y
+    for m in range(1, n_bins + 1):
+        lo, hi = (m - 1) / n_bins, m / n_bins
+        inside = [i for i in range(len(y)) if (lo < conf[i] <= hi) or (m == 1 and conf[i] == 0.0)]
+        if inside:
+            total += len(inside) / len(y) * abs(np.mean(correct[inside]) - np.mean(conf[inside]))
+    return total
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ece_matches_a_direct_computation(seed):
+    y, p = _predictions(seed=seed)
+    assert S.expected_calibration_error(y, p) == pytest.approx(_ece_direct(y, p), abs=1e-12)
+
+
+def test_ece_bin_edges_are_right_closed_and_perfect_calibration_is_zero():
+    p = np.array([[0.3, 0.7], [0.7, 0.3], [0.5, 0.5], [0.5, 0.5]])
+    bins = S.calibration_bins(np.array([1, 0, 0, 1]), p)
+    assert bins["count"][6] == 2 and bins["count"][4] == 2  # 0.7 in (0.6, 0.7], 0.5 in (0.4, 0.5]
+    # 0.5 confidence, half right; 0.7 confidence, both right: |1 - 0.7| * 2/4 + |0.5 - 0.5| * 2/4
+    assert S.expected_calibration_error(np.array([1, 0, 0, 1]), p) == pytest.approx(0.15)
+    one_hot = np.eye(3)[[0, 1, 2, 1]]
+    assert S.expected_calibration_error(np.array([0, 1, 2, 1]), one_hot) == 0.0
+
+
+def test_roc_pr_figure_reports_sklearn_auc_and_ap(tmp_path):
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    y, p = _predictions()
+    values = S.plot_roc_pr(y, p, NAMES, tmp_path / "roc_pr.png", title="t")
+    assert (tmp_path / "roc_pr.png").read_bytes()[:8] == PNG_MAGIC
+    for c, name in enumerate(NAMES):
+        auc, ap = values[name]
+        assert auc == pytest.approx(roc_auc_score(y == c, p[:, c]))
+        assert ap == pytest.approx(average_precision_score(y == c, p[:, c]))
+    y_one = np.zeros(10, dtype=int)  # one class only: no curve, NaN, no error
+    p_one = np.tile([0.9, 0.1], (10, 1))
+    assert all(np.isnan(v).all() for v in S.plot_roc_pr(y_one, p_one, ["a", "b"], tmp_path / "x.png").values())
+
+
+def test_smoke_runs_mark_every_figure(tmp_path, monkeypatch):
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"smoke": True}))
+    (tmp_path / "fold_0" / "phase1").mkdir(parents=True)
+    assert F.run_mark(tmp_path / "fold_0" / "phase1" / "curves.png") == F.SMOKE_MARK
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "config.yaml").write_text(yaml.safe_dump({"smoke": False}))
+    assert F.run_mark(tmp_path / "other" / "x.png") is None
+    fig = F.figure(3, 3)
+    fig.add_subplot(1, 1, 1).plot([0, 1], [0, 1])
+    F.save_figure(fig, tmp_path / "fold_0" / "x.png")
+    assert any("SMOKE" in t.get_text() for t in fig.texts)
+
+
+def test_accuracy_axis_never_goes_below_zero_and_a_loss_only_log_gets_one_panel(tmp_path, monkeypatch):
+    drawn = []
+    monkeypatch.setattr(F, "save_figure", lambda fig, path, **kw: drawn.append(fig))
+    log = pd.DataFrame({"epoch": range(3), "loss": [1.0, 0.8, 0.7], "accuracy": [0.0, 0.0, 0.0],
+                        "val_loss": [1.1, 1.0, 0.9], "val_accuracy": [0.0, 0.0, 0.0]})
+    F.plot_training_curves(log, tmp_path / "c.png")
+    assert drawn[-1].axes[1].get_ylim()[0] == 0.0 and drawn[-1].axes[1].get_ylim()[1] >= 1.0
+    F.plot_training_curves(log[["epoch", "loss"]], tmp_path / "r.png", loss_name="reconstruction loss (MSE)")
+    assert len(drawn[-1].axes) == 1 and drawn[-1].axes[0].get_title() == "reconstruction loss (MSE)"
+
+
+def _folds(n_folds=3):
+    out = []
+    for k in range(n_folds):
+        y, p = _predictions(n=80, seed=10 + k)
+        result = M.evaluate_predictions(y, p, NAMES, n_boot=0)
+        result.fold = k
+        out.append(result)
+    return out
+
+
+@pytest.mark.slow
+def test_report_shows_figures_inline_and_report_html_embeds_them(tmp_path):
+    folds = _folds()
+    (tmp_path / "fold_0").mkdir()
+    F.plot_training_curves(pd.DataFrame({"epoch": [0, 1], "loss": [1.0, 0.5], "accuracy": [0.4, 0.6]}),
+                           tmp_path / "fold_0" / "curves.png")
+    config = {"name": "run", "preset": "coronet/authors_code",
+              "preprocess": {"image_size": [71, 71], "resize_method": "nearest", "scaling": "rescale01"},
+              "train": {"epochs": 1, "batch_size": 4, "steps_per_epoch": 2},
+              "published": {"table": "coronet/table3"}}
+    report = R.write_run_report(tmp_path, config, folds, None, n_boot=0)
+    text = report.read_text()
+    for name in ("roc_pr_pooled.png", "roc_per_fold.png", "pr_per_fold.png", "reliability_pooled.png",
+                 "confusion_matrix_pooled.png", "fold_0/curves.png"):
+        assert f"![{name}]({name})" in text, name
+        assert (tmp_path / name).read_bytes()[:8] == PNG_MAGIC
+    assert "input used by this run: 71x71 pixels" in text and "150x150" not in text
+    assert "Folds are numbered from 0" in text
+    calibration = pd.read_csv(tmp_path / "calibration.csv", index_col=0)
+    assert list(calibration.index) == ["fold 0", "fold 1", "fold 2", "pooled"]
+    y = np.concatenate([r.y_true for r in folds])
+    p = np.concatenate([r.y_prob for r in folds])
+    assert calibration.loc["pooled", "ECE"] == pytest.approx(_ece_direct(y, p))
+    # folds numbered from 0; our fold 0 sits beside the paper's fold 1 (Table III: precision 88 [S4])
+    results = pd.read_csv(tmp_path / "results.csv", index_col=0)
+    assert list(results.index[:3]) == ["fold 0", "fold 1", "fold 2"]
+    assert re.search(r"\| fold 0 \| [\d.]+ \| 88\.00 \|", text)
+
+    html = (tmp_path / "report.html").read_text()
+    sources = re.findall(r'<img alt="[^"]*" src="([^"]+)"', html)
+    assert len(sources) == 7 and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert base64.b64decode(sources[0].split(",", 1)[1])[:8] == PNG_MAGIC
+    assert "<table>" in html and "<h2>Calibration</h2>" in html and "<td class=\"num\">" in html
+
+
+def test_the_console_says_what_this_process_trained_and_what_the_fold_holds():
+    from pathlib import Path
+
+    from cxr_core.protocol.run import trained_text
+    from cxr_core.training.fit import FitResult
+
+    fresh = FitResult(Path("l"), Path("w"), epochs_done=3, stopped_early=False, resumed_from=0)
+    resumed = FitResult(Path("l"), Path("w"), epochs_done=5, stopped_early=False, resumed_from=3)
+    done = FitResult(Path("l"), Path("w"), epochs_done=5, stopped_early=False, resumed_from=5)
+    assert trained_text(fresh, 12.3) == "trained 3 epochs in 12 s"
+    assert trained_text(resumed, 8) == "trained 2 epochs in this process in 8 s (5 in total; resumed after epoch 3)"
+    assert trained_text(done, 0).startswith("trained 0 epochs in this process") and "5 in total" in trained_text(done, 0)
