@@ -39,6 +39,8 @@ def kernel_dir(tmp_path_factory):
 def test_notebooks_exist_with_outputs_cleared():
     assert sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")) == NAMES
     for name in NAMES:
+        raw = json.loads((NOTEBOOKS / name).read_text(encoding="utf-8"))
+        assert all(cell.get("id") for cell in raw["cells"]), f"{name}: a cell without an id (nbformat 5 ids)"
         book = nbformat.read(NOTEBOOKS / name, as_version=4)
         nbformat.validate(book)
         for cell in book.cells:
