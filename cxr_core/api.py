@@ -70,6 +70,13 @@ class Classifier:
     fold: int | None = None
     _inference: Any = None
 
+    def __repr__(self) -> str:
+        origin = (f"run_dir={os.fspath(self.run_dir)!r}, fold={self.fold}" if self.run_dir is not None
+                  else f"weights={os.fspath(self.weights) if self.weights else None!r}")
+        preset = getattr(self.config, "preset", None)
+        return (f"Classifier(family={self.family!r}, preset={preset!r}, classes={list(self.class_names)}, "
+                f"input={'x'.join(map(str, self.image_size))}, {origin})")
+
     @property
     def image_size(self) -> tuple[int, int]:
         """Input ``(height, width)`` in pixels."""
@@ -237,6 +244,10 @@ class ExperimentRun:
     def __fspath__(self) -> str:
         return os.fspath(self.run_dir)
 
+    def __repr__(self) -> str:
+        finished = sorted(p.name for p in self.run_dir.glob("fold_*") if (p / "predictions.csv").is_file())
+        return f"ExperimentRun({os.fspath(self.run_dir)!r}, finished folds: {len(finished)})"
+
     @property
     def report(self) -> Path:
         """``report.md``: tables against the published figures, per-fold and pooled metrics."""
@@ -244,11 +255,16 @@ class ExperimentRun:
 
     @property
     def results(self):
-        """``results.csv`` as a DataFrame (None before any fold finished)."""
+        """``results.csv`` as a DataFrame indexed by ``fold`` (each fold's row, then ``mean`` and ``std``
+        rows), one column per metric; None before any fold finished."""
         import pandas as pd
 
         path = self.run_dir / "results.csv"
-        return pd.read_csv(path) if path.is_file() else None
+        if not path.is_file():
+            return None
+        table = pd.read_csv(path, index_col=0)
+        table.index.name = table.index.name or "fold"
+        return table
 
     def classifier(self, fold: int | None = None) -> Classifier:
         """The trained model of ``fold`` (:func:`load_classifier` on this run)."""

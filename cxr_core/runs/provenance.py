@@ -93,13 +93,19 @@ def environment() -> dict[str, Any]:
 
 def summary_line(env: Mapping[str, Any]) -> str:
     """One line for a report: ``covid-cxr-tf 0.1.0 (git 1a2b3c4), Python 3.11.9, TensorFlow 2.21.0,
-    Keras 3.15.1, CUDA -, cuDNN -, devices CPU:0``."""
+    Keras 3.15.1, TensorFlow built without CUDA, devices CPU:0`` (or ``TensorFlow built for CUDA 12.5 /
+    cuDNN 9``: the versions TensorFlow was compiled against, not those of the driver)."""
     commit = env.get("git_commit")
     devices = ", ".join(env.get("devices") or []) or "unknown"
     return (f"{env.get('package', 'covid-cxr-tf')} {env.get('package_version')}"
             f"{f' (git {str(commit)[:10]})' if commit else ''}, Python {env.get('python')}, "
-            f"TensorFlow {env.get('tensorflow')}, Keras {env.get('keras')}, CUDA {env.get('cuda') or '-'}, "
-            f"cuDNN {env.get('cudnn') or '-'}, devices {devices}")
+            f"TensorFlow {env.get('tensorflow')}, Keras {env.get('keras')}, {_built_for(env)}, devices {devices}")
+
+
+def _built_for(env: Mapping[str, Any]) -> str:
+    if not env.get("cuda"):
+        return "TensorFlow built without CUDA"
+    return f"TensorFlow built for CUDA {env['cuda']} / cuDNN {env.get('cudnn') or '-'}"
 
 
 def write_provenance(folder: str | Path, *, weights: Iterable[Mapping[str, Any]] = (), **extra: Any) -> Path:

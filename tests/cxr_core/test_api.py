@@ -65,7 +65,13 @@ def test_run_experiment_returns_the_run_and_keeps_selected_weights_only(tiny_run
     assert isinstance(tiny_run, __import__("cxr_core").ExperimentRun)
     assert tiny_run.report.is_file()
     results = tiny_run.results
-    assert results.equals(pd.read_csv(tiny_run.run_dir / "results.csv")) and len(results) >= 2  # a row per fold
+    raw = pd.read_csv(tiny_run.run_dir / "results.csv")
+    assert not any(c.startswith("Unnamed") for c in results.columns) and results.index.name == "fold"
+    assert list(results.index) == list(raw.iloc[:, 0]) and "mean" in results.index and len(results) >= 2
+    np.testing.assert_allclose(results.to_numpy(float), raw.iloc[:, 1:].to_numpy(float))
+    assert len(repr(tiny_run)) < 200 and "finished folds: 2" in repr(tiny_run)
+    clf = tiny_run.classifier(fold=0)
+    assert len(repr(clf)) < 300 and "fold=0" in repr(clf), repr(clf)
     run_dir = tiny_run.run_dir
     kept = sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*.weights.h5"))
     assert kept == ["fold_0/checkpoints/last.weights.h5", "fold_1/checkpoints/last.weights.h5"]  # item 8
