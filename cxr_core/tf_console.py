@@ -156,18 +156,72 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine() or "unknown processor"
 
 
-def version_text() -> str:
-    """What ``covid-cxr --version`` prints: package, Python, TensorFlow, Keras, device."""
-    import platform
+def version_text(probe_devices: bool = False) -> str:
+    """What ``covid-cxr --version`` prints: package, Python, TensorFlow (and what it was built for), Keras,
+    device.
 
-    import keras
-    import tensorflow as tf
+    Without ``probe_devices`` nothing imports TensorFlow (a fraction of a second instead of 10-20 s):
+    versions come from the installed packages' metadata, the CUDA / cuDNN versions TensorFlow was
+    built for from its ``build_info.py`` (read as data, not run), the GPUs from ``nvidia-smi``. With
+    ``probe_devices`` (``--verbose --version``) TensorFlow itself lists the devices it sees."""
+    import platform
+    from importlib import metadata
 
     from cxr_core.version import __version__
 
-    build = tf.sysconfig.get_build_info()
+    def installed(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    build = _tensorflow_build_info()
     cuda = (f" (built for CUDA {build.get('cuda_version')}, cuDNN {build.get('cudnn_version')})"
-            if build.get("is_cuda_build") else "")
+            if build.get("is_cuda_build") else " (built without CUDA)" if build else "")
+    device = device_description() if probe_devices else _device_without_tensorflow()
     return (f"covid-cxr-tf {__version__}\n"
-            f"Python {platform.python_version()}, TensorFlow {tf.__version__}{cuda}, Keras {keras.__version__}\n"
-            f"device: {device_description()}")
+            f"Python {platform.python_version()}, TensorFlow {installed('tensorflow')}{cuda}, "
+            f"Keras {installed('keras')}\n"
+            f"device: {device}")
+
+
+def _tensorflow_build_info() -> dict:
+    """``tf.sysconfig.get_build_info()`` without importing TensorFlow: the literal in its build_info.py."""
+    import ast
+
+    spec = importlib.util.find_spec("tensorflow")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    path = os.path.join(list(spec.submodule_search_locations)[0], "python", "platform", "build_info.py")
+    try:
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+    except (OSError, SyntaxError):
+        return {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.List):
+            try:
+                return dict(ast.literal_eval(node.args[0]))
+            except ValueError:
+                return {}
+    return {}
+
+
+def _device_without_tensorflow() -> str:
+    """GPU names from ``nvidia-smi`` (what TensorFlow would see, unless CUDA_VISIBLE_DEVICES hides some)."""
+    import shutil
+    import subprocess
+
+    smi = shutil.which("nvidia-smi")
+    names: list[str] = []
+    if smi:
+        try:
+            out = subprocess.run([smi, "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                                 text=True, timeout=10)
+            names = [line.strip() for line in out.stdout.splitlines() if line.strip()] if out.returncode == 0 else []
+        except (OSError, subprocess.SubprocessError):
+            names = []
+    if names:
+        return "; ".join(f"GPU {i}: {name}" for i, name in enumerate(names)) + " (nvidia-smi)"
+    return f"CPU only ({_cpu_name()}, {os.cpu_count()} logical cores); no NVIDIA GPU found by nvidia-smi"
+

@@ -193,7 +193,8 @@ def logging_options() -> argparse.ArgumentParser:
 
 
 class VersionAction(argparse.Action):
-    """``--version``: package, Python, TensorFlow, Keras and device (imports TensorFlow, quietly)."""
+    """``--version``: package, Python, TensorFlow, Keras and device; TensorFlow is imported (quietly) only
+    with ``--verbose``, to list the devices it sees."""
 
     def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
         super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
@@ -201,6 +202,8 @@ class VersionAction(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):
         from cxr_core.tf_console import quiet_tensorflow, version_text
 
-        quiet_tensorflow(verbose=bool(getattr(namespace, "verbose", False)))
-        print(version_text())
+        verbose = bool(getattr(namespace, "verbose", False))
+        if verbose:
+            quiet_tensorflow(verbose=True)
+        print(version_text(probe_devices=verbose))
         parser.exit()
