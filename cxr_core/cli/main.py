@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from cxr_core.cli.config_show import add_config_parser
 from cxr_core.cli.data import add_data_parser
 from cxr_core.cli.options import (
     VersionAction,
@@ -288,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export)
 
     add_data_parser(sub)  # covid-cxr data build | data audit
+    add_config_parser(sub, common)  # covid-cxr config show
     return parser
 
 
