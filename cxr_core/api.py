@@ -59,6 +59,8 @@ class Classifier:
         family: the registered model family's name.
         weights: the file the weights came from (None for an export whose weights are inside it).
         run_dir, fold: the run and fold the model came from (None otherwise).
+        model_card: the model card of an export (``covid-cxr export`` writes it beside the model;
+            :mod:`cxr_core.inference.model_card`), None otherwise.
     """
 
     model: Any
@@ -68,14 +70,16 @@ class Classifier:
     weights: Path | None = None
     run_dir: Path | None = None
     fold: int | None = None
+    model_card: Path | None = None
     _inference: Any = None
 
     def __repr__(self) -> str:
         origin = (f"run_dir={os.fspath(self.run_dir)!r}, fold={self.fold}" if self.run_dir is not None
                   else f"weights={os.fspath(self.weights) if self.weights else None!r}")
         preset = getattr(self.config, "preset", None)
+        card = f", model_card={os.fspath(self.model_card)!r}" if self.model_card else ""
         return (f"Classifier(family={self.family!r}, preset={preset!r}, classes={list(self.class_names)}, "
-                f"input={'x'.join(map(str, self.image_size))}, {origin})")
+                f"input={'x'.join(map(str, self.image_size))}, {origin}{card})")
 
     @property
     def image_size(self) -> tuple[int, int]:
@@ -179,9 +183,12 @@ def _load_export(path: Path, class_names: Sequence[str] | None) -> Classifier:
     names = tuple(class_names or meta["class_names"])
     inference = InferenceModel(family, cfg, model, names, from_config=True, weights_path=None)
     run = meta.get("run") or {}
+    from cxr_core.inference.model_card import model_card_path
+
+    card = model_card_path(path)
     return Classifier(model=model, class_names=names, config=cfg, family=family.name, weights=path,
                       run_dir=Path(run["run_dir"]) if run.get("run_dir") else None, fold=run.get("fold"),
-                      _inference=inference)
+                      model_card=card if card.is_file() else None, _inference=inference)
 
 
 def load_classifier(name_or_run: PathLike, weights: PathLike | None = None, fold: int | None = None, *,

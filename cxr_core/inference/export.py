@@ -184,7 +184,8 @@ def export_model(model, out: str | os.PathLike, format: str = "keras", *, verify
     """Write ``model`` as ``format`` (``keras`` -> ``OUT.keras``, ``savedmodel`` -> folder ``OUT``)
     atomically and, with ``verify``, check that the reloaded export predicts the same
     (:func:`verify_export`). ``metadata``: written into the export as ``covid_cxr.json`` (see the
-    module docstring). An existing destination is replaced. Returns the written path."""
+    module docstring), and the model card beside it (:mod:`cxr_core.inference.model_card`). An existing
+    destination is replaced. Returns the written path."""
     dest = export_path(out, format)
     dest.parent.mkdir(parents=True, exist_ok=True)
     if format == "keras":
@@ -214,4 +215,8 @@ def export_model(model, out: str | os.PathLike, format: str = "keras", *, verify
             shutil.rmtree(tmp, ignore_errors=True)
     if verify:
         verify_export(model, dest, format, images)
+    if metadata is not None:
+        from cxr_core.inference.model_card import write_model_card
+
+        write_model_card(dest, metadata)
     return dest

@@ -198,9 +198,21 @@ def test_export_carries_class_names_and_preprocessing(tiny_run, tmp_path):
     assert meta["preprocess"]["scaling"] == "rescale01" and meta["run"]["fold"] == 0
     keras.models.load_model(dest, safe_mode=True, compile=False)  # the extra member does not disturb Keras
     paths, preds = _fold_test_images(tiny_run.run_dir, 0)
-    frame = cxr_core.load_classifier(dest).predict(paths)
+    clf = cxr_core.load_classifier(dest)
+    frame = clf.predict(paths)
     np.testing.assert_allclose(frame[CLASSES].to_numpy(), preds[[f"prob_{c}" for c in CLASSES]].to_numpy(),
                                rtol=1e-5, atol=1e-6)
+    # The model card beside the export (Hugging Face layout), found by load_classifier
+    card_path = tmp_path / "tiny.model_card.md"
+    assert clf.model_card == card_path and "model_card=" in repr(clf)
+    card = card_path.read_text()
+    assert card.startswith("---\nlibrary_name: keras\n") and "\n---\n" in card
+    for section in ("## Model", "### Departures from the paper", "## Training data", "## Metrics",
+                    "## Shortcut warnings", "## Intended use"):
+        assert f"\n{section}\n" in card, section
+    assert "Not a medical device" in card and "Data hazards (from the run)" in card
+    pooled = pd.read_csv(tiny_run.run_dir / "results_pooled_ci.csv", index_col=0)
+    assert f"{pooled.iloc[0, 0]:.4f}" in card  # the run's own pooled metrics with their intervals
 
 
 def test_explain_run_writes_overlays(tiny_run, tmp_path):
