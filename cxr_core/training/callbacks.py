@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -91,21 +92,50 @@ def make_checkpointer(ckpt_dir: Path, monitor: str, mode_best: str | None, state
     return AtomicCheckpoint
 
 
-def epoch_logger(epochs: int):
-    """A Keras callback logging ``epoch 3/30: loss 0.4123, accuracy 0.8750, val_loss ... (12 s)`` at INFO."""
+def epoch_logger(epochs: int, steps: int | None = None, bar: bool | None = None):
+    """A Keras callback logging ``epoch 3/30: loss 0.4123, accuracy 0.8750, val_loss ... (12 s)`` at INFO.
+
+    ``bar``: within each epoch, a tqdm progress bar on stderr (steps done of ``steps``, the running loss),
+    removed when the epoch line is logged. The default shows it only where it helps: stderr is a terminal
+    and INFO lines are shown (not ``--quiet``); a log file gets the epoch lines alone.
+    """
     import time
 
     import keras
 
+    if bar is None:
+        bar = _stderr_is_a_terminal() and logger.isEnabledFor(logging.INFO)
+
     class EpochLogger(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             self.t0 = time.perf_counter()
+            self.bar = None
+            if bar:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{epochs}", unit="step", leave=False,
+                                file=sys.stderr, dynamic_ncols=True)
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.bar is not None:
+                self.bar.update(1)
+                if logs and "loss" in logs:
+                    self.bar.set_postfix(loss=f"{float(logs['loss']):.4f}", refresh=False)
 
         def on_epoch_end(self, epoch, logs=None):
+            if self.bar is not None:
+                self.bar.close()
             values = ", ".join(f"{k} {float(v):.4f}" for k, v in (logs or {}).items() if np.ndim(v) == 0)
             logger.info("epoch %d/%d: %s (%.0f s)", epoch + 1, epochs, values, time.perf_counter() - self.t0)
 
     return EpochLogger()
+
+
+def _stderr_is_a_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 TENSORBOARD_DIR = "tensorboard"
