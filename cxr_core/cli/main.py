@@ -44,6 +44,16 @@ log = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------------- commands
+def print_written(folder: Path) -> None:
+    """stdout, for scripts: the files a command wrote into ``folder`` (report, tables, figures), one per line,
+    then ``folder`` itself as the last line. Progress and logs go to stderr."""
+    for name in ("report.md", "report.html", "results.csv", "results_classwise.csv", "results_pooled_ci.csv",
+                 "metrics.csv", "predictions.csv", "per_class.csv"):
+        if (folder / name).is_file():
+            print(folder / name)
+    print(folder)
+
+
 def cmd_cv(args) -> int:
     from cxr_core.protocol.run import run_protocol
 
@@ -52,6 +62,7 @@ def cmd_cv(args) -> int:
     log.info("%s: run directory %s", cfg.name, run_dir)
     run_protocol(cfg, run_dir, folds=parse_folds(args.folds), smoke=args.smoke)
     log.info("done: %s", run_dir / "report.md")
+    print_written(run_dir)
     return 0
 
 
@@ -66,6 +77,7 @@ def cmd_train(args) -> int:
     log.info("%s: training one %s split into %s", cfg.name, cfg.protocol.kind, run_dir)
     run_protocol(cfg, run_dir, smoke=args.smoke)
     log.info("weights: %s; report: %s", run_dir / "fold_0" / "checkpoints", run_dir / "report.md")
+    print_written(run_dir)
     return 0
 
 
@@ -111,14 +123,18 @@ def cmd_evaluate(args) -> int:
     log.info("evaluating %d images (%d skipped)", len(table), len(table.skipped))
     probs = predict_table(inference, table, batch_size=evaluation_setting(args, inference, "batch_size"))
     # the bootstrap of the run's own report (cxr_core.runs.directory.summarize_runs): evaluation.n_bootstrap and seed
+    model = inference.run_model.description if inference.run_model is not None else (
+        f"{inference.family.name}, weights {getattr(args, 'weights', None) or '-'}")
     result = write_evaluation(Path(args.out), table, probs, n_boot=evaluation_setting(args, inference, "n_bootstrap"),
-                              seed=inference.cfg.evaluation.seed)
+                              seed=inference.cfg.evaluation.seed,
+                              notes=[f"model: {model}", f"data: {args.data}"])
     from cxr_core.runs.provenance import evaluation_provenance
 
     evaluation_provenance(args.out, inference, args.data)  # versions, devices, sha256 of the weights read
-    print(result.per_class.round(4).to_string())
-    print(f"accuracy {result.accuracy:.4f} on {len(table)} images; tables in {args.out}")
+    log.info("per class:\n%s", result.per_class.round(4).to_string())
+    log.info("accuracy %.4f on %d images; tables in %s", result.accuracy, len(table), args.out)
     print_count(args, len(table), "evaluated", len(table.skipped))
+    print_written(Path(args.out))
     return 0
 
 

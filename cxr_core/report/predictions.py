@@ -83,13 +83,19 @@ def write_fold_evaluation(fold_dir: Path, table, probs: np.ndarray, *, title: st
     return evaluation
 
 
-def write_evaluation(out: Path, table, probs: np.ndarray, *, n_boot: int, seed: int = 0):
-    """``covid-cxr evaluate``'s folder: metrics, metrics_ci, predictions (CSV + Markdown), confusion
-    matrices, and skipped.csv when files were left out. Returns the evaluation."""
-    from cxr_core.atomic_files import atomic_path
+def write_evaluation(out: Path, table, probs: np.ndarray, *, n_boot: int, seed: int = 0, title: str = "evaluation",
+                     notes: Sequence[str] = ()):
+    """``covid-cxr evaluate``'s folder, with the figures of a run's report: metrics, metrics_ci and
+    predictions (CSV + Markdown), confusion matrices (counts and row-normalised), ROC + precision-recall
+    curves (``roc_pr.png``), the reliability diagram (``reliability.png``), ``report.md`` /
+    ``report.html`` gathering them (``notes``: lines said at its top, e.g. which model and data), and
+    skipped.csv when files were left out. Returns the evaluation."""
+    from cxr_core.atomic_files import atomic_path, atomic_write_text
     from cxr_core.evaluation.metrics import evaluate_predictions
     from cxr_core.report.figures import plot_confusion_matrix
-    from cxr_core.report.tables import write_table
+    from cxr_core.report.html import write_html
+    from cxr_core.report.score_figures import plot_reliability, plot_roc_pr
+    from cxr_core.report.tables import to_markdown, write_table
 
     out = Path(out)
     class_names = table.class_names
@@ -97,10 +103,25 @@ def write_evaluation(out: Path, table, probs: np.ndarray, *, n_boot: int, seed: 
     write_table(result.per_class, out / "metrics")
     write_table(result.ci, out / "metrics_ci")
     write_table(predictions_frame(table, probs), out / "predictions", floatfmt=".6f")
-    plot_confusion_matrix(result.confusion, class_names, out / "confusion_matrix.png", title="evaluation")
+    plot_confusion_matrix(result.confusion, class_names, out / "confusion_matrix.png", title=title)
     plot_confusion_matrix(result.confusion, class_names, out / "confusion_matrix_normalized.png", normalize=True,
-                          title="evaluation (row-normalised)")
+                          title=f"{title} (row-normalised)")
+    figures = ["confusion_matrix.png", "confusion_matrix_normalized.png"]
+    labels = np.asarray(table.labels)
+    if len(np.unique(labels)) > 1:  # curves need both positives and negatives
+        plot_roc_pr(labels, probs, class_names, out / "roc_pr.png", title=f"{title}: one-vs-rest")
+        plot_reliability(labels, probs, out / "reliability.png", title=f"{title}: reliability")
+        figures += ["roc_pr.png", "reliability.png"]
     if len(table.skipped):
         with atomic_path(out / "skipped.csv") as tmp:
             table.skipped.to_csv(tmp, index=False)
+    lines = [f"# {title}", "", *[f"- {n}" for n in notes], "" if notes else "",
+             f"{len(table)} images, accuracy {result.accuracy:.4f}"
+             + (f"; {len(table.skipped)} file(s) skipped (skipped.csv)" if len(table.skipped) else ""), "",
+             "## Per class", "", to_markdown(result.per_class, floatfmt=".4f").strip(), "",
+             f"## 95% bootstrap intervals ({result.ci.attrs.get('n_boot', n_boot)} resamples)", "",
+             to_markdown(result.ci, floatfmt=".4f").strip(), "", "## Figures", "",
+             *[f"![{name}]({name})" for name in figures], ""]
+    atomic_write_text(out / "report.md", "\n".join(lines))
+    write_html(out / "report.md")
     return result

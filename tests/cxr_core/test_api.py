@@ -166,10 +166,18 @@ def test_run_records_versions_devices_and_weight_hashes(tiny_run):
     assert "provenance: software" in tiny_run.report.read_text()
 
 
-def test_evaluate_run_records_the_weights_it_read(tiny_run, cxr4_mini, tmp_path):
+def test_evaluate_run_records_the_weights_it_read(tiny_run, cxr4_mini, tmp_path, capsys):
     out = tmp_path / "eval"
     assert _cli("evaluate", "--run", tiny_run.run_dir, "--fold", "1", "--data", cxr4_mini, "--out", out,
                 "--n-bootstrap", "5") == 0
+    # stdout: the files written, the output folder last (logs and tables go to stderr)
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[-1] == str(out) and str(out / "report.md") in printed
+    # the figures and report.html of a run's report
+    for name in ("confusion_matrix.png", "roc_pr.png", "reliability.png", "report.md", "report.html"):
+        assert (out / name).is_file(), name
+    report = (out / "report.md").read_text()
+    assert "![roc_pr.png](roc_pr.png)" in report and "fold 1" in report
     record = json.loads((out / "provenance.json").read_text())
     weights = tiny_run.run_dir / "fold_1" / "checkpoints" / "last.weights.h5"
     assert record["weights"][0]["sha256"] == _sha(weights) and record["run"]["fold"] == 1
