@@ -87,6 +87,17 @@ def kfold_run(tiny_family, tmp_path_factory):
     return root / "run", truth
 
 
+def test_cv_prints_what_it_wrote_and_the_run_directory_last(kfold_run, capsys):
+    run_dir, _ = kfold_run
+    capsys.readouterr()
+    config = run_dir.parent / "tiny.yaml"
+    # the same command again: every fold is finished, so it only rewrites the report
+    assert main(["-q", "cv", str(config), "--data", str(run_dir.parent / "data"), "--run-dir", str(run_dir)]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[-1] == str(run_dir)
+    assert str(run_dir / "report.md") in printed and str(run_dir / "results.csv") in printed
+
+
 def test_kfold_cv_learns_the_separable_task(kfold_run):
     run_dir, truth = kfold_run
     accuracy = _check_run(run_dir, truth, n_folds=3, n_test=len(truth))
