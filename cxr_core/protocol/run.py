@@ -36,7 +36,9 @@ from cxr_core.runs.progress import PROGRESS
 from cxr_core.models.build import check_parameter_count, model_builder
 from cxr_core.weights.imagenet import require_pretrained_weights
 from cxr_core.runs.inputs import check_run_inputs, fold_init_from, record_selected_weights, write_init_note
-from cxr_core.runs.directory import fold_dir, predictions_path, summarize_runs, write_run_config, write_samples
+from cxr_core.runs.directory import (
+    check_resume_config, fold_dir, predictions_path, summarize_runs, write_run_config, write_samples,
+)
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,7 @@ def run_protocol_steps(
         from cxr_core.runs.mlflow_log import require_mlflow
 
         require_mlflow()  # before any work: a missing package is said now, not after training
+    check_resume_config(run_dir, cfg)  # a resume with another config is refused before any download
     require_pretrained_weights(cfg)  # ImageNet files in the Keras cache, or one line saying where to put them
     run_dir.mkdir(parents=True, exist_ok=True)
     # Temporaries of interrupted writes; other --folds processes may share run_dir, so only old ones.

@@ -62,7 +62,9 @@ def undersample(table: SampleTable, counts, seed: int) -> SampleTable:
         if n < 0:
             raise SplitError(f"undersample: negative count {n} for class {c!r}")
         if n > have[c]:
-            raise SplitError(f"undersample: class {c!r} requested {n} samples but has only {have[c]} available")
+            raise SplitError(f"data.undersample: class {c!r} requested {n} samples but the data has only {have[c]}; "
+                             f"lower it (--set data.undersample.{c}={have[c]}) or keep every image "
+                             "(--set data.undersample=null); `data build --counts all` builds the whole pool")
     rng = np.random.default_rng(seed)
     labels = table.frame["label"].astype(str).to_numpy()
     keep = np.zeros(len(table), dtype=bool)

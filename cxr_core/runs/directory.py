@@ -82,17 +82,44 @@ def write_run_config(run_dir: Path, cfg: ExperimentConfig, table, smoke: bool) -
                 f"{path}: this run directory was made from other data (manifest hash {old.get('data_manifest_sha256')}, "
                 f"now {digest}); use a new --run-dir"
             )
-        old_cfg = experiment_part(old.get("config"))
-        new_cfg = experiment_part(resolved)
-        if old_cfg != new_cfg:
-            changed = sorted(k for k in set(old_cfg) | set(new_cfg) if old_cfg.get(k) != new_cfg.get(k))
-            raise RunDirectoryError(
-                f"{path}: this run directory was made with a different config (sections differ: {changed}); "
-                "use a new --run-dir"
-            )
+        check_resume_config(run_dir, cfg)
         log.debug("%s: same config and data, resuming", path)
         return
     atomic_write_text(path, yaml.safe_dump(record, sort_keys=False))
+
+
+def config_differences(old: dict | None, new: dict | None, limit: int = 6) -> list[str]:
+    """``["train.epochs: 80 -> 3", ...]``: the experiment values (not ``data``) that differ, dotted keys."""
+    def flat(tree, prefix=""):
+        if isinstance(tree, dict) and tree:
+            out = {}
+            for key, value in tree.items():
+                out.update(flat(value, f"{prefix}{key}."))
+            return out
+        return {prefix[:-1]: tree}
+
+    a, b = flat(experiment_part(old)), flat(experiment_part(new))
+    changed = [f"{k}: {a.get(k, '(absent)')!r} -> {b.get(k, '(absent)')!r}" for k in sorted(set(a) | set(b))
+               if a.get(k) != b.get(k)]
+    return changed[:limit] + ([f"... and {len(changed) - limit} more"] if len(changed) > limit else [])
+
+
+def check_resume_config(run_dir: Path, cfg: ExperimentConfig) -> None:
+    """Before any work (and any ImageNet download): refuse to resume ``run_dir`` with another experiment
+    config, naming each differing key with the run's value and the new one.
+
+    Raises:
+        RunDirectoryError: ``run_dir/config.yaml`` exists and its experiment part differs.
+    """
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        return
+    old = (yaml.safe_load(path.read_text()) or {}).get("config")
+    changed = config_differences(old, config_to_dict(cfg))
+    if changed:
+        raise RunDirectoryError(
+            f"{path}: this run directory was made with another config ({'; '.join(changed)}, run's value -> "
+            "this command's); give the run's own values (or a --set for each) to resume, or a new --run-dir")
 
 
 def write_samples(run_dir: Path, table) -> None:
@@ -138,9 +165,12 @@ def collect_folds(run_dirs: Sequence[str | Path]) -> tuple[dict, dict[int, Path]
         else:
             for key in ("data_manifest_sha256", "class_names"):
                 if this.get(key) != record.get(key):
-                    raise RunDirectoryError(f"{cfg_path}: {key} differs from the first run directory's; cannot merge")
-            if experiment_part(this.get("config")) != experiment_part(record.get("config")):
-                raise RunDirectoryError(f"{cfg_path}: experiment config differs from the first run directory's; cannot merge")
+                    raise RunDirectoryError(f"{cfg_path}: cannot merge, {key} differs from the first run directory's "
+                                            f"({record.get(key)!r} -> {this.get(key)!r}): the runs read other data")
+            changed = config_differences(record.get("config"), this.get("config"))
+            if changed:
+                raise RunDirectoryError(f"{cfg_path}: cannot merge, its experiment config differs from the first run "
+                                        f"directory's ({'; '.join(changed)}, first -> this)")
         for pred in sorted(rd.glob("fold_*/predictions.csv")):
             k = int(pred.parent.name.split("_")[1])
             if k in found and found[k].read_bytes() != pred.read_bytes():

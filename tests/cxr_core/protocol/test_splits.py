@@ -83,7 +83,8 @@ def test_undersample_minority_partial_and_errors():
     partial = undersample(table, {"a": 5}, seed=0)
     assert partial.class_counts().tolist() == [5, 12, 20]
     assert undersample(table, 10, seed=0).class_counts().tolist() == [10, 10, 10]
-    with pytest.raises(SplitError, match=r"class 'b' requested 13 samples but has only 12 available"):
+    with pytest.raises(SplitError, match=r"class 'b' requested 13 samples but the data has only 12; lower it \(--set "
+                                          r"data\.undersample\.b=12\) or keep every image \(--set data\.undersample=null\)"):
         undersample(table, {"a": 10, "b": 13}, seed=0)
     with pytest.raises(SplitError, match="unknown classes"):
         undersample(table, {"z": 1}, seed=0)

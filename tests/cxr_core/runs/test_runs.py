@@ -33,7 +33,9 @@ def test_run_config_records_provenance_and_refuses_other_data_or_config(cfg, tmp
     write_run_config(tmp_path, replace(cfg, {"data": {"source": "elsewhere"}}), table, smoke=True)  # data path may move
     with pytest.raises(RunDirectoryError, match="made from other data"):
         write_run_config(tmp_path, cfg, table.subset(np.arange(7)), smoke=True)
-    with pytest.raises(RunDirectoryError, match=r"different config \(sections differ: \['train'\]\)"):
+    epochs = cfg.train.epochs
+    with pytest.raises(RunDirectoryError, match=rf"another config \(train\.epochs: {epochs} -> 99, run's value -> "
+                                                r"this command's\); give the run's own values"):
         write_run_config(tmp_path, replace(cfg, {"train": {"epochs": 99}}), table, smoke=True)
 
 
@@ -72,7 +74,23 @@ def test_collect_folds_merges_directories_and_refuses_conflicts(cfg, tmp_path):
     with pytest.raises(RunDirectoryError, match="fold 1 appears in .* with different predictions"):
         collect_folds([a, c])
     d = _fake_run(tmp_path / "d", replace(cfg, {"train": {"epochs": 3}}), table, [3])
-    with pytest.raises(RunDirectoryError, match="experiment config differs"):
+    with pytest.raises(RunDirectoryError, match=rf"experiment config differs .*\(train\.epochs: {cfg.train.epochs} -> 3, "
+                                                r"first -> this\)"):
         collect_folds([a, d])
     with pytest.raises(RunDirectoryError, match="not a run directory"):
         collect_folds([tmp_path / "nothing"])
+
+
+def test_a_resume_with_another_config_is_refused_before_any_download(cfg, tmp_path, monkeypatch):
+    """coronet/paper starts from ImageNet weights: the refusal must come before they are looked for."""
+    from cxr_core.protocol import run as protocol_run
+
+    write_run_config(tmp_path, cfg, synthetic_table({"a": 4, "b": 4}), smoke=False)
+
+    def no_download(_cfg):
+        raise AssertionError("looked for ImageNet weights before checking the run directory")
+
+    monkeypatch.setattr(protocol_run, "require_pretrained_weights", no_download)
+    with pytest.raises(RunDirectoryError, match=r"train\.batch_size: 10 -> 3"):
+        protocol_run.run_protocol(replace(cfg, {"train": {"batch_size": 3}, "data": {"source": str(tmp_path)}}),
+                                  tmp_path)
