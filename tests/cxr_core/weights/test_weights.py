@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import pytest
 import tf_keras
+import yaml
 
 from cxr_core.weights import load as cw
 from cxr_core.weights.files import describe_weight_file, read_keras2_file, weight_file_format
@@ -194,3 +195,21 @@ def test_the_transfer_imports_no_loader():
     tree = ast.parse(inspect.getsource(weight_transfer))
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert "cxr_core.weights.load" not in imported and "cxr_core.family" not in imported
+
+
+def test_a_smoke_runs_weights_in_a_full_size_model_name_the_layer_shapes_and_the_runs_input(tmp_path):
+    def net(side):
+        return keras.Sequential([keras.Input((side, side, 3)), keras.layers.Conv2D(2, 3, name="conv"),
+                                 keras.layers.Flatten(), keras.layers.Dense(2, name="head")], name="convnet")
+
+    run = tmp_path / "run"
+    (run / "fold_0" / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text(yaml.safe_dump({"config": {"preprocess": {"image_size": [8, 8]}}, "smoke": True}))
+    path = run / "fold_0" / "checkpoints" / "last.weights.h5"
+    net(8).save_weights(path)
+    with pytest.raises(WeightFileError) as info:
+        load_keras_weights(net(16), path)
+    message = str(info.value)
+    # conv output 6x6x2 = 72 inputs to the head at 8x8; 14x14x2 = 392 at 16x16
+    assert "layer convnet/head: kernel (392, 2) in the model, (72, 2) in the file" in message, message
+    assert f"the file comes from run {run.resolve()}, input 8x8 (a smoke run)" in message and "\n" not in message
