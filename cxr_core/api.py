@@ -206,13 +206,14 @@ def load_classifier(name_or_run: PathLike, weights: PathLike | None = None, fold
             - an exported ``.keras`` archive or SavedModel folder with its ``covid_cxr.json``
               (``covid-cxr export``).
         weights: our ``.weights.h5`` or the authors' released file (the family's loader).
-        fold: with a k-fold run, the fold whose model to load (required there).
+        fold: with a k-fold run, the fold whose model to load; None gives the fold ensemble (the mean of the
+            finished folds' probabilities; ``Classifier.fold`` is then None).
         class_names: class names in output order, when the preset has none.
         overrides: config values on top (as ``--set``), e.g. ``{"evaluation": {"batch_size": 8}}``.
 
     Raises:
         ValueError: ``"family/preset"`` or a YAML without ``weights``; an unknown form.
-        cxr_core.runs.directory.RunDirectoryError: a k-fold run without ``fold``, an unfinished fold.
+        cxr_core.runs.directory.RunDirectoryError: a k-fold run with no finished fold, an unfinished fold.
         cxr_core.weights.files.WeightFileError: weights that do not fit the model, naming the family they fit.
     """
     _quiet_tensorflow_once()
@@ -222,7 +223,8 @@ def load_classifier(name_or_run: PathLike, weights: PathLike | None = None, fold
     path = Path(text)
     names = list(class_names) if class_names else None
     if path.is_dir() and ((path / "config.yaml").is_file() or (path.parent / "config.yaml").is_file()):
-        return _classifier(load_inference_model(weights, run=path, fold=fold, class_names=names, overrides=overrides))
+        return _classifier(load_inference_model(weights, run=path, fold=fold, class_names=names, overrides=overrides,
+                                                ensemble=True))
     if fold is not None:
         raise ValueError(f"load_classifier: fold={fold} needs a run directory; {text} is not one")
     if (path.suffix == ".keras" and path.is_file()) or (path.is_dir() and (path / "covid_cxr.json").is_file()):

@@ -91,6 +91,7 @@ def inference_model(args):
         args.weights, config=args.config, family=args.model, preset=args.preset,
         class_names=args.class_names.split(",") if args.class_names else None,
         run=args.run, fold=args.fold, overrides=set_overrides(args),
+        ensemble=args.command in ("predict", "evaluate"),  # a k-fold run without --fold: the fold ensemble
     )
     if inference.run_model is not None:
         size = "x".join(map(str, inference.cfg.preprocess.image_size))
@@ -161,8 +162,9 @@ def add_experiment_options(p: argparse.ArgumentParser) -> None:
 def add_model_options(p: argparse.ArgumentParser, what: str = "input size, resize and scaling") -> None:
     p.add_argument("--run", metavar="RUN_DIR", help="a finished run directory (or its fold_K folder): its resolved config "
                    "(input size, scaling, classes) and the fold's selected weights; replaces --model/--config/--weights")
-    p.add_argument("--fold", type=int, metavar="K", help="with --run: the fold whose model to use (required for a k-fold "
-                   "run; a run with one split needs none)")
+    p.add_argument("--fold", type=int, metavar="K", help="with --run: the fold whose model to use; without it a k-fold "
+                   "run gives the fold ensemble for predict/evaluate (mean of the finished folds' probabilities) and is "
+                   "required by explain/export; a run with one split needs none")
     p.add_argument("--model", help=f"model family, one of {families_text()} (required without --config or --run)")
     p.add_argument("--preset", default="authors_code", help=f"preset giving {what} (default authors_code)")
     p.add_argument("--config", help="experiment YAML instead of --model/--preset")

@@ -43,7 +43,8 @@ class InferenceModel:
 def load_inference_model(weights: str | Path | None = None, *, config: str | Path | None = None,
                          family: str | None = None, preset: str = "authors_code",
                          class_names: Sequence[str] | None = None, run: str | Path | None = None,
-                         fold: int | None = None, overrides: Mapping[str, Any] | None = None) -> InferenceModel:
+                         fold: int | None = None, overrides: Mapping[str, Any] | None = None,
+                         ensemble: bool = False) -> InferenceModel:
     """Build the model of ``run``, ``config`` (an experiment YAML) or ``family``/``preset`` and load ``weights``.
 
     Args:
@@ -56,6 +57,8 @@ def load_inference_model(weights: str | Path | None = None, *, config: str | Pat
         run, fold: a finished run directory (``--run``) and one of its folds (``--fold``): the run's
             resolved config and the fold's selected weights (:func:`cxr_core.inference.run_model.run_model`).
         overrides: nested config values on top (``--set``), e.g. ``{"evaluation": {"batch_size": 8}}``.
+        ensemble: with ``run`` of a k-fold run and no ``fold``: the fold ensemble, the mean of every
+            finished fold's probabilities (:func:`cxr_core.inference.run_model.fold_ensemble`).
 
     Raises:
         ValueError: neither ``run``, ``config`` nor ``family`` given (CLI: ``--model``), ``run`` with
@@ -74,7 +77,7 @@ def load_inference_model(weights: str | Path | None = None, *, config: str | Pat
 
         if config or family:
             raise ValueError("--run gives the model and its config: leave out --config and --model")
-        chosen = run_model(run, fold, overrides)
+        chosen = run_model(run, fold, overrides, ensemble=ensemble and weights is None)
         cfg = chosen.config
         weights = weights or chosen.weights
     elif fold is not None:
@@ -91,7 +94,14 @@ def load_inference_model(weights: str | Path | None = None, *, config: str | Pat
     names = tuple(class_names) if class_names else (chosen.class_names if chosen else cfg.data.class_names)
     if not names:
         raise ValueError("--class-names is required: the preset names no classes")
-    model = load_model_weights(fam, cfg, names, weights)
+    if chosen is not None and chosen.ensemble_weights:
+        from cxr_core.inference.run_model import fold_ensemble
+
+        members = [load_model_weights(fam, cfg, names, path) for _, path in chosen.ensemble_weights]
+        model = fold_ensemble(members, [k for k, _ in chosen.ensemble_weights])
+        log.info("model: %s", chosen.description)
+    else:
+        model = load_model_weights(fam, cfg, names, weights)
     return InferenceModel(fam, cfg, model, tuple(names), from_config=bool(config or chosen),
                           weights_path=Path(weights), run_model=chosen)
 

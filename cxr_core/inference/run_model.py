@@ -11,8 +11,12 @@ the ones its ``predictions.csv`` was computed with (``fold_k/selected_weights.tx
 ``phase2/model.weights.h5``). README.md ("Evaluate, predict, explain, export") names each family's.
 
 Fold choice: ``fold`` picks one; without it a run with one fold (``holdout``, ``fixed_split``,
-``covid-cxr train``) gives that fold's model, and a k-fold run is an error listing its finished
-folds (a k-fold run has no single final model). ``RUN_DIR/fold_k`` names a fold directly.
+``covid-cxr train``) gives that fold's model, and a k-fold run gives, where the caller allows it
+(``ensemble=True``: ``predict``, ``evaluate``, :func:`cxr_core.load_classifier`), the **fold
+ensemble**: every finished fold's selected model, their class probabilities averaged (the mean of
+the folds' softmax outputs, each fold weighing the same; :func:`fold_ensemble`), said in every
+output; elsewhere (``explain``, ``export``) an error listing the finished folds. ``RUN_DIR/fold_k``
+names a fold directly.
 """
 
 from __future__ import annotations
@@ -32,16 +36,23 @@ class RunModel:
     """One fold's trained model of a run: where it is and what it needs."""
 
     run_dir: Path
-    fold: int
+    fold: int | None
+    """The fold; None for the fold ensemble (``ensemble_weights`` then lists each fold's file)."""
     weights: Path
     config: Any
     """The run's resolved :class:`~cxr_core.config.experiment.ExperimentConfig` (plus any overrides)."""
     class_names: tuple[str, ...]
     smoke: bool = False
+    ensemble_weights: tuple[tuple[int, Path], ...] = ()
+    """``((fold, selected weights), ...)`` of the fold ensemble; empty for one fold."""
 
     @property
     def description(self) -> str:
-        """``fold 2 of run RUN (checkpoints/best.weights.h5)``."""
+        """``fold 2 of run RUN (checkpoints/best.weights.h5)``, or ``the ensemble of folds 0, 1, 2, 3 of run
+        RUN (mean of their probabilities)``."""
+        if self.fold is None:
+            folds = ", ".join(str(k) for k, _ in self.ensemble_weights)
+            return f"the ensemble of folds {folds} of run {self.run_dir} (mean of their probabilities)"
         return f"fold {self.fold} of run {self.run_dir} ({self.weights.relative_to(self.run_dir / f'fold_{self.fold}').as_posix()})"
 
 
@@ -108,12 +119,15 @@ def _n_folds(cfg) -> int:
     return int(cfg.protocol.n_folds) if cfg.protocol.kind == "kfold" else 1
 
 
-def run_model(run: str | Path, fold: int | None = None, overrides: Mapping | None = None) -> RunModel:
-    """The selected model of ``fold`` of the run at ``run`` (see the module docstring).
+def run_model(run: str | Path, fold: int | None = None, overrides: Mapping | None = None, *,
+              ensemble: bool = False) -> RunModel:
+    """The selected model of ``fold`` of the run at ``run`` (see the module docstring); with ``ensemble``
+    and no ``fold``, a k-fold run gives its fold ensemble (``fold`` None, ``ensemble_weights`` set).
 
     Raises:
-        RunDirectoryError: no run directory; a k-fold run and no ``fold``; a fold that does not
-            exist or has not finished (each message lists the finished folds).
+        RunDirectoryError: no run directory; a k-fold run and no ``fold`` (without ``ensemble``, or with
+            no finished fold); a fold that does not exist or has not finished (each message lists the
+            finished folds).
     """
     run_dir, fold = split_run_path(run, fold)
     record = read_run_record(run_dir)
@@ -121,6 +135,10 @@ def run_model(run: str | Path, fold: int | None = None, overrides: Mapping | Non
     folds = finished_folds(run_dir)
     listing = ", ".join(map(str, folds)) or "none yet"
     n = _n_folds(cfg)
+    names = tuple(record.get("class_names") or cfg.data.class_names or ())
+    if fold is None and n != 1 and ensemble and folds:
+        return RunModel(run_dir, None, next(iter(folds.values())), cfg, names, bool(record.get("smoke")),
+                        ensemble_weights=tuple(folds.items()))
     if fold is None:
         if n != 1:
             raise RunDirectoryError(
@@ -132,5 +150,24 @@ def run_model(run: str | Path, fold: int | None = None, overrides: Mapping | Non
     if fold not in folds:
         raise RunDirectoryError(f"--fold {fold}: fold {fold} of run {run_dir} has not finished (no predictions.csv "
                                 f"or no selected weights); finished folds: {listing}")
-    names = tuple(record.get("class_names") or cfg.data.class_names or ())
     return RunModel(run_dir, fold, folds[fold], cfg, names, bool(record.get("smoke")))
+
+
+def fold_ensemble(models: list, folds: list[int] | None = None, name: str = "fold_ensemble"):
+    """One Keras model whose output is the mean of ``models``' outputs (each ``[N, C]`` float32
+    probabilities, the same input): the fold ensemble of a k-fold run.
+
+    Raises:
+        RunDirectoryError: a model with more than one output (an ensemble of those is not defined here).
+    """
+    import keras
+
+    if len(models) == 1:
+        return models[0]
+    if any(len(m.outputs) != 1 for m in models):
+        raise RunDirectoryError("the fold ensemble needs models with one output; choose a fold with --fold K")
+    for k, model in zip(folds or range(len(models)), models):
+        model.name = f"fold_{k}"  # one name per member (Keras requires unique operation names)
+    inputs = keras.Input(shape=tuple(models[0].inputs[0].shape[1:]), name="image")
+    outputs = [m(inputs) for m in models]
+    return keras.Model(inputs, keras.layers.Average(name="mean_of_folds")(outputs), name=name)

@@ -130,10 +130,14 @@ def evaluation_provenance(out: str | Path, inference, data: str | Path) -> Path:
     """``provenance.json`` of ``covid-cxr evaluate``: environment, the weights evaluated (sha256) and,
     with ``--run``, the run directory and fold, and the data evaluated."""
     chosen = getattr(inference, "run_model", None)
-    weights = [weights_record(inference.weights_path, "evaluated")] if getattr(inference, "weights_path", None) else []
+    if chosen is not None and chosen.ensemble_weights:
+        weights = [weights_record(path, f"evaluated (fold {k} of the ensemble)") for k, path in chosen.ensemble_weights]
+    else:
+        weights = [weights_record(inference.weights_path, "evaluated")] if getattr(inference, "weights_path", None) else []
     return write_provenance(out, weights=weights, data=str(Path(data).resolve()),
                             run=None if chosen is None else {"run_dir": str(Path(chosen.run_dir).resolve()),
-                                                             "fold": chosen.fold})
+                                                             "fold": chosen.fold,
+                                                             "ensemble_folds": [k for k, _ in chosen.ensemble_weights]})
 
 
 def read_provenance(folder: str | Path) -> dict | None:

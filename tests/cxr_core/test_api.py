@@ -88,13 +88,25 @@ def test_predict_run_gives_the_runs_own_probabilities(tiny_run, tmp_path, capsys
     assert list(got["predicted"]) == list(preds["predicted"])
 
 
-def test_a_kfold_run_without_fold_is_one_clear_error(tiny_run, capsys):
-    paths, _ = _fold_test_images(tiny_run.run_dir, 0, 1)
-    assert _cli("predict", "--run", tiny_run.run_dir, *paths) == 2
+def test_a_kfold_run_without_fold_predicts_with_the_fold_ensemble(tiny_run, capsys, tmp_path):
+    """Without --fold: the mean of the finished folds' probabilities, said in the output."""
+    paths, _ = _fold_test_images(tiny_run.run_dir, 0, 3)
+    out = tmp_path / "ensemble.csv"
+    assert _cli("predict", "--run", tiny_run.run_dir, "--csv", out, *paths) == 0
+    assert "the ensemble of folds 0, 1 of run" in capsys.readouterr().err
+    got = pd.read_csv(out)[[f"prob_{c}" for c in CLASSES]].to_numpy()
+    each = []
+    for k in (0, 1):
+        single = tmp_path / f"fold{k}.csv"
+        assert _cli("predict", "--run", tiny_run.run_dir, "--fold", k, "--csv", single, *paths) == 0
+        each.append(pd.read_csv(single)[[f"prob_{c}" for c in CLASSES]].to_numpy())
+    np.testing.assert_allclose(got, np.mean(each, axis=0), rtol=1e-5, atol=1e-6)
+    # explain and export need one model: still one clear error naming the finished folds
+    capsys.readouterr()
+    assert _cli("export", "--run", tiny_run.run_dir, tmp_path / "x.keras") == 2
     err = capsys.readouterr().err
     assert "--fold K" in err and "finished folds: 0, 1" in err
     assert _cli("predict", "--run", tiny_run.run_dir, "--fold", "7", *paths) == 2
-    assert "has folds 0..1" in capsys.readouterr().err
 
 
 def test_load_classifier_equals_cli_predict_and_the_run(tiny_run, tmp_path):
