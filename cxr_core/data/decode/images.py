@@ -5,7 +5,8 @@ RGBA, palette), BMP and GIF (first frame) all become ``uint8 [H, W, 3]``:
 
 - gray → the grey value in all three channels, alpha dropped (what ``PIL.Image.convert('RGB')`` does,
   which Keras' ``load_img`` calls for ``color_mode='rgb'`` [CN] [CVR-T] and CORONA-Net calls directly [CR]);
-- 16-bit PNG → 8 bit by ``round(v / 257)`` (65535 → 255). DEVIATION: Keras/PIL would *clip* 16-bit
+- 16-bit PNG and 16-bit gray TIFF → 8 bit by ``round(v / 257)`` (65535 → 255; or as ``preprocess.png16``
+  says, :mod:`cxr_core.data.decode.png16`). DEVIATION: Keras/PIL would *clip* 16-bit
   values at 255 (``convert('RGB')`` from mode ``I``), which turns most 16-bit X-rays white; none of the
   papers' data sets has 16-bit files, so we scale properly instead;
 - JPEG is decoded with ``dct_method="INTEGER_ACCURATE"`` (libjpeg ISLOW, PIL's default), so decoded
@@ -70,13 +71,14 @@ import tensorflow as tf
 from cxr_core.data.decode.formats import (
     clean_tf_message,
     decode_pil,
+    frames_note,
     decoded_by_pil,
     image_kind,
     needs_pil,
     not_an_image,
     pil_diagnosis,
 )
-from cxr_core.data.decode.png16 import png16_note, png16_to_uint8
+from cxr_core.data.decode.png16 import png16_to_uint8, sixteen_bit_note
 from cxr_core.data.decode.dicom import decode_dicom_tf, dicom_problem, is_dicom_bytes, is_dicom_tensor
 from cxr_core.data.tables.sample_table import SampleTable
 from cxr_core.data.decode.resize import _resize_any_channels, check_pre_resize, pre_resize_uint8, resize_uint8
@@ -131,8 +133,8 @@ def _decode_native(contents: tf.Tensor, jpeg_ratio_index: tf.Tensor | None = Non
     def other() -> tf.Tensor:
         return tf.io.decode_image(contents, channels=3, dtype=tf.uint8, expand_animations=False)
 
-    def pil() -> tf.Tensor:
-        return decode_pil(contents)
+    def pil() -> tf.Tensor:  # 16-bit gray TIFFs by preprocess.png16 too
+        return decode_pil(contents, png16)
 
     def dicom() -> tf.Tensor:  # DICOM via pydicom (cxr_core.data.decode.dicom states the 8-bit rule)
         return decode_dicom_tf(contents)
@@ -260,28 +262,45 @@ def image_problem(path: str) -> str | None:
     return decode_problem(data)
 
 
-def warn_low_range_png16(paths, pool=None) -> dict[str, str]:
-    """Log a WARNING naming each 16-bit PNG that uses a fraction of its range (:func:`png16_note`);
-    returns ``{path: note}``. Only files whose header says 16-bit PNG are decoded again."""
+def warn_low_range_png16(paths, pool=None, png16: str = "scale257") -> dict[str, str]:
+    """Log a WARNING naming each animated GIF / multi-page TIFF (:func:`~cxr_core.data.decode.formats.frames_note`)
+    and each 16-bit PNG or TIFF that uses a fraction of its range
+    (:func:`~cxr_core.data.decode.png16.sixteen_bit_note`) when ``png16`` is ``scale257`` (the default);
+    with ``sbit`` / ``minmax`` (the user's choice) one INFO line says which mode decoded how many.
+    Returns ``{path: note}``. Only files whose header says PNG-16 or TIFF are read again."""
     import logging
 
     def note(path: str) -> str | None:
         with open(path, "rb") as fh:
             head = fh.read(32)
-        if not (head[:8] == _PNG_MAGIC and len(head) > 24 and head[24] == 16):
+        is_png16 = head[:8] == _PNG_MAGIC and len(head) > 24 and head[24] == 16
+        if not (is_png16 or head[:4] in (b"II*\x00", b"MM\x00*")):
             return None
-        return png16_note(Path(path).read_bytes())
+        return sixteen_bit_note(Path(path).read_bytes())
 
+    def frames(path: str) -> str | None:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+        return frames_note(Path(path).read_bytes()) if head[:3] == b"GIF" or head[:2] in (b"II", b"MM") else None
+
+    log = logging.getLogger(__name__)
+    for p, n in zip(paths, list(pool.map(frames, paths) if pool is not None else map(frames, paths))):
+        if n:
+            log.warning("%s: %s", p, n)
     notes = list(pool.map(note, paths) if pool is not None else map(note, paths))
     found = {p: n for p, n in zip(paths, notes) if n}
+    if found and png16 != "scale257":
+        log.info("%d low-range 16-bit file(s) decoded with preprocess.png16: %s", len(found), png16)
+        return found
     for p, n in found.items():
-        logging.getLogger(__name__).warning(
+        log.warning(
             "%s: %s; with preprocess.png16: scale257 (the default) it decodes nearly black. Set "
             "preprocess.png16: sbit or minmax (command line: --set preprocess.png16=sbit)", p, n)
     return found
 
 
 def verify_images(table: SampleTable, *, on_error: str = "raise", num_threads: int | None = None,
+                  png16: str = "scale257",
                   skip_hint: str = "set data.on_bad_file: skip (command line: --set data.on_bad_file=skip; "
                                    "predict/evaluate/explain: --skip-bad) to leave them out, each listed") -> SampleTable:
     """Find files the pipeline could not decode (threaded, with TensorFlow's own decoders).
@@ -297,7 +316,7 @@ def verify_images(table: SampleTable, *, on_error: str = "raise", num_threads: i
     threads = num_threads or min(8, (os.cpu_count() or 1) * 2)
     with ThreadPoolExecutor(max_workers=threads) as pool:
         reasons = list(pool.map(image_problem, paths))
-        warn_low_range_png16([p for p, r in zip(paths, reasons) if r is None], pool)
+        warn_low_range_png16([p for p, r in zip(paths, reasons) if r is None], pool, png16)
     bad = [(p, r) for p, r in zip(paths, reasons) if r is not None]
     if not bad:
         return table
