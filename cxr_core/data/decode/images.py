@@ -79,7 +79,8 @@ from cxr_core.data.decode.formats import (
     pil_diagnosis,
 )
 from cxr_core.data.decode.png16 import png16_to_uint8, sixteen_bit_note
-from cxr_core.data.decode.dicom import decode_dicom_tf, dicom_problem, is_dicom_bytes, is_dicom_tensor
+from cxr_core.data.decode.dicom import (decode_dicom_tf, dicom_file_notes, dicom_problem, is_dicom_bytes,
+                                       is_dicom_tensor)
 from cxr_core.data.tables.sample_table import SampleTable
 from cxr_core.data.decode.resize import _resize_any_channels, check_pre_resize, pre_resize_uint8, resize_uint8
 
@@ -263,7 +264,8 @@ def image_problem(path: str) -> str | None:
 
 
 def warn_low_range_png16(paths, pool=None, png16: str = "scale257") -> dict[str, str]:
-    """Log a WARNING naming each animated GIF / multi-page TIFF (:func:`~cxr_core.data.decode.formats.frames_note`)
+    """Log a WARNING naming each animated GIF / multi-page TIFF (:func:`~cxr_core.data.decode.formats.frames_note`),
+    each DICOM with a window not applied or a small part of its bits used (:func:`~cxr_core.data.decode.dicom.dicom_notes`)
     and each 16-bit PNG or TIFF that uses a fraction of its range
     (:func:`~cxr_core.data.decode.png16.sixteen_bit_note`) when ``png16`` is ``scale257`` (the default);
     with ``sbit`` / ``minmax`` (the user's choice) one INFO line says which mode decoded how many.
@@ -278,14 +280,17 @@ def warn_low_range_png16(paths, pool=None, png16: str = "scale257") -> dict[str,
             return None
         return sixteen_bit_note(Path(path).read_bytes())
 
-    def frames(path: str) -> str | None:
+    def frames(path: str) -> list[str]:
         with open(path, "rb") as fh:
-            head = fh.read(4)
-        return frames_note(Path(path).read_bytes()) if head[:3] == b"GIF" or head[:2] in (b"II", b"MM") else None
+            head = fh.read(132)
+        if is_dicom_bytes(head):
+            return dicom_file_notes(path)
+        gif_or_tiff = head[:3] == b"GIF" or head[:2] in (b"II", b"MM")
+        return [n for n in [frames_note(Path(path).read_bytes()) if gif_or_tiff else None] if n]
 
     log = logging.getLogger(__name__)
-    for p, n in zip(paths, list(pool.map(frames, paths) if pool is not None else map(frames, paths))):
-        if n:
+    for p, found_notes in zip(paths, list(pool.map(frames, paths) if pool is not None else map(frames, paths))):
+        for n in found_notes:
             log.warning("%s: %s", p, n)
     notes = list(pool.map(note, paths) if pool is not None else map(note, paths))
     found = {p: n for p, n in zip(paths, notes) if n}
