@@ -135,7 +135,9 @@ def cmd_convert(args) -> int:
     family = get_family(args.family)
     if family.convert is None:
         raise SystemExit(f"model family {args.family!r} has no converter")
-    print(family.convert(args.src, args.dst))
+    result = family.convert(args.src, args.dst)
+    summary = getattr(result, "summary", None)  # a report object: its few lines, not its repr
+    print(summary() if callable(summary) else result)
     return 0
 
 
