@@ -77,6 +77,8 @@ class PreprocessConfig:
     # at 255, see the module), sbit: by the file's significant bits (PNG sBIT chunk, else its maximum's
     # bit length: 12-bit data -> v*255/4095), minmax: the file's own min..max to 0..255.
     png16: Literal["scale257", "sbit", "minmax"] = "scale257"
+    # DICOM to 8 bits (cxr_core.data.decode.dicom): bits_stored (default), minmax, voi_lut (window / VOI LUT applied)
+    dicom: Literal["bits_stored", "minmax", "voi_lut"] = "bits_stored"
     # A first resize before image_size: [height, width, method] (method as PIL's filter; CoroNet's data
     # set was resized to 224x224 before Keras' nearest resize to 150 [S4] [CN]); null = none.
     pre_resize: tuple[PositiveInt, PositiveInt, Literal["nearest", "bilinear", "bicubic", "lanczos", "box", "hamming"]] | None = None

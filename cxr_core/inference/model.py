@@ -296,6 +296,7 @@ def predict_images(inference: InferenceModel, paths: Sequence[Path], *, batch_si
     table = image_table(paths, inference.class_names)
     if verify:
         table = verify_images(table, on_error="skip" if skip_bad else "raise", png16=inference.cfg.preprocess.png16,
+                              dicom=inference.cfg.preprocess.dicom,
                               skip_hint="give --skip-bad to predict the others (each bad file printed as SKIPPED)")
     return table, predict_table(inference, table, batch_size=batch_size)
 

@@ -206,14 +206,15 @@ def dicom_to_png_bytes(source, *, scaling: str = "bits_stored") -> bytes:
     return buf.tobytes()
 
 
-def decode_dicom_bytes_for_tf(contents) -> np.ndarray:
+def decode_dicom_bytes_for_tf(contents, scaling="bits_stored") -> np.ndarray:
     """``uint8 [H, W, C]`` (C = 1 or 3) from DICOM bytes, for ``tf.numpy_function`` (see images.py)."""
     data = contents.item() if isinstance(contents, np.ndarray) else contents
-    img = read_dicom_uint8(bytes(data))
+    scaling = scaling.decode() if isinstance(scaling, bytes) else str(scaling)
+    img = read_dicom_uint8(bytes(data), scaling=scaling)
     return img[..., None] if img.ndim == 2 else img
 
 
-def decode_dicom_tf(contents):
+def decode_dicom_tf(contents, scaling: str = "bits_stored"):
     """Graph-safe DICOM decoding: a ``tf.numpy_function`` around pydicom, ``uint8 [H, W, C]``.
 
     Runs Python (holds the GIL) inside ``tf.data``; fine for the occasional DICOM, slow for a large
@@ -221,7 +222,7 @@ def decode_dicom_tf(contents):
     """
     import tensorflow as tf
 
-    img = tf.numpy_function(decode_dicom_bytes_for_tf, [contents], tf.uint8, stateful=False)
+    img = tf.numpy_function(lambda b: decode_dicom_bytes_for_tf(b, scaling), [contents], tf.uint8, stateful=False)
     return tf.ensure_shape(img, [None, None, None])
 
 

@@ -101,7 +101,7 @@ def _png16_to_uint8(contents: tf.Tensor, png16: str = "scale257") -> tf.Tensor:
 
 
 def _decode_native(contents: tf.Tensor, jpeg_ratio_index: tf.Tensor | None = None,
-                   png16: str = "scale257") -> tf.Tensor:
+                   png16: str = "scale257", dicom: str = "bits_stored") -> tf.Tensor:
     """``uint8 [H, W, C]`` with the file's own channels: 1 (gray JPEG/PNG), 2 (gray+alpha PNG), 3, 4 (RGBA).
 
     Gray stays one channel so that decoding and resizing touch a third of the bytes; :func:`_to_rgb`
@@ -137,10 +137,10 @@ def _decode_native(contents: tf.Tensor, jpeg_ratio_index: tf.Tensor | None = Non
     def pil() -> tf.Tensor:  # 16-bit gray TIFFs by preprocess.png16 too
         return decode_pil(contents, png16)
 
-    def dicom() -> tf.Tensor:  # DICOM via pydicom (cxr_core.data.decode.dicom states the 8-bit rule)
-        return decode_dicom_tf(contents)
+    def dicom_() -> tf.Tensor:  # DICOM via pydicom (cxr_core.data.decode.dicom states the 8-bit rule)
+        return decode_dicom_tf(contents, dicom)  # preprocess.dicom
 
-    img = tf.case([(is_dicom_tensor(contents), dicom), (is_jpeg, jpeg), (is_png16, png16_), (is_png, png8),
+    img = tf.case([(is_dicom_tensor(contents), dicom_), (is_jpeg, jpeg), (is_png16, png16_), (is_png, png8),
                    (needs_pil(contents), pil)], default=other, exclusive=False)
     return tf.ensure_shape(img, [None, None, None])
 
@@ -152,14 +152,14 @@ def _to_rgb(img: tf.Tensor) -> tf.Tensor:
     return tf.ensure_shape(rgb, [None, None, 3])
 
 
-def decode_to_uint8_rgb(contents: tf.Tensor, png16: str = "scale257") -> tf.Tensor:
+def decode_to_uint8_rgb(contents: tf.Tensor, png16: str = "scale257", dicom: str = "bits_stored") -> tf.Tensor:
     """Decode the bytes of a JPEG / PNG / BMP / GIF / TIFF / PNM file to ``uint8 [H, W, 3]`` (graph-safe).
 
     Gray is replicated to three channels, alpha is dropped (as ``PIL convert('RGB')``), 16-bit PNGs are
     scaled by ``round(v / 257)`` (or as ``png16`` says, :mod:`cxr_core.data.decode.png16`). JPEG uses the
     accurate integer IDCT so pixels equal PIL's.
     """
-    return _to_rgb(_decode_native(contents, png16=png16))
+    return _to_rgb(_decode_native(contents, png16=png16, dicom=dicom))
 
 
 def _jpeg_ratio_index(contents: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
@@ -188,7 +188,7 @@ def decode_to_uint8_rgb_fast(contents: tf.Tensor, size: tuple[int, int]) -> tf.T
 def decode_resize_to_uint8_rgb(contents: tf.Tensor, size: tuple[int, int], method: str, *,
                                fast_jpeg_decode: bool = False,
                                pre_resize: tuple[int, int, str] | None = None,
-                               png16: str = "scale257") -> tf.Tensor:
+                               png16: str = "scale257", dicom: str = "bits_stored") -> tf.Tensor:
     """``resize_to_uint8(decode_to_uint8_rgb(contents), size, method)``, value for value, but faster.
 
     Gray files (most chest X-rays) are decoded and resized as one channel and replicated to three
@@ -201,7 +201,7 @@ def decode_resize_to_uint8_rgb(contents: tf.Tensor, size: tuple[int, int], metho
     pre = check_pre_resize(pre_resize)
     first_size = size if pre is None else pre[:2]
     ratio = _fast_ratio_index(contents, first_size) if fast_jpeg_decode else None
-    img = _decode_native(contents, ratio, png16)
+    img = _decode_native(contents, ratio, png16, dicom)
     if pre is not None:
         img = pre_resize_uint8(img, pre)
     small = _resize_any_channels(img, size, method)
@@ -263,7 +263,7 @@ def image_problem(path: str) -> str | None:
     return decode_problem(data)
 
 
-def warn_low_range_png16(paths, pool=None, png16: str = "scale257") -> dict[str, str]:
+def warn_low_range_png16(paths, pool=None, png16: str = "scale257", dicom: str = "bits_stored") -> dict[str, str]:
     """Log a WARNING naming each animated GIF / multi-page TIFF (:func:`~cxr_core.data.decode.formats.frames_note`),
     each DICOM with a window not applied or a small part of its bits used (:func:`~cxr_core.data.decode.dicom.dicom_notes`)
     and each 16-bit PNG or TIFF that uses a fraction of its range
@@ -284,7 +284,7 @@ def warn_low_range_png16(paths, pool=None, png16: str = "scale257") -> dict[str,
         with open(path, "rb") as fh:
             head = fh.read(132)
         if is_dicom_bytes(head):
-            return dicom_file_notes(path)
+            return dicom_file_notes(path, scaling=dicom)
         gif_or_tiff = head[:3] == b"GIF" or head[:2] in (b"II", b"MM")
         return [n for n in [frames_note(Path(path).read_bytes()) if gif_or_tiff else None] if n]
 
@@ -305,7 +305,7 @@ def warn_low_range_png16(paths, pool=None, png16: str = "scale257") -> dict[str,
 
 
 def verify_images(table: SampleTable, *, on_error: str = "raise", num_threads: int | None = None,
-                  png16: str = "scale257",
+                  png16: str = "scale257", dicom: str = "bits_stored",
                   skip_hint: str = "set data.on_bad_file: skip (command line: --set data.on_bad_file=skip; "
                                    "predict/evaluate/explain: --skip-bad) to leave them out, each listed") -> SampleTable:
     """Find files the pipeline could not decode (threaded, with TensorFlow's own decoders).
@@ -321,7 +321,7 @@ def verify_images(table: SampleTable, *, on_error: str = "raise", num_threads: i
     threads = num_threads or min(8, (os.cpu_count() or 1) * 2)
     with ThreadPoolExecutor(max_workers=threads) as pool:
         reasons = list(pool.map(image_problem, paths))
-        warn_low_range_png16([p for p, r in zip(paths, reasons) if r is None], pool, png16)
+        warn_low_range_png16([p for p, r in zip(paths, reasons) if r is None], pool, png16, dicom)
     bad = [(p, r) for p, r in zip(paths, reasons) if r is not None]
     if not bad:
         return table
@@ -341,7 +341,8 @@ def verify_images(table: SampleTable, *, on_error: str = "raise", num_threads: i
 
 
 def load_image_array(path: str | os.PathLike, size: tuple[int, int], method: str = "nearest",
-                     pre_resize: tuple[int, int, str] | None = None, png16: str = "scale257") -> np.ndarray:
+                     pre_resize: tuple[int, int, str] | None = None, png16: str = "scale257",
+                     dicom: str = "bits_stored") -> np.ndarray:
     """Eager convenience for predict/explain: the file as float32 ``[h, w, 3]`` in 0..255.
 
     ``pre_resize`` ``(height, width, method)`` resizes first (CoroNet's 224x224 data set [S4]), see the
@@ -353,7 +354,7 @@ def load_image_array(path: str | os.PathLike, size: tuple[int, int], method: str
     data = Path(path).read_bytes()
     pre = check_pre_resize(pre_resize)
     try:
-        img = decode_to_uint8_rgb(tf.constant(data), png16)
+        img = decode_to_uint8_rgb(tf.constant(data), png16, dicom)
         if pre is not None:
             img = _to_rgb(pre_resize_uint8(img, pre))
     except tf.errors.OpError:

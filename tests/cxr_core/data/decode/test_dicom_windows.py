@@ -60,3 +60,18 @@ def test_voi_lut_scaling_applies_the_window_as_the_standard_defines_it(tmp_path,
     expected = np.rint(_standard_window(stored.astype(np.float64), 1800, 1200))
     assert np.abs(out.astype(int) - expected).max() <= 1
     assert (out == 0).mean() > 0.01 and (out == 255).mean() > 0.01  # the window clips both ends
+
+
+def test_preprocess_dicom_voi_lut_applies_the_window_in_the_pipeline_and_silences_the_warning(tmp_path, shared_data):
+    from cxr_core.data.pipeline import PipelineSpec, build_dataset
+
+    stored = _film(shared_data).astype(np.uint16) * 16
+    path = _windowed(write_dicom(tmp_path / "w.dcm", stored, bits_stored=12), 1800, 1200)
+    table = image_table([path], ("a", "b"))
+    h, w = stored.shape
+    spec = PipelineSpec(image_size=(h, w), scaling="raw255", dicom="voi_lut")
+    x = next(iter(build_dataset(table, spec, batch_size=1, shuffle=False, augment=False)))[0].numpy()[0, ..., 0]
+    np.testing.assert_array_equal(x, read_dicom_uint8(path, scaling="voi_lut"))
+    with captured_logs(level=30) as lines:
+        verify_images(table, dicom="voi_lut")
+    assert lines == []
