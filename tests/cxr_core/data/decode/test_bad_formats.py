@@ -117,3 +117,20 @@ def test_folder_links_are_listed_as_skipped_with_the_reason(tmp_path, shared_dat
     assert reasons["self.png"].startswith("symbolic link loop")
     assert reasons["linked"].startswith("symbolic link to a folder not followed") and str(other) in reasons["linked"]
     assert reasons["up"].endswith("(a loop)")
+
+
+def test_evaluate_class_folders_list_dangling_and_looping_links_as_skipped(tmp_path, shared_data):
+    from cxr_core.data.tables.readers import read_class_folders
+
+    for label in ("a", "b"):
+        (tmp_path / label).mkdir()
+        Image.fromarray(_radiograph(shared_data)).save(tmp_path / label / "x.png")
+    os.symlink(tmp_path / "a" / "gone.png", tmp_path / "a" / "dangling.png")
+    os.symlink(tmp_path / "b" / "self.png", tmp_path / "b" / "self.png")
+    os.symlink(tmp_path / "a", tmp_path / "b" / "folder_link")
+    table = read_class_folders(tmp_path, ("a", "b"), on_error="skip")
+    assert sorted(Path(p).name for p in table.frame["path"]) == ["x.png", "x.png"]
+    reasons = {Path(p).name: why for p, why in zip(table.skipped["path"], table.skipped["reason"])}
+    assert reasons["dangling.png"].startswith("symbolic link that leads nowhere")
+    assert reasons["self.png"].startswith("symbolic link that leads nowhere")
+    assert reasons["folder_link"].startswith("symbolic link to a folder not followed")
