@@ -85,6 +85,8 @@ def test_gif_in_a_folder_is_predicted_and_webp_named_with_the_real_reason(tmp_pa
     assert [p.name for p in images] == ["a.gif"]
     assert [(p.name, why) for p, why in left_out] == [("b.webp", "WebP: not supported, convert to PNG")]
     assert decode_problem((tmp_path / "b.webp").read_bytes()) == "WebP: not supported, convert to PNG"
+    gif = _decode((tmp_path / "a.gif").read_bytes(), "scale257")  # predicted: decoded as the radiograph
+    np.testing.assert_array_equal(gif[..., 0], gray8)
 
 
 def test_a_tiff_above_pils_pixel_limit_is_not_called_corrupt(shared_data, monkeypatch):
