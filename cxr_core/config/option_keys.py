@@ -5,7 +5,7 @@ otherwise reach Python as ``TypeError: got an unexpected keyword argument`` afte
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 from cxr_core.config.schema import ConfigError
 
@@ -18,7 +18,7 @@ def _refuse(origin: str, key: str, found: str, allowed: list[str], whose: str) -
     raise ConfigError(f"{origin}: {detail}", key=f"{key}.{found}", detail=detail)
 
 
-def check_option_keys(cfg: Any, origin: str, fit_variants: Mapping | None = None) -> None:
+def check_option_keys(cfg: Any, origin: str) -> None:
     """Raise :class:`ConfigError` naming ``origin`` and the first unknown key of ``model.options``
     (against the builder of ``cfg.model.family``, less :data:`BUILDER_ARGUMENTS`) or of
     ``train.optimizer.options`` (against :func:`~cxr_core.training.optimizers.optimizer_parameters`).
