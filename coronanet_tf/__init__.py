@@ -28,7 +28,7 @@ from coronanet_tf.schedule import AdamL2, CoronaNetSchedule
 from coronanet_tf.settings import CoronaNetSettings, parse_settings, settings_from_config
 from coronanet_tf.training import fit_phases
 from coronanet_tf.torch_weights import ConversionReport, read_torch_state_dict
-from cxr_core.training.fit import register_optimizer
+from cxr_core.training.optimizers import register_optimizer
 from coronanet_tf.recipes import RECIPES
 
 

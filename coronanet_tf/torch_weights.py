@@ -110,12 +110,17 @@ def numpy_metadata_globals() -> list:
 
     Training scripts store values such as ``best_prec1`` as NumPy scalars (``np.float64``), which
     pickle as ``numpy.core.multiarray.scalar`` (NumPy 1) / ``numpy._core.multiarray.scalar`` (NumPy 2)
-    plus ``numpy.dtype`` and its per-type classes. Only these are allowed: they rebuild a number
-    from its bytes and call no other code. Arrays, classes and functions stay refused.
+    plus ``numpy.dtype`` and its per-type classes; others store NumPy arrays, 0-d ones too
+    (``best_prec1 = np.array(0.93)``), which pickle as ``multiarray._reconstruct(numpy.ndarray, ...)``
+    and the array's bytes. Only these are allowed: they rebuild numbers from their bytes and call no
+    other code; an array of Python objects (dtype ``object``) is refused after loading
+    (:func:`_refuse_object_arrays`). Other classes and functions stay refused.
     """
-    scalar = np._core.multiarray.scalar if hasattr(np, "_core") else np.core.multiarray.scalar
+    multiarray = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
+    scalar, rebuild = multiarray.scalar, multiarray._reconstruct
     allowed: list = [scalar, (scalar, "numpy.core.multiarray.scalar"), (scalar, "numpy._core.multiarray.scalar"),
-                     np.dtype]
+                     np.dtype, np.ndarray, (rebuild, "numpy.core.multiarray._reconstruct"),
+                     (rebuild, "numpy._core.multiarray._reconstruct")]
     for kind in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
                  np.float16, np.float32, np.float64, np.complex64, np.complex128):
         allowed.append(type(np.dtype(kind)))
@@ -138,6 +143,20 @@ def _load_refusal(exc: BaseException) -> str:
 
 
 
+def _refuse_object_arrays(obj: Any, src: Path) -> None:
+    """Raise ``ValueError`` for a NumPy array of Python objects anywhere in the loaded metadata."""
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, np.ndarray) and item.dtype.hasobject:
+            raise ValueError(f"{src}: the checkpoint's metadata holds a NumPy array of Python objects; "
+                             "only numeric arrays are read")
+        if isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+
+
 def read_torch_state_dict(src: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Read a PyTorch state dict as float32/integer numpy arrays.
 
@@ -154,6 +173,7 @@ def read_torch_state_dict(src: str | os.PathLike) -> tuple[dict[str, np.ndarray]
             obj = torch.load(src, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise ValueError(f"{src}: {_load_refusal(exc)}") from exc
+    _refuse_object_arrays(obj, src)
     if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
         state = obj["state_dict"]
     elif isinstance(obj, Mapping):

@@ -107,7 +107,8 @@ class Classifier:
 
         files = _files(paths)
         table = verify_images(image_table(files, self.class_names), on_error="raise",
-                              skip_hint="remove them from the list")
+                              skip_hint="remove them from the list", png16=self.config.preprocess.png16,
+                              dicom=self.config.preprocess.dicom)
         batch_size = self.config.evaluation.batch_size if batch_size is None else batch_size
         ds = build_dataset(table, pipeline_spec(self.config), batch_size=batch_size, shuffle=False, augment=False)
         return np.concatenate([x.numpy() for x, _ in ds]) if len(table) else np.zeros((0, *self.image_size, 3), "float32")

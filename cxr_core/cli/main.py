@@ -152,7 +152,9 @@ def cmd_convert(args) -> int:
     family = get_family(args.family)
     if family.convert is None:
         raise SystemExit(f"model family {args.family!r} has no converter")
-    print(family.convert(args.src, args.dst))
+    result = family.convert(args.src, args.dst)
+    summary = getattr(result, "summary", None)  # a report object: its few lines, not its repr
+    print(summary() if callable(summary) else result)
     return 0
 
 
@@ -323,14 +325,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     from cxr_core.weights.files import WeightFileError
     from cxr_core.runs.directory import RunDirectoryError
 
+    from cxr_core.runs.disk import disk_full_message, is_disk_full
+    from cxr_core.runs.progress import PROGRESS
+
     if os.environ.get("COVID_CXR_DEBUG"):
         return int(args.func(args) or 0)  # full tracebacks
     try:
+        _require_writable_outputs(args)  # a read-only --run-dir / --out is found before any work
         return int(args.func(args) or 0)
     except (ConfigError, WeightFileError, RunDirectoryError, FileNotFoundError, ValueError, KeyError) as exc:
         print(f"covid-cxr {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # TensorFlow's errors from inside tf.data: plain words, no {{function_node ...}}
+        if is_disk_full(exc):  # OSError ENOSPC, or h5py / TensorFlow saying it
+            print(f"covid-cxr {args.command}: error: {disk_full_message(exc, PROGRESS.run_dir)}", file=sys.stderr)
+            return 2
+        if isinstance(exc, OSError):  # permissions, a read-only disk...: one line naming the file
+            print(f"covid-cxr {args.command}: error: {exc.filename or ''}: {exc.strerror or exc}".replace(
+                "error: : ", "error: "), file=sys.stderr)
+            return 2
         tf = sys.modules.get("tensorflow")
         if tf is None or not isinstance(exc, tf.errors.OpError):
             raise
@@ -340,6 +353,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return _interrupted(args)
+
+
+def _require_writable_outputs(args) -> None:
+    """Every output the command names (``--run-dir``, else ``--out``; ``--csv``) can be written."""
+    from cxr_core.runs.disk import require_writable
+
+    run_dir = getattr(args, "run_dir", None)
+    outputs = [("--run-dir", run_dir)] if run_dir else [("--out", getattr(args, "out", None))]
+    for option, path in [*outputs, ("--csv", getattr(args, "csv", None))]:
+        if path:
+            require_writable(path, option)
 
 
 def _interrupted(args) -> int:

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping
 
-import yaml
 
 from cxr_core.config.callbacks import EarlyStoppingKeywords, Monitor, ReduceLROnPlateauKeywords, check_monitored_logs
 from cxr_core.config.notes import deviation_notes, dotted_keys
@@ -31,6 +30,8 @@ from cxr_core.config.schema import (
     ConfigError, Fraction, Keywords, NonNegFloat, NonNegInt, PositiveFloat, PositiveInt, Range, build, check,
 )
 from cxr_core.config.param_counts import ParamCountSpec
+from cxr_core.config.option_keys import check_option_keys
+from cxr_core.config.yaml_text import load_yaml_text, override_value
 
 # Every field's annotation is its schema (cxr_core.config.schema): a Literal lists the allowed values,
 # Annotated[..., Range(...)] a numeric range; load_config checks both before any image is read.
@@ -76,6 +77,8 @@ class PreprocessConfig:
     # at 255, see the module), sbit: by the file's significant bits (PNG sBIT chunk, else its maximum's
     # bit length: 12-bit data -> v*255/4095), minmax: the file's own min..max to 0..255.
     png16: Literal["scale257", "sbit", "minmax"] = "scale257"
+    # DICOM to 8 bits (cxr_core.data.decode.dicom): bits_stored (default), minmax, voi_lut (window / VOI LUT applied)
+    dicom: Literal["bits_stored", "minmax", "voi_lut"] = "bits_stored"
     # A first resize before image_size: [height, width, method] (method as PIL's filter; CoroNet's data
     # set was resized to 224x224 before Keras' nearest resize to 150 [S4] [CN]); null = none.
     pre_resize: tuple[PositiveInt, PositiveInt, Literal["nearest", "bilinear", "bicubic", "lanczos", "box", "hamming"]] | None = None
@@ -341,6 +344,7 @@ def _check_family_fields(cfg: ExperimentConfig, origin: str) -> None:
         allowed = (*DATA_FORMATS, *getattr(family, "readers", {}))
         check(Literal[allowed], cfg.data.format, "data.format", origin)
     build(ExtraConfig, {k: v for k, v in cfg.extra.items() if k in core_extra}, "extra", origin)
+    check_option_keys(cfg, origin)  # model.options / train.optimizer.options against the code's parameters
     schema = getattr(family, "extra_schema", None)
     for key in family_keys:
         if key != cfg.model.family or schema is None:
@@ -362,10 +366,7 @@ def load_config(path: str | Path, *, overrides: Mapping | None = None,
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"experiment config not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    raw = load_yaml_text(path.read_text(encoding="utf-8"), str(path)) or {}  # a key given twice: error
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{path}: the top level must be a mapping, found {type(raw).__name__}")
     if isinstance(raw.get("config"), Mapping):  # config.yaml of a run (cxr_core.runs.directory)
@@ -382,7 +383,7 @@ def parse_override(text: str) -> dict:
     parts = key.strip().split(".")
     if not all(parts):
         raise ConfigError(f"override {text!r}: empty key component")
-    nested: dict = {parts[-1]: yaml.safe_load(value)}
+    nested: dict = {parts[-1]: override_value(value, key.strip())}
     for part in reversed(parts[:-1]):
         nested = {part: nested}
     return nested

@@ -79,6 +79,7 @@ class PipelineSpec:
     augment_placement: str = "host"
     pre_resize: tuple[int, int, str] | None = None
     png16: str = "scale257"  # 16-bit PNGs to 8 bits (cxr_core.data.decode.png16; preprocess.png16)
+    dicom: str = "bits_stored"  # DICOM to 8 bits (cxr_core.data.decode.dicom; preprocess.dicom)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pre_resize", check_pre_resize(self.pre_resize))
@@ -112,6 +113,8 @@ def _cache_filename(prefix: str, paths: np.ndarray, spec: PipelineSpec) -> str:
     key.update(repr(("v3", spec.image_size, spec.resize_method, spec.fast_jpeg_decode, spec.pre_resize)).encode())
     if spec.png16 != "scale257":
         key.update(spec.png16.encode())
+    if spec.dicom != "bits_stored":
+        key.update(spec.dicom.encode())
     for p in paths:
         st = os.stat(p)
         key.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
@@ -172,7 +175,7 @@ def build_dataset(
     def load(i):
         contents = tf.io.read_file(tf.gather(paths_t, i))
         img = decode_resize_to_uint8_rgb(contents, size, method, fast_jpeg_decode=fast, pre_resize=spec.pre_resize,
-                                         png16=spec.png16)
+                                         png16=spec.png16, dicom=spec.dicom)
         gray = tf.reduce_all(tf.equal(img[..., :1], img[..., 1:]))  # exact test, at the small size
         return i, img, gray
 

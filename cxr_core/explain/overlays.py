@@ -89,8 +89,8 @@ def branch_title(model, explanation, titles: Mapping[str, str]) -> str:
         return title
 
 
-def _preprocess_fields(preprocess) -> tuple[tuple[int, int], str, str, tuple | None, str]:
-    """``(image_size, resize_method, scaling, pre_resize, png16)`` of a preprocess section."""
+def _preprocess_fields(preprocess) -> tuple[tuple[int, int], str, str, tuple | None, str, str]:
+    """``(image_size, resize_method, scaling, pre_resize, png16, dicom)`` of a preprocess section."""
     if isinstance(preprocess, Mapping):
         get = preprocess.get
     else:
@@ -101,7 +101,8 @@ def _preprocess_fields(preprocess) -> tuple[tuple[int, int], str, str, tuple | N
         raise ValueError("explain_images: preprocess needs image_size (and resize_method, scaling)")
     pre_resize = get("pre_resize")
     return ((int(size[0]), int(size[1])), str(get("resize_method", "nearest")), str(get("scaling", "rescale01")),
-            tuple(pre_resize) if pre_resize else None, str(get("png16", "scale257") or "scale257"))
+            tuple(pre_resize) if pre_resize else None, str(get("png16", "scale257") or "scale257"),
+            str(get("dicom", "bits_stored") or "bits_stored"))
 
 
 def _class_index(target, class_names: Sequence[str]) -> int | None:
@@ -140,7 +141,7 @@ def explain_images(family_name: str, model, paths: Sequence[str | os.PathLike],
     """
     from cxr_core.data.decode.images import load_image_array, scale_pixels
 
-    size, method, scaling, pre_resize, png16 = _preprocess_fields(preprocess)
+    size, method, scaling, pre_resize, png16, dicom = _preprocess_fields(preprocess)
     names = [str(c) for c in class_names]
     chosen_layer = layer_name  # a layer the caller names replaces the per-branch grid
     per_branch = False
@@ -166,7 +167,7 @@ def explain_images(family_name: str, model, paths: Sequence[str | os.PathLike],
     used: dict[str, int] = {}
     for start in range(0, len(paths), batch_size):
         chunk = paths[start:start + batch_size]
-        raw = np.stack([load_image_array(p, size, method, pre_resize=pre_resize, png16=png16)
+        raw = np.stack([load_image_array(p, size, method, pre_resize=pre_resize, png16=png16, dicom=dicom)
                         for p in chunk])
         x = scale_pixels(raw, scaling).numpy()
         if ensemble:

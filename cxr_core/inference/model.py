@@ -137,10 +137,64 @@ def image_paths(items: Sequence[str | Path]) -> list[Path]:
     return folder_files(items)[0]
 
 
+#: Files of a folder that predict/explain read besides :data:`~cxr_core.data.decode.images.IMAGE_EXTENSIONS`
+#: (GIF: first frame, an animated one is warned about when checked).
+EXTRA_FOLDER_EXTENSIONS = (".gif",)
+#: Extensions refused with the real reason instead of "not an image extension".
+UNSUPPORTED_EXTENSIONS = {".webp": "WebP: not supported, convert to PNG",
+                          ".heic": "HEIC: not supported, convert to PNG",
+                          ".jp2": "JPEG 2000: not supported, convert to PNG"}
+
+
+def _link_problem(path: Path, top: Path) -> str | None:
+    """Why the symbolic link ``path`` is not read (None for a link to a file, which is read)."""
+    import os
+
+    target = os.readlink(path)
+    try:
+        real = path.resolve(strict=True)
+    except RuntimeError:  # Python < 3.13: "Symlink loop from ..."
+        return f"symbolic link loop ({path} -> {target})"
+    except OSError as exc:
+        if getattr(exc, "errno", None) == 40:  # ELOOP
+            return f"symbolic link loop ({path} -> {target})"
+        return f"dangling symbolic link (target {target} does not exist)"
+    if real.is_dir():
+        top_real = top.resolve()
+        if top_real == real or top_real.is_relative_to(real) or real.is_relative_to(top_real):
+            return f"symbolic link to a folder not followed: it leads back into {real} (a loop)"
+        return (f"symbolic link to a folder not followed ({path} -> {target}); give {real} itself "
+                "to read its images")
+    return None
+
+
+def _walk_folder(top: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """``(files, links_left_out)`` of ``top``, recursively (``os.walk(followlinks=False)``, sorted)."""
+    import os
+
+    files: list[Path] = []
+    left_out: list[tuple[Path, str]] = []
+    for root, dirs, names in os.walk(top, followlinks=False):
+        dirs.sort()
+        for name in sorted(dirs + names):
+            q = Path(root) / name
+            if q.is_symlink():
+                why = _link_problem(q, top)
+                if why:
+                    left_out.append((q, why))
+                    continue
+            if name in names:
+                files.append(q)
+    return sorted(files), left_out
+
+
 def folder_files(items: Sequence[str | Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
     """``(images, left_out)``: image files from files and folders (folders searched recursively, sorted),
-    and every other file found in those folders with the reason (``not an image extension``), so that
-    a front end can print each one as SKIPPED: no file of a folder disappears silently.
+    and every other entry found in those folders with the reason, so that a front end can print each
+    one as SKIPPED and count it: no file of a folder disappears silently. Reasons: ``not an image
+    extension``, ``WebP: not supported, convert to PNG`` (:data:`UNSUPPORTED_EXTENSIONS`), ``symbolic
+    link to a folder not followed`` (with ``a loop`` when it leads back into the folder), ``symbolic
+    link loop``, ``dangling symbolic link``. Links to files are read. GIFs are read (first frame).
 
     Raises:
         FileNotFoundError: an item that is neither a file nor a folder.
@@ -148,23 +202,27 @@ def folder_files(items: Sequence[str | Path]) -> tuple[list[Path], list[tuple[Pa
     """
     from cxr_core.data.decode.images import IMAGE_EXTENSIONS
 
+    readable = tuple(IMAGE_EXTENSIONS) + EXTRA_FOLDER_EXTENSIONS
     paths: list[Path] = []
     left_out: list[tuple[Path, str]] = []
     for item in items:
         p = Path(item)
         if p.is_dir():
-            files = sorted(q for q in p.rglob("*") if q.is_file())
-            found = [q for q in files if q.suffix.lower() in IMAGE_EXTENSIONS]
+            files, links = _walk_folder(p)
+            found = [q for q in files if q.suffix.lower() in readable]
             if not found:
-                raise ValueError(f"{p}: folder holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+                raise ValueError(f"{p}: folder holds no images ({', '.join(readable)})"
+                                 + (f"; left out: {links[0][0]}: {links[0][1]}" if links else ""))
             paths.extend(found)
-            left_out += [(q, f"not an image extension (expected one of {', '.join(IMAGE_EXTENSIONS)})")
-                         for q in files if q.suffix.lower() not in IMAGE_EXTENSIONS]
+            left_out += links
+            left_out += [(q, UNSUPPORTED_EXTENSIONS.get(q.suffix.lower()) or
+                          f"not an image extension (expected one of {', '.join(readable)})")
+                         for q in files if q.suffix.lower() not in readable]
         elif p.is_file():
             paths.append(p)
         else:
             raise FileNotFoundError(f"{p}: no such file or folder")
-    return paths, left_out
+    return paths, sorted(left_out, key=lambda t: str(t[0]))
 
 
 def unreadable_images(paths: Sequence[Path]) -> dict[Path, str]:
@@ -247,7 +305,8 @@ def predict_images(inference: InferenceModel, paths: Sequence[Path], *, batch_si
 
     table = image_table(paths, inference.class_names)
     if verify:
-        table = verify_images(table, on_error="skip" if skip_bad else "raise",
+        table = verify_images(table, on_error="skip" if skip_bad else "raise", png16=inference.cfg.preprocess.png16,
+                              dicom=inference.cfg.preprocess.dicom,
                               skip_hint="give --skip-bad to predict the others (each bad file printed as SKIPPED)")
     return table, predict_table(inference, table, batch_size=batch_size)
 

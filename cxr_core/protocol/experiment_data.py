@@ -68,7 +68,8 @@ def load_samples(cfg: ExperimentConfig, source: str | None = None, *, test: bool
         table = remap_labels(table, dict(data.label_map), tuple(targets))
     before_checks = table.class_counts()
     if data.verify_images:
-        table = verify_images(table, on_error=data.on_bad_file, skip_hint=ON_BAD_FILE_HINT)
+        table = verify_images(table, on_error=data.on_bad_file, skip_hint=ON_BAD_FILE_HINT, png16=cfg.preprocess.png16,
+                              dicom=cfg.preprocess.dicom)
     what = ("test data (data.test_source, --test-data)" if test else "validation data (data.validation_source, "
             "--val-data)" if validation else "training data (data.source, --data)")
     require_every_class(table, f"{what} {src}", before_checks)
@@ -136,5 +137,6 @@ def pipeline_spec(cfg: ExperimentConfig):
         cache=pre.cache,
         pre_resize=pre.pre_resize,
         png16=pre.png16,
+        dicom=pre.dicom,
         augment_placement=aug.placement,
     )

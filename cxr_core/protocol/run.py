@@ -48,12 +48,17 @@ def run_protocol(cfg: ExperimentConfig, run_dir: str | Path, **options) -> Path:
 
     ``options`` (``folds``, ``smoke``, ``write_report``) and errors: :func:`run_protocol_steps`. A
     start that fails (an error or Ctrl-C) before any fold saved a result leaves no run directory
-    behind (:func:`cxr_core.runs.start.discard_failed_start`); :data:`cxr_core.runs.progress.PROGRESS`
+    behind (:func:`cxr_core.runs.start.discard_failed_start`); each fold is locked for this process
+    (:mod:`cxr_core.runs.lock`: a second process refuses, naming pid and host); :data:`cxr_core.runs.progress.PROGRESS`
     says which fold and epoch the run is at.
     """
+    from cxr_core.runs.disk import require_writable
+    from cxr_core.runs.lock import run_lock
     from cxr_core.runs.start import discard_failed_start
 
-    with discard_failed_start(run_dir):
+    require_writable(run_dir, "run directory")  # read-only: said now, before any work
+    folds = options.get("folds") or range(n_splits(cfg))
+    with discard_failed_start(run_dir), run_lock(run_dir, folds):  # one process per fold (cxr_core.runs.lock)
         return run_protocol_steps(cfg, run_dir, **options)
 
 

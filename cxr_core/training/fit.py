@@ -41,38 +41,11 @@ from cxr_core.training.precision import LOSS_SCALE_GROWTH_STEPS, LOSS_SCALE_INIT
 from cxr_core.training.callbacks import tensorboard_callback
 from cxr_core.training.callbacks import epoch_logger, make_checkpointer, resumable
 from cxr_core.training.checkpoints import read_state
+from cxr_core.training.optimizers import make_optimizer
 
 logger = logging.getLogger(__name__)
 
-OPTIMIZERS: dict[str, Callable[..., Any]] = {}
-"""Extra optimizer factories by name, ``factory(learning_rate, **options)``; paper packages add theirs."""
-
 LOSSES = ("categorical_crossentropy", "categorical_crossentropy_from_logits", "mse")
-
-
-def register_optimizer(name: str, factory: Callable[..., Any]) -> None:
-    """Make ``train.optimizer.name: NAME`` build ``factory(learning_rate=..., **options)``."""
-    OPTIMIZERS[name] = factory
-
-
-def make_optimizer(name: str, learning_rate: Any, options: Mapping[str, Any] | None = None):
-    """A Keras optimizer by name (adam, adamax, sgd, adamw, rmsprop, or a registered one)."""
-    import keras
-
-    options = dict(options or {})
-    builtin = {
-        "adam": keras.optimizers.Adam,
-        "adamax": keras.optimizers.Adamax,
-        "sgd": keras.optimizers.SGD,
-        "adamw": keras.optimizers.AdamW,
-        "rmsprop": keras.optimizers.RMSprop,
-    }
-    key = name.lower()
-    if key in OPTIMIZERS:
-        return OPTIMIZERS[key](learning_rate=learning_rate, **options)
-    if key not in builtin:
-        raise ValueError(f"train.optimizer.name: unknown optimizer {name!r}; known: {sorted(builtin) + sorted(OPTIMIZERS)}")
-    return builtin[key](learning_rate=learning_rate, **options)
 
 
 def make_loss(name: str):

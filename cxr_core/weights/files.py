@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -90,6 +91,23 @@ def _keras2_root(f: h5py.File):
     return f["model_weights"] if "model_weights" in f else f
 
 
+def open_hdf5(path: str | Path) -> h5py.File:
+    """``h5py.File(path, "r")``; a file cut short says so: ``truncated (N of M bytes)``.
+
+    Raises:
+        WeightFileError: naming the file: truncated (the bytes present and the bytes its header
+            announces), or not readable as HDF5 (h5py's reason).
+    """
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        cut = re.search(r"truncated file: eof = (\d+).*stored_eof = (\d+)", str(exc))
+        if cut:
+            raise WeightFileError(f"{path}: truncated ({cut.group(1)} of {cut.group(2)} bytes): the download or "
+                                  "copy stopped early; fetch the file again") from None
+        raise WeightFileError(f"{path}: not a readable HDF5 file ({exc})") from None
+
+
 def read_keras2_file(path: str | Path, *, load_arrays: bool = True) -> Keras2File:
     """Read every layer's weights from a Keras-2 HDF5 file (full model or weights-only).
 
@@ -103,11 +121,7 @@ def read_keras2_file(path: str | Path, *, load_arrays: bool = True) -> Keras2Fil
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"weight file not found: {path}")
-    try:
-        handle = h5py.File(path, "r")
-    except OSError as exc:
-        raise WeightFileError(f"{path}: not an HDF5 file ({exc})") from exc
-    with handle as f:
+    with open_hdf5(path) as f:
         root = _keras2_root(f)
         kind = "full_model" if "model_weights" in f else "weights_only"
         if "layer_names" not in root.attrs:
@@ -172,7 +186,7 @@ def weight_file_format(path: str | Path) -> str:
     if not path.is_file():
         raise FileNotFoundError(f"weight file not found: {path}")
     if h5py.is_hdf5(path):
-        with h5py.File(path, "r") as f:
+        with open_hdf5(path) as f:  # a truncated file: WeightFileError saying so
             if "model_weights" in f and "layer_names" in f["model_weights"].attrs:
                 return "keras2_full_model"
             if "layer_names" in f.attrs:
@@ -243,7 +257,7 @@ def describe_weight_file(path: str | Path) -> WeightFileSummary:
         layers = OrderedDict((n, list(layer.shapes)) for n, layer in stored.layers.items())
         top = tuple(stored.top_level_layer_names)
     elif kind == "keras3_weights":
-        with h5py.File(path, "r") as f:
+        with open_hdf5(path) as f:
             layers = _keras3_layers(f)
     elif kind == "keras3_archive":
         with zipfile.ZipFile(path) as z, h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as f:

@@ -235,3 +235,18 @@ def test_checkpoint_without_decoder(tmp_path, reference, keras_model):
                                   keras_model.get_layer("nscnn_0").get_weights()[0])
     with pytest.raises(ValueError, match="no decoder weights"):
         load_coronanet_weights(build_coronanet(), tmp_path / "nodec.weights.h5")
+
+
+def test_a_checkpoint_whose_metadata_holds_a_0d_numpy_array_converts_with_a_short_summary(
+        tmp_path, reference, capsys):
+    """Training scripts store ``best_prec1`` as ``np.array(acc)`` (a 0-d array): read with weights_only=True
+    (NumPy's array rebuild allowed, no pickle code), and ``covid-cxr convert`` prints the report's summary."""
+    from cxr_core.cli.main import main
+
+    src, dst = tmp_path / "covid.pth.tar", tmp_path / "covid.weights.h5"
+    torch.save({**_checkpoint(reference.state_dict()), "best_prec1": np.array(95.84), "lr": np.float64(1e-4)}, src)
+    assert main(["convert", "coronanet", str(src), str(dst)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{src} -> {dst}: 160 tensors converted, ")
+    assert len(out) < 1500 and "ConversionReport(" not in out
+    assert dst.is_file()

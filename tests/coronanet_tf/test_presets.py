@@ -95,7 +95,7 @@ def test_presets_resolve_as_experiment_configs(name):
     """The presets pass cxr_core's config checks (unknown keys rejected) and coronanet's own."""
     from coronanet_tf.settings import settings_from_config
     from cxr_core.config.experiment import resolve_config
-    from cxr_core.training.fit import make_optimizer
+    from cxr_core.training.optimizers import make_optimizer
 
     cfg = resolve_config({"preset": f"coronanet/{name}"})
     settings = settings_from_config(cfg)

@@ -17,9 +17,14 @@ Our rule (:func:`dicom_to_uint8`), equal to COVIDx's on such files:
 - ``MONOCHROME1`` (0 = white): inverted after scaling (``255 - v``), so bone is bright as in
   ``MONOCHROME2``;
 - RGB files are returned as RGB (``YBR_*`` converted to RGB by pydicom);
-- not applied, on purpose (COVIDx did not either): the modality LUT (``RescaleSlope`` /
+- not applied by default, on purpose (COVIDx did not either): the modality LUT (``RescaleSlope`` /
   ``RescaleIntercept``, identity on most CR/DX files), the VOI LUT / window centre and width
-  (a display setting), ``PixelPaddingValue``;
+  (a display setting), ``PixelPaddingValue``. ``scaling="voi_lut"`` applies them: pydicom's
+  ``apply_modality_lut`` then ``apply_voi_lut`` (the file's first window or VOI LUT), and the
+  output range of that window / LUT to 0..255 (MONOCHROME1 inverted after);
+- warned about (:func:`dicom_notes`, logged naming the file by the image check): a window / VOI LUT
+  the chosen scaling does not apply, and stored values that use a small part of ``BitsStored``
+  (maximum below 1/16 of the range: the image decodes dark with ``bits_stored``);
 - multi-frame files are refused (a chest radiograph is one frame), as are files without pixel data
   or with a compressed transfer syntax whose decoder is not installed (the message says which).
 
@@ -37,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 DICOM_EXTENSIONS = (".dcm", ".dicom")
-DICOM_SCALINGS = ("bits_stored", "minmax")
+DICOM_SCALINGS = ("bits_stored", "minmax", "voi_lut")
 
 
 class DicomError(ValueError):
@@ -100,7 +105,9 @@ def dicom_to_uint8(ds, *, scaling: str = "bits_stored", where: str = "DICOM") ->
     bits = int(getattr(ds, "BitsStored", pixels.dtype.itemsize * 8) or 8)
     signed = int(getattr(ds, "PixelRepresentation", 0) or 0) == 1
     v = pixels.astype(np.float64)
-    if scaling == "minmax":
+    if scaling == "voi_lut":
+        v = _voi_lut_0_255(pixels, ds, bits, signed)
+    elif scaling == "minmax":
         lo, hi = float(v.min()), float(v.max())
         v = (v - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(v)
     elif bits > 8 or signed or pixels.dtype != np.uint8:
@@ -111,6 +118,63 @@ def dicom_to_uint8(ds, *, scaling: str = "bits_stored", where: str = "DICOM") ->
     if photometric == "MONOCHROME1":
         out = 255 - out
     return out
+
+
+def has_voi(ds) -> bool:
+    """True when the dataset carries a window (``WindowCenter``/``WindowWidth``) or a ``VOILUTSequence``."""
+    return ("WindowCenter" in ds and "WindowWidth" in ds) or "VOILUTSequence" in ds
+
+
+def _voi_lut_0_255(pixels: np.ndarray, ds, bits: int, signed: bool) -> np.ndarray:
+    """Modality LUT + VOI LUT (pydicom) as float values in 0..255: the window / LUT's output range."""
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+    def voi(arr: np.ndarray) -> np.ndarray:
+        return np.asarray(apply_voi_lut(apply_modality_lut(arr, ds), ds), dtype=np.float64)
+
+    if "VOILUTSequence" in ds:
+        out_bits = int(ds.VOILUTSequence[0].LUTDescriptor[2])
+        lo, hi = 0.0, 2.0**out_bits - 1.0
+    else:  # a window is monotonic: its output range is that of the smallest and largest stored value
+        smallest = -(2 ** (bits - 1)) if signed else 0
+        ends = voi(np.array([smallest, smallest + 2**bits - 1], dtype=pixels.dtype))
+        lo, hi = float(ends.min()), float(ends.max())
+    return (voi(pixels) - lo) * (255.0 / max(hi - lo, 1e-12))
+
+
+def _first(value) -> float:
+    """The first of a possibly multi-valued DICOM number."""
+    return float(value[0] if isinstance(value, (list, tuple)) or hasattr(value, "__getitem__") and
+                 not isinstance(value, str) else value)
+
+
+def dicom_notes(ds, *, scaling: str = "bits_stored") -> list[str]:
+    """What to warn about in a DICOM that converts (see the module rule): a window / VOI LUT not applied,
+    stored values using a small part of ``BitsStored``. Plain words; the caller names the file."""
+    notes = []
+    if has_voi(ds) and scaling != "voi_lut":
+        what = "a VOI LUT" if "VOILUTSequence" in ds else (
+            f"a window (centre {_first(ds.WindowCenter):g}, width {_first(ds.WindowWidth):g})")
+        notes.append(f"DICOM with {what} that is not applied (DICOM scaling {scaling}); "
+                     "scaling voi_lut applies it")
+    bits = int(getattr(ds, "BitsStored", 8) or 8)
+    if scaling == "bits_stored" and bits > 8 and "PixelData" in ds:
+        try:
+            peak = int(np.max(ds.pixel_array))
+        except Exception:  # the decode check names files pydicom cannot read
+            return notes
+        if int(getattr(ds, "PixelRepresentation", 0) or 0) == 0 and peak < 2 ** (bits - 4):
+            notes.append(f"DICOM whose stored values reach {peak} of {2**bits - 1} (BitsStored {bits}): "
+                         "it decodes dark; scaling minmax or voi_lut uses its range")
+    return notes
+
+
+def dicom_file_notes(path, *, scaling: str = "bits_stored") -> list[str]:
+    """:func:`dicom_notes` of a DICOM file (an empty list for a file pydicom cannot read)."""
+    try:
+        return dicom_notes(_read_dataset(path, os.fspath(path)), scaling=scaling)
+    except DicomError:
+        return []
 
 
 def read_dicom_uint8(source, *, scaling: str = "bits_stored") -> np.ndarray:
@@ -142,14 +206,15 @@ def dicom_to_png_bytes(source, *, scaling: str = "bits_stored") -> bytes:
     return buf.tobytes()
 
 
-def decode_dicom_bytes_for_tf(contents) -> np.ndarray:
+def decode_dicom_bytes_for_tf(contents, scaling="bits_stored") -> np.ndarray:
     """``uint8 [H, W, C]`` (C = 1 or 3) from DICOM bytes, for ``tf.numpy_function`` (see images.py)."""
     data = contents.item() if isinstance(contents, np.ndarray) else contents
-    img = read_dicom_uint8(bytes(data))
+    scaling = scaling.decode() if isinstance(scaling, bytes) else str(scaling)
+    img = read_dicom_uint8(bytes(data), scaling=scaling)
     return img[..., None] if img.ndim == 2 else img
 
 
-def decode_dicom_tf(contents):
+def decode_dicom_tf(contents, scaling: str = "bits_stored"):
     """Graph-safe DICOM decoding: a ``tf.numpy_function`` around pydicom, ``uint8 [H, W, C]``.
 
     Runs Python (holds the GIL) inside ``tf.data``; fine for the occasional DICOM, slow for a large
@@ -157,7 +222,7 @@ def decode_dicom_tf(contents):
     """
     import tensorflow as tf
 
-    img = tf.numpy_function(decode_dicom_bytes_for_tf, [contents], tf.uint8, stateful=False)
+    img = tf.numpy_function(lambda b: decode_dicom_bytes_for_tf(b, scaling), [contents], tf.uint8, stateful=False)
     return tf.ensure_shape(img, [None, None, None])
 
 

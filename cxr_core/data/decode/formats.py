@@ -23,13 +23,22 @@ _PAD = b"\x00" * 32
 
 
 # ------------------------------------------------------------------------------ PIL-decoded formats
-def pil_rgb(data: bytes) -> np.ndarray:
-    """``PIL.Image.open(data).convert('RGB')`` as ``uint8 [H, W, 3]`` (first frame)."""
+def pil_rgb(data: bytes, png16: str = "scale257") -> np.ndarray:
+    """``PIL.Image.open(data).convert('RGB')`` as ``uint8 [H, W, 3]`` (first frame); a 16-bit gray TIFF
+    is brought to 8 bits by ``png16`` (:func:`cxr_core.data.decode.png16.uint16_to_uint8_np`), not clipped."""
     from PIL import Image
+
+    from cxr_core.data.decode.png16 import uint16_to_uint8_np
 
     if isinstance(data, np.ndarray):  # a string tensor arrives in tf.numpy_function as a 0-d array
         data = data.item()
+    if isinstance(png16, (bytes, np.ndarray)):
+        png16 = png16.item() if isinstance(png16, np.ndarray) else png16
+        png16 = png16.decode() if isinstance(png16, bytes) else str(png16)
     with Image.open(io.BytesIO(data)) as img:
+        if img.mode.startswith("I;16"):
+            gray8 = uint16_to_uint8_np(np.asarray(img), png16)
+            return np.repeat(gray8[..., None], 3, axis=-1)
         return np.asarray(img.convert("RGB"), dtype=np.uint8)
 
 
@@ -83,8 +92,8 @@ def needs_pil(contents: tf.Tensor) -> tf.Tensor:
     return tf.logical_or(tf.logical_or(is_tiff, is_pnm), tf.logical_and(is_bmp, tf.logical_not(bmp_tf_ok)))
 
 
-def decode_pil(contents: tf.Tensor) -> tf.Tensor:
-    img = tf.numpy_function(lambda b: pil_rgb(b), [contents], tf.uint8, stateful=False)
+def decode_pil(contents: tf.Tensor, png16: str = "scale257") -> tf.Tensor:
+    img = tf.numpy_function(lambda b: pil_rgb(b, png16), [contents], tf.uint8, stateful=False)
     return tf.ensure_shape(img, [None, None, 3])
 
 
@@ -130,6 +139,8 @@ def not_an_image(data: bytes) -> str:
         return "not an image: gzip archive"
     if len(data) > 132 and data[128:132] == b"DICM":
         return "not a PNG/JPEG/BMP/GIF/TIFF/PPM image: DICOM file"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP: not supported, convert to PNG"
     if head.lstrip().lower().startswith((b"<!doctype html", b"<html")):
         return "not an image: HTML page"
     try:
@@ -143,8 +154,15 @@ def not_an_image(data: bytes) -> str:
 
 def pil_diagnosis(data: bytes, kind: str) -> str:
     """Why PIL cannot decode ``data`` of format ``kind``, in plain words ("truncated PNG", ...)."""
+    from PIL import Image
+
     try:
         pil_rgb(data)
+    except Image.DecompressionBombError as exc:  # a large image, not a damaged one
+        size = re.search(r"\((\d+) pixels\)", str(exc))
+        return (f"{kind} of {size.group(1) if size else 'more than'} pixels, above twice PIL's pixel limit "
+                f"(PIL.Image.MAX_IMAGE_PIXELS = {Image.MAX_IMAGE_PIXELS}): not read; downscale it first "
+                "(the file is not damaged)")
     except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError... for bad files
         text = str(exc)
         if "truncated" in text.lower() or isinstance(exc, EOFError):
@@ -152,3 +170,19 @@ def pil_diagnosis(data: bytes, kind: str) -> str:
         text = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-f]+>", "", text)  # PIL names its in-memory file
         return f"corrupt {kind} data ({text or type(exc).__name__})"
     return ""
+
+
+def frames_note(data: bytes) -> str | None:
+    """``"animated GIF: 3 frames, the first is used"`` for a GIF or TIFF of several frames, else None."""
+    from PIL import Image
+
+    kind = image_kind(data)
+    if kind not in ("GIF", "TIFF"):
+        return None
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            n = getattr(img, "n_frames", 1)
+    except Exception:  # a bad file: the decode check names it
+        return None
+    what = "animated GIF" if kind == "GIF" else "multi-page TIFF"
+    return f"{what}: {n} frames, the first is used" if n > 1 else None

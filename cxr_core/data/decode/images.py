@@ -5,7 +5,8 @@ RGBA, palette), BMP and GIF (first frame) all become ``uint8 [H, W, 3]``:
 
 - gray → the grey value in all three channels, alpha dropped (what ``PIL.Image.convert('RGB')`` does,
   which Keras' ``load_img`` calls for ``color_mode='rgb'`` [CN] [CVR-T] and CORONA-Net calls directly [CR]);
-- 16-bit PNG → 8 bit by ``round(v / 257)`` (65535 → 255). DEVIATION: Keras/PIL would *clip* 16-bit
+- 16-bit PNG and 16-bit gray TIFF → 8 bit by ``round(v / 257)`` (65535 → 255; or as ``preprocess.png16``
+  says, :mod:`cxr_core.data.decode.png16`). DEVIATION: Keras/PIL would *clip* 16-bit
   values at 255 (``convert('RGB')`` from mode ``I``), which turns most 16-bit X-rays white; none of the
   papers' data sets has 16-bit files, so we scale properly instead;
 - JPEG is decoded with ``dct_method="INTEGER_ACCURATE"`` (libjpeg ISLOW, PIL's default), so decoded
@@ -70,14 +71,16 @@ import tensorflow as tf
 from cxr_core.data.decode.formats import (
     clean_tf_message,
     decode_pil,
+    frames_note,
     decoded_by_pil,
     image_kind,
     needs_pil,
     not_an_image,
     pil_diagnosis,
 )
-from cxr_core.data.decode.png16 import png16_note, png16_to_uint8
-from cxr_core.data.decode.dicom import decode_dicom_tf, dicom_problem, is_dicom_bytes, is_dicom_tensor
+from cxr_core.data.decode.png16 import png16_to_uint8, sixteen_bit_note
+from cxr_core.data.decode.dicom import (decode_dicom_tf, dicom_file_notes, dicom_problem, is_dicom_bytes,
+                                       is_dicom_tensor)
 from cxr_core.data.tables.sample_table import SampleTable
 from cxr_core.data.decode.resize import _resize_any_channels, check_pre_resize, pre_resize_uint8, resize_uint8
 
@@ -98,7 +101,7 @@ def _png16_to_uint8(contents: tf.Tensor, png16: str = "scale257") -> tf.Tensor:
 
 
 def _decode_native(contents: tf.Tensor, jpeg_ratio_index: tf.Tensor | None = None,
-                   png16: str = "scale257") -> tf.Tensor:
+                   png16: str = "scale257", dicom: str = "bits_stored") -> tf.Tensor:
     """``uint8 [H, W, C]`` with the file's own channels: 1 (gray JPEG/PNG), 2 (gray+alpha PNG), 3, 4 (RGBA).
 
     Gray stays one channel so that decoding and resizing touch a third of the bytes; :func:`_to_rgb`
@@ -131,13 +134,13 @@ def _decode_native(contents: tf.Tensor, jpeg_ratio_index: tf.Tensor | None = Non
     def other() -> tf.Tensor:
         return tf.io.decode_image(contents, channels=3, dtype=tf.uint8, expand_animations=False)
 
-    def pil() -> tf.Tensor:
-        return decode_pil(contents)
+    def pil() -> tf.Tensor:  # 16-bit gray TIFFs by preprocess.png16 too
+        return decode_pil(contents, png16)
 
-    def dicom() -> tf.Tensor:  # DICOM via pydicom (cxr_core.data.decode.dicom states the 8-bit rule)
-        return decode_dicom_tf(contents)
+    def dicom_() -> tf.Tensor:  # DICOM via pydicom (cxr_core.data.decode.dicom states the 8-bit rule)
+        return decode_dicom_tf(contents, dicom)  # preprocess.dicom
 
-    img = tf.case([(is_dicom_tensor(contents), dicom), (is_jpeg, jpeg), (is_png16, png16_), (is_png, png8),
+    img = tf.case([(is_dicom_tensor(contents), dicom_), (is_jpeg, jpeg), (is_png16, png16_), (is_png, png8),
                    (needs_pil(contents), pil)], default=other, exclusive=False)
     return tf.ensure_shape(img, [None, None, None])
 
@@ -149,14 +152,14 @@ def _to_rgb(img: tf.Tensor) -> tf.Tensor:
     return tf.ensure_shape(rgb, [None, None, 3])
 
 
-def decode_to_uint8_rgb(contents: tf.Tensor, png16: str = "scale257") -> tf.Tensor:
+def decode_to_uint8_rgb(contents: tf.Tensor, png16: str = "scale257", dicom: str = "bits_stored") -> tf.Tensor:
     """Decode the bytes of a JPEG / PNG / BMP / GIF / TIFF / PNM file to ``uint8 [H, W, 3]`` (graph-safe).
 
     Gray is replicated to three channels, alpha is dropped (as ``PIL convert('RGB')``), 16-bit PNGs are
     scaled by ``round(v / 257)`` (or as ``png16`` says, :mod:`cxr_core.data.decode.png16`). JPEG uses the
     accurate integer IDCT so pixels equal PIL's.
     """
-    return _to_rgb(_decode_native(contents, png16=png16))
+    return _to_rgb(_decode_native(contents, png16=png16, dicom=dicom))
 
 
 def _jpeg_ratio_index(contents: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
@@ -185,7 +188,7 @@ def decode_to_uint8_rgb_fast(contents: tf.Tensor, size: tuple[int, int]) -> tf.T
 def decode_resize_to_uint8_rgb(contents: tf.Tensor, size: tuple[int, int], method: str, *,
                                fast_jpeg_decode: bool = False,
                                pre_resize: tuple[int, int, str] | None = None,
-                               png16: str = "scale257") -> tf.Tensor:
+                               png16: str = "scale257", dicom: str = "bits_stored") -> tf.Tensor:
     """``resize_to_uint8(decode_to_uint8_rgb(contents), size, method)``, value for value, but faster.
 
     Gray files (most chest X-rays) are decoded and resized as one channel and replicated to three
@@ -198,7 +201,7 @@ def decode_resize_to_uint8_rgb(contents: tf.Tensor, size: tuple[int, int], metho
     pre = check_pre_resize(pre_resize)
     first_size = size if pre is None else pre[:2]
     ratio = _fast_ratio_index(contents, first_size) if fast_jpeg_decode else None
-    img = _decode_native(contents, ratio, png16)
+    img = _decode_native(contents, ratio, png16, dicom)
     if pre is not None:
         img = pre_resize_uint8(img, pre)
     small = _resize_any_channels(img, size, method)
@@ -260,28 +263,49 @@ def image_problem(path: str) -> str | None:
     return decode_problem(data)
 
 
-def warn_low_range_png16(paths, pool=None) -> dict[str, str]:
-    """Log a WARNING naming each 16-bit PNG that uses a fraction of its range (:func:`png16_note`);
-    returns ``{path: note}``. Only files whose header says 16-bit PNG are decoded again."""
+def warn_low_range_png16(paths, pool=None, png16: str = "scale257", dicom: str = "bits_stored") -> dict[str, str]:
+    """Log a WARNING naming each animated GIF / multi-page TIFF (:func:`~cxr_core.data.decode.formats.frames_note`),
+    each DICOM with a window not applied or a small part of its bits used (:func:`~cxr_core.data.decode.dicom.dicom_notes`)
+    and each 16-bit PNG or TIFF that uses a fraction of its range
+    (:func:`~cxr_core.data.decode.png16.sixteen_bit_note`) when ``png16`` is ``scale257`` (the default);
+    with ``sbit`` / ``minmax`` (the user's choice) one INFO line says which mode decoded how many.
+    Returns ``{path: note}``. Only files whose header says PNG-16 or TIFF are read again."""
     import logging
 
     def note(path: str) -> str | None:
         with open(path, "rb") as fh:
             head = fh.read(32)
-        if not (head[:8] == _PNG_MAGIC and len(head) > 24 and head[24] == 16):
+        is_png16 = head[:8] == _PNG_MAGIC and len(head) > 24 and head[24] == 16
+        if not (is_png16 or head[:4] in (b"II*\x00", b"MM\x00*")):
             return None
-        return png16_note(Path(path).read_bytes())
+        return sixteen_bit_note(Path(path).read_bytes())
 
+    def frames(path: str) -> list[str]:
+        with open(path, "rb") as fh:
+            head = fh.read(132)
+        if is_dicom_bytes(head):
+            return dicom_file_notes(path, scaling=dicom)
+        gif_or_tiff = head[:3] == b"GIF" or head[:2] in (b"II", b"MM")
+        return [n for n in [frames_note(Path(path).read_bytes()) if gif_or_tiff else None] if n]
+
+    log = logging.getLogger(__name__)
+    for p, found_notes in zip(paths, list(pool.map(frames, paths) if pool is not None else map(frames, paths))):
+        for n in found_notes:
+            log.warning("%s: %s", p, n)
     notes = list(pool.map(note, paths) if pool is not None else map(note, paths))
     found = {p: n for p, n in zip(paths, notes) if n}
+    if found and png16 != "scale257":
+        log.info("%d low-range 16-bit file(s) decoded with preprocess.png16: %s", len(found), png16)
+        return found
     for p, n in found.items():
-        logging.getLogger(__name__).warning(
+        log.warning(
             "%s: %s; with preprocess.png16: scale257 (the default) it decodes nearly black. Set "
             "preprocess.png16: sbit or minmax (command line: --set preprocess.png16=sbit)", p, n)
     return found
 
 
 def verify_images(table: SampleTable, *, on_error: str = "raise", num_threads: int | None = None,
+                  png16: str = "scale257", dicom: str = "bits_stored",
                   skip_hint: str = "set data.on_bad_file: skip (command line: --set data.on_bad_file=skip; "
                                    "predict/evaluate/explain: --skip-bad) to leave them out, each listed") -> SampleTable:
     """Find files the pipeline could not decode (threaded, with TensorFlow's own decoders).
@@ -297,7 +321,7 @@ def verify_images(table: SampleTable, *, on_error: str = "raise", num_threads: i
     threads = num_threads or min(8, (os.cpu_count() or 1) * 2)
     with ThreadPoolExecutor(max_workers=threads) as pool:
         reasons = list(pool.map(image_problem, paths))
-        warn_low_range_png16([p for p, r in zip(paths, reasons) if r is None], pool)
+        warn_low_range_png16([p for p, r in zip(paths, reasons) if r is None], pool, png16, dicom)
     bad = [(p, r) for p, r in zip(paths, reasons) if r is not None]
     if not bad:
         return table
@@ -317,7 +341,8 @@ def verify_images(table: SampleTable, *, on_error: str = "raise", num_threads: i
 
 
 def load_image_array(path: str | os.PathLike, size: tuple[int, int], method: str = "nearest",
-                     pre_resize: tuple[int, int, str] | None = None, png16: str = "scale257") -> np.ndarray:
+                     pre_resize: tuple[int, int, str] | None = None, png16: str = "scale257",
+                     dicom: str = "bits_stored") -> np.ndarray:
     """Eager convenience for predict/explain: the file as float32 ``[h, w, 3]`` in 0..255.
 
     ``pre_resize`` ``(height, width, method)`` resizes first (CoroNet's 224x224 data set [S4]), see the
@@ -329,7 +354,7 @@ def load_image_array(path: str | os.PathLike, size: tuple[int, int], method: str
     data = Path(path).read_bytes()
     pre = check_pre_resize(pre_resize)
     try:
-        img = decode_to_uint8_rgb(tf.constant(data), png16)
+        img = decode_to_uint8_rgb(tf.constant(data), png16, dicom)
         if pre is not None:
             img = _to_rgb(pre_resize_uint8(img, pre))
     except tf.errors.OpError:

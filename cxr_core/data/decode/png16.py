@@ -1,4 +1,4 @@
-"""16-bit PNGs that use a fraction of their range, and the ways to bring them to 8 bits.
+"""16-bit PNGs and TIFFs that use a fraction of their range, and the ways to bring them to 8 bits.
 
 Detector data are often 10 to 14 bits stored in 16-bit PNGs (values up to 4095 for 12 bits). Scaled as
 if they used the full range (``round(v / 257)``), such an image decodes to 0..16 of 0..255: nearly
@@ -11,6 +11,13 @@ logs a WARNING naming each file. ``preprocess.png16`` chooses the conversion:
 - ``sbit``: by the file's significant bits: ``round(v * 255 / (2**b - 1))`` with ``b`` from the
   ``sBIT`` chunk, else the bit length of the image's maximum (at least 8), values above clipped.
 - ``minmax``: the image's own minimum..maximum to 0..255 (a constant image becomes 0).
+
+16-bit gray TIFFs (PIL modes ``I;16``, ``I;16B``, ...) follow the same rule, options and warning
+(:func:`uint16_to_uint8_np`, the same integer arithmetic in NumPy; ``sbit`` takes the bits from the
+image's maximum, TIFF having no ``sBIT``). Keras/PIL would clip them at 255 (``convert('RGB')``):
+a full-range 16-bit radiograph then has most of its pixels at 255.
+When the user chose ``sbit`` or ``minmax`` the low-range warning is not given (the file is decoded
+as asked); the check logs one INFO line saying which mode decoded how many such files.
 """
 
 from __future__ import annotations
@@ -58,6 +65,54 @@ def png16_note(data: bytes) -> str | None:
     if peak < LOW_RANGE_MAX:
         return f"16-bit PNG whose maximum is {peak} of 65535 (about {max(peak, 1).bit_length()}-bit data)"
     return None
+
+
+def tiff16_array(data: bytes) -> np.ndarray | None:
+    """The pixels of a 16-bit gray TIFF as ``uint16 [H, W]`` (first frame), or None for any other file."""
+    import io
+
+    from PIL import Image
+
+    if data[:4] not in (b"II*\x00", b"MM\x00*"):
+        return None
+    with Image.open(io.BytesIO(data)) as img:
+        if not img.mode.startswith("I;16"):
+            return None
+        return np.asarray(img).astype(np.uint16)
+
+
+def sixteen_bit_note(data: bytes) -> str | None:
+    """:func:`png16_note` for PNGs and 16-bit gray TIFFs alike (None for every other file)."""
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        try:
+            pixels = tiff16_array(data)
+        except Exception:  # PIL's errors for bad files; the decode check names those
+            return None
+        if pixels is None:
+            return None
+        peak = int(pixels.max()) if pixels.size else 0
+        if peak < LOW_RANGE_MAX:
+            return f"16-bit TIFF whose maximum is {peak} of 65535 (about {max(peak, 1).bit_length()}-bit data)"
+        return None
+    return png16_note(data)
+
+
+def uint16_to_uint8_np(v: np.ndarray, mode: str = "scale257", sbit: int | None = None) -> np.ndarray:
+    """NumPy twin of :func:`png16_to_uint8` (same integer arithmetic, same results): ``uint16`` to ``uint8``.
+    ``sbit``: significant bits when the file states them (else the bit length of the maximum, at least 8)."""
+    v = np.asarray(v).astype(np.int64)
+    if mode == "scale257":
+        return ((v + 128) // 257).astype(np.uint8)
+    if mode == "minmax":
+        lo, hi = (int(v.min()), int(v.max())) if v.size else (0, 0)
+        span = max(hi - lo, 1)
+        return (((v - lo) * 255 * 2 + span) // (2 * span)).astype(np.uint8)
+    if mode == "sbit":
+        peak = int(v.max()) if v.size else 0
+        b = sbit if sbit else max(int(np.ceil(np.log2(peak + 1.0))), 8)
+        top = (1 << b) - 1
+        return np.minimum((v * 255 * 2 + top) // (2 * top), 255).astype(np.uint8)
+    raise ValueError(f"preprocess.png16: expected one of {PNG16_MODES}, found {mode!r}")
 
 
 def _sbit_bits(contents) -> np.int32:

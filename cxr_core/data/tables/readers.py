@@ -108,6 +108,10 @@ def read_class_folders(root, class_names=None, *, on_error: str = "raise") -> Sa
                         (full, "symbolic link to a folder not followed (Keras follow_links=False)"))
             for fname in sorted(files):
                 full = os.path.join(walk_root, fname)
+                if os.path.islink(full) and not os.path.exists(full):  # dangling, or a loop of links
+                    problems.rows.append((full, f"symbolic link that leads nowhere (-> {os.readlink(full)}: "
+                                                "dangling or a loop)"))
+                    continue
                 if not is_image_name(fname):
                     problems.rows.append((full, "not an image extension"))
                     continue

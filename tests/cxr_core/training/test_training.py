@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from cxr_core.config.experiment import TrainConfig, OptimizerConfig
-from cxr_core.training.fit import class_weights, fit_split, make_optimizer
+from cxr_core.training.fit import class_weights, fit_split
+from cxr_core.training.optimizers import make_optimizer
 
 
 def _tiny_model():
