@@ -31,6 +31,10 @@ import pandas as pd
 
 from cxr_core.atomic_files import atomic_path, atomic_write_text
 
+#: The ``source`` of every synthetic sample: reports see from it that a run's numbers are not comparable
+#: to published ones.
+SYNTHETIC_SOURCE = "synthetic"
+
 PATTERNS = ("haze", "clear", "white_lung", "dots")
 #: The default class names: the patterns themselves.
 CLASSES = PATTERNS
@@ -165,7 +169,7 @@ def make_synthetic_dataset(out_dir: str | Path, *, per_class: int = 24, size: in
                 raise RuntimeError(f"could not encode {rel}")
             with atomic_path(out / rel) as tmp:
                 tmp.write_bytes(buf.tobytes())
-            rows.append({"path": rel, "label": label, "patient_id": patient, "source": "synthetic"})
+            rows.append({"path": rel, "label": label, "patient_id": patient, "source": SYNTHETIC_SOURCE})
     atomic_write_text(out / "README.md", README.format(seed=seed, features=describe_classes(names), n=len(rows), per_class=per_class))
     with atomic_path(manifest) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)

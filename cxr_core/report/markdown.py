@@ -174,8 +174,11 @@ def write_run_report(run_dir: str | os.PathLike, config: Mapping,
     key, selection = resolve_published_key(_published_key(published, config), config)
     pub = published_table(key) if key else None
     pub_folds = pub_class = pub_other = None
-    summary_key = key if _layout_of(key) is not None else None
-    if pub is not None and summary_key is None:
+    reference_only = config.get("reference_only")  # a smoke or synthetic run: the published table apart
+    summary_key = key if _layout_of(key) is not None and not reference_only else None
+    if reference_only and pub is not None:
+        pub_other = pub
+    elif pub is not None and summary_key is None:
         if pub.attrs["layout"] == "folds":
             pub_folds = pub
             if pub.attrs.get("companion"):
@@ -267,8 +270,13 @@ def write_run_report(run_dir: str | os.PathLike, config: Mapping,
     md.append(_md_section("Class-wise results", body))
 
     if pub_other is not None:
-        md.append(_md_section(f"Published reference ({key})",
-                              to_markdown(pub_other) + "\n" + _source_line(pub_other)))
+        heading = f"Published reference ({key})"
+        lead = ""
+        if reference_only:
+            heading += ": for reference only"
+            lead = (f"**For reference only: this run is {reference_only}.** Its numbers say nothing about the "
+                    "paper's, so they are not set beside them (no diff, no 'differs').\n\n")
+        md.append(_md_section(heading, lead + to_markdown(pub_other) + "\n" + _source_line(pub_other)))
 
     ci = pooled.ci
     if len(ci):

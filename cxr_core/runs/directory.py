@@ -250,5 +250,29 @@ def summarize_runs(run_dirs: Sequence[str | Path], out_dir: str | Path | None = 
         write_provenance(out, run_dirs=[str(Path(rd).resolve()) for rd in run_dirs])
     if run_notes:
         cfg["run_notes"] = run_notes  # what actually ran (e.g. mixed_float16_on_gpu resolved), listed in the report
+    not_comparable = _not_comparable(record, run_dirs)
+    if not_comparable:
+        cfg["reference_only"] = not_comparable
     published = (cfg.get("published") or {}).get("table")
     return Path(write_run_report(out, cfg, per_fold, published, n_boot=n_boot, seed=seed))
+
+
+def _not_comparable(record: dict, run_dirs: Sequence[str | Path]) -> str | None:
+    """Why the run's numbers must not stand beside the published ones: ``"a SMOKE run on DATA"`` or ``"a
+    run on SYNTHETIC images (DATA)"``; None for a real run."""
+    from cxr_core.data.synthetic import SYNTHETIC_SOURCE
+
+    data = ((record.get("config") or {}).get("data") or {}).get("source") or "its data"
+    sources: set[str] = set()
+    for rd in run_dirs:
+        samples = Path(rd) / "samples.csv"
+        if samples.is_file():
+            frame = pd.read_csv(samples, dtype=str, keep_default_na=False)
+            if "source" in frame.columns:
+                sources |= set(frame["source"])
+    synthetic = bool(sources) and sources <= {SYNTHETIC_SOURCE}
+    if record.get("smoke"):
+        return f"a SMOKE run ({'SYNTHETIC images, ' if synthetic else ''}{data})"
+    if synthetic:
+        return f"a run on SYNTHETIC images ({data})"
+    return None

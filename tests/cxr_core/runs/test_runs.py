@@ -94,3 +94,25 @@ def test_a_resume_with_another_config_is_refused_before_any_download(cfg, tmp_pa
     with pytest.raises(RunDirectoryError, match=r"train\.batch_size: 10 -> 3"):
         protocol_run.run_protocol(replace(cfg, {"train": {"batch_size": 3}, "data": {"source": str(tmp_path)}}),
                                   tmp_path)
+
+
+def test_a_smoke_run_shows_the_published_table_apart_for_reference_only(cfg, tmp_path):
+    from cxr_core.runs.directory import summarize_runs
+
+    table = synthetic_table({"covid": 4, "normal": 4, "pneumonia_bac": 4, "pneumonia_vir": 4})
+    probs = np.random.default_rng(0).dirichlet(np.ones(4), size=len(table))
+    runs = {}
+    for name, is_smoke in (("real", False), ("smoke", True)):
+        runs[name] = tmp_path / name
+        write_run_config(runs[name], cfg, table, smoke=is_smoke)
+        for k in (0, 1):
+            (runs[name] / f"fold_{k}").mkdir(parents=True)
+            predictions_frame(table, probs).to_csv(runs[name] / f"fold_{k}" / "predictions.csv", index=False)
+    assert "for reference only" not in summarize_runs([runs["real"]]).read_text()
+    smoke = runs["smoke"]
+    text = summarize_runs([smoke]).read_text()
+    assert "## Published reference (coronet/table3): for reference only" in text
+    assert "this run is a SMOKE run" in text
+    per_fold = text.split("## Per-fold results")[1].split("## ")[0]
+    assert "published" not in per_fold.lower() and "diff" not in per_fold.lower()
+    assert not (smoke / "published_comparison.csv").exists()
