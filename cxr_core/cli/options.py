@@ -95,8 +95,11 @@ def inference_model(args):
     )
     if inference.run_model is not None:
         size = "x".join(map(str, inference.cfg.preprocess.image_size))
+        notes = [text for flag, text in ((inference.run_model.smoke, "SMOKE run"),
+                                         (inference.run_model.synthetic, "trained on SYNTHETIC drawings, not X-rays"))
+                 if flag]
         log.info("model: %s, input %s, classes %s%s", inference.run_model.description, size,
-                 ",".join(inference.class_names), " (SMOKE run)" if inference.run_model.smoke else "")
+                 ",".join(inference.class_names), f" ({'; '.join(notes)})" if notes else "")
     return inference
 
 

@@ -45,6 +45,8 @@ class RunModel:
     smoke: bool = False
     ensemble_weights: tuple[tuple[int, Path], ...] = ()
     """``((fold, selected weights), ...)`` of the fold ensemble; empty for one fold."""
+    synthetic: bool = False
+    """Every training sample was a SYNTHETIC drawing (``samples.csv`` source), as in ``covid-cxr demo``."""
 
     @property
     def description(self) -> str:
@@ -138,7 +140,7 @@ def run_model(run: str | Path, fold: int | None = None, overrides: Mapping | Non
     names = tuple(record.get("class_names") or cfg.data.class_names or ())
     if fold is None and n != 1 and ensemble and folds:
         return RunModel(run_dir, None, next(iter(folds.values())), cfg, names, bool(record.get("smoke")),
-                        ensemble_weights=tuple(folds.items()))
+                        ensemble_weights=tuple(folds.items()), synthetic=_trained_on_synthetic(run_dir))
     if fold is None:
         if n != 1:
             raise RunDirectoryError(
@@ -150,7 +152,20 @@ def run_model(run: str | Path, fold: int | None = None, overrides: Mapping | Non
     if fold not in folds:
         raise RunDirectoryError(f"--fold {fold}: fold {fold} of run {run_dir} has not finished (no predictions.csv "
                                 f"or no selected weights); finished folds: {listing}")
-    return RunModel(run_dir, fold, folds[fold], cfg, names, bool(record.get("smoke")))
+    return RunModel(run_dir, fold, folds[fold], cfg, names, bool(record.get("smoke")),
+                    synthetic=_trained_on_synthetic(run_dir))
+
+
+def _trained_on_synthetic(run_dir: Path) -> bool:
+    import pandas as pd
+
+    from cxr_core.data.synthetic import SYNTHETIC_SOURCE
+
+    samples = Path(run_dir) / "samples.csv"
+    if not samples.is_file():
+        return False
+    sources = pd.read_csv(samples, dtype=str, keep_default_na=False).get("source")
+    return sources is not None and len(sources) > 0 and bool((sources == SYNTHETIC_SOURCE).all())
 
 
 def fold_ensemble(models: list, folds: list[int] | None = None, name: str = "fold_ensemble"):
