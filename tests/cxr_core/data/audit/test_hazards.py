@@ -1,0 +1,62 @@
+"""The cheap per-run hazard checks say exactly what they checked (issue 17, section 1)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cxr_core.data.audit.hazards import cheap_checks
+from cxr_core.data.tables.sample_table import table_from_rows
+
+LONG_PATIENT = "actualmed-ANON170-with-a-long-patient-identifier"
+
+
+def _table(patients, labels=None):
+    labels = labels or ["covid", "normal"] * (len(patients) // 2)
+    rows = [{"sample_id": f"s{i}.png", "path": f"/nowhere/s{i}.png", "label": lab, "patient_id": p}
+            for i, (p, lab) in enumerate(zip(patients, labels))]
+    return table_from_rows(rows, ("covid", "normal"))
+
+
+def _distinct_hashes(n):
+    return [f"{i:064x}" for i in range(n)]
+
+
+def test_blank_patient_ids_are_counted_not_called_leak_free():
+    table = _table(["p1", "p2", None, "p4", None, "p6"])
+    roles = ["train", "train", "train", "test", "test", "test"]
+    report = cheap_checks(table, {0: roles}, hashes=_distinct_hashes(6))
+    md = report.markdown()
+    assert "no duplicate file or patient on both sides" not in md
+    assert "2 samples have none" in md and "4 of 6 samples with a patient id" in md
+    assert any("2 of 6 samples have no patient id" in w for w in report.warnings)
+
+
+def test_without_any_patient_id_the_report_says_not_checked():
+    table = _table([None] * 4)
+    md = cheap_checks(table, {0: ["train", "train", "test", "test"]}, hashes=_distinct_hashes(4)).markdown()
+    assert "no duplicate file or patient on both sides" not in md
+    assert "NOT CHECKED: none of the 4 samples has a patient id" in md
+
+
+def test_every_id_and_splits_checked_says_no_overlap():
+    table = _table(["p1", "p2", "p3", "p4"])
+    md = cheap_checks(table, {0: ["train", "train", "test", "test"]}, hashes=_distinct_hashes(4)).markdown()
+    assert "no duplicate file or patient on both sides of any split" in md
+    assert "checked (all 4 samples have a patient id)" in md
+    md_no_split = cheap_checks(table, None, hashes=_distinct_hashes(4)).markdown()
+    assert "no duplicate file or patient" not in md_no_split and "no splits were given" in md_no_split
+
+
+def test_patient_keys_are_never_cut():
+    table = _table([LONG_PATIENT, LONG_PATIENT, "p3", "p4"], ["covid", "covid", "normal", "normal"])
+    report = cheap_checks(table, {0: ["train", "test", "train", "test"]}, hashes=_distinct_hashes(4))
+    assert f"| 0 | patient | {LONG_PATIENT} | train+test |" in report.markdown()
+
+
+def test_groups_under_two_labels_are_named():
+    table = _table(["p1", "p2", "p3", "p3"], ["covid", "normal", "covid", "normal"])
+    hashes = _distinct_hashes(4)
+    hashes[1] = hashes[0]  # s0 (covid) and s1 (normal): the same bytes under two labels
+    report = cheap_checks(table, {0: np.array(["train", "train", "test", "test"])}, hashes=hashes)
+    assert any("identical files carry two labels: s0.png, s1.png (covid / normal)" in w for w in report.warnings)
+    assert "1 patients have images under two labels: p3 (covid / normal)" in report.markdown()
