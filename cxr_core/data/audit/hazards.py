@@ -282,22 +282,43 @@ def run_hazard_checks(table, splits, run_dir, sources: Sequence[str | None] = ()
 
 def require_patient_ids(protocol, table, where: str = "protocol.group_by_patient") -> None:
     """Stop a run whose config promises patient-disjoint splits (``protocol.group_by_patient: true``)
-    when the data carry no patient id at all, instead of silently splitting image by image.
+    when some or all rows carry no patient id, instead of silently splitting those image by image.
 
     Only a protocol that draws a split is concerned (k-fold, holdout, or an ``inner_split``
-    validation part); a fixed split with its test fold as validation draws nothing.
+    validation part); a fixed split with its test fold as validation draws nothing. With
+    ``protocol.blank_patient_ids: own_group`` rows without an id (when some rows have one) become
+    their own group, with a WARNING naming the count.
 
     Raises:
-        ValueError: naming the option and the ways to give patient ids.
+        ValueError: no patient id at all (naming the option and the ways to give ids), or some blank
+            ids (naming the count, the first rows and the option that accepts them).
     """
     draws = protocol.kind in ("kfold", "holdout") or protocol.validation == "inner_split"
-    if protocol.group_by_patient is not True or not draws or table.groups is not None:
+    if protocol.group_by_patient is not True or not draws:
+        return
+    blank = table.frame["patient_id"].isna().to_numpy()
+    if not blank.any():
+        return
+    if blank.all():
+        raise ValueError(
+            f"{where} is true (patient-disjoint splits, e.g. a leak_free preset), but none of the {len(table)} "
+            "samples has a patient id, so the split could only be drawn image by image. Give data that carry "
+            "patient ids: a CSV manifest with a patient_id column (covid-cxr data build writes DIR/MANIFEST.csv), "
+            "a class-folder tree with such a MANIFEST.csv beside its folders, or a data.format whose reader derives "
+            "them from the file names (a model family's reader, e.g. for folders of personN_bacteria_M / IM-xxxx "
+            "files); or accept image-level splits with --set protocol.group_by_patient=false"
+        )
+    n = int(blank.sum())
+    rows = np.flatnonzero(blank)
+    first = ", ".join(str(table.frame["sample_id"].iloc[i]) for i in rows[:5]) + (" ..." if n > 5 else "")
+    if getattr(protocol, "blank_patient_ids", "error") == "own_group":
+        log.warning("%s: %d of %d samples have no patient id; each is its own group (protocol.blank_patient_ids: "
+                    "own_group), so a patient among them may still be on both sides of a split (first: %s)",
+                    where, n, len(table), first)
         return
     raise ValueError(
-        f"{where} is true (patient-disjoint splits, e.g. a leak_free preset), but none of the {len(table)} "
-        "samples has a patient id, so the split could only be drawn image by image. Give data that carry "
-        "patient ids: a CSV manifest with a patient_id column (covid-cxr data build writes DIR/MANIFEST.csv: "
-        "--data DIR/MANIFEST.csv), or a data.format whose reader derives them from the file names (a model "
-        "family's reader, e.g. for folders of personN_bacteria_M / IM-xxxx files); or accept image-level splits "
-        "with --set protocol.group_by_patient=false"
+        f"{where} is true (patient-disjoint splits), but {n} of the {len(table)} samples have no patient id "
+        f"(first: {first}); a patient among them could land on both sides of a split. Fill their patient_id, "
+        "or make each its own group with --set protocol.blank_patient_ids=own_group (a WARNING gives the count), "
+        "or accept image-level splits with --set protocol.group_by_patient=false"
     )

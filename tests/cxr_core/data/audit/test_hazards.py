@@ -60,3 +60,21 @@ def test_groups_under_two_labels_are_named():
     report = cheap_checks(table, {0: np.array(["train", "train", "test", "test"])}, hashes=hashes)
     assert any("identical files carry two labels: s0.png, s1.png (covid / normal)" in w for w in report.warnings)
     assert "1 patients have images under two labels: p3 (covid / normal)" in report.markdown()
+
+
+def test_group_by_patient_stops_on_blank_ids_or_warns_when_told(caplog):
+    import dataclasses
+
+    import pytest
+
+    from cxr_core.config.experiment import ExperimentConfig
+    from cxr_core.data.audit.hazards import require_patient_ids
+
+    proto = ExperimentConfig().protocol  # kfold, group_by_patient: true, blank_patient_ids: error
+    table = _table(["p1", None, "p3", None, "p5", "p6"])
+    with pytest.raises(ValueError, match=r"2 of the 6 samples have no patient id \(first: s1.png, s3.png\).*"
+                                         r"--set protocol.blank_patient_ids=own_group"):
+        require_patient_ids(proto, table)
+    require_patient_ids(dataclasses.replace(proto, blank_patient_ids="own_group"), table)
+    assert "2 of 6 samples have no patient id; each is its own group" in caplog.text
+    require_patient_ids(dataclasses.replace(proto, group_by_patient=False), table)  # image-level: nothing to say
