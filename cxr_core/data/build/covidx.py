@@ -31,6 +31,7 @@ from typing import Mapping, Sequence
 
 from cxr_core.data.build.assemble import BuildItem, BuildPlan
 from cxr_core.data.build.layout import SourceError, safe_relative_name
+from cxr_core.data.tables.patient_ids import covidx_patient_id
 from cxr_core.data.build.sources import index_files_by_name
 
 COVIDX_LABELS = ("normal", "pneumonia", "COVID-19", "positive", "negative")
@@ -163,6 +164,6 @@ def plan_covidx(recipe: str, split_files: Sequence[Path], sources: Mapping[str, 
             convert = "dicom_png" if path.suffix.lower() == ".dcm" else "gray_png" if src == "radiography" else None
             plan.items.append(BuildItem(dest=dest, label=row.label, source=src, source_file=str(path),
                                         source_path=path.relative_to(sources[src]).as_posix(),
-                                        patient_id=row.patient_id or None, subset=subset, convert=convert))
+                                        patient_id=covidx_patient_id(row.patient_id, row.source), subset=subset, convert=convert))
             placed[dest] = (row.label, where)
     return plan

@@ -42,6 +42,7 @@ import re
 from pathlib import Path
 from typing import Callable
 
+from cxr_core.data.tables.patient_ids import figure1_patient_id, ieee8023_patient_id
 from cxr_core.data.build.layout import (
     JUNK_DIRS,
     SourceError,
@@ -93,7 +94,7 @@ def read_ieee8023(root) -> SourceSamples:
             skipped.append((str(path), f"file not found: {folder}/{name} (line {line})"))
             continue
         label = "COVID-19" if "COVID-19" in parts else parts[-1] if "/" in finding else parts[0]
-        out.append({"path": str(path), "label": label, "patient_id": f"ieee8023-{r['patientid']}",
+        out.append({"path": str(path), "label": label, "patient_id": ieee8023_patient_id(r["patientid"]),
                     "source": "ieee8023", "source_path": rel_posix(path, root), "finding": finding,
                     "view": r.get("view", ""), "modality": modality or "X-ray", "offset": r.get("offset", ""),
                     "line": line})
@@ -249,7 +250,8 @@ def _read_agchung(root, source: str) -> SourceSamples:
         if not path.is_file():
             skipped.append((str(path), f"file not found: images/{path.name} (line {line})"))
             continue
-        out.append({"path": str(path), "label": finding.split(",")[0].strip(), "patient_id": f"{source}-{r['patientid']}",
+        patient = figure1_patient_id(r["patientid"]) if source == "figure1" else r["patientid"]
+        out.append({"path": str(path), "label": finding.split(",")[0].strip(), "patient_id": f"{source}-{patient}",
                     "source": source, "source_path": rel_posix(path, root), "finding": finding, "view": r.get("view", ""),
                     "line": line})
     return make_samples(source, root, out, skipped, f"metadata.csv ({file_column or 'patientid + .jpg/.png'}) + images/")
