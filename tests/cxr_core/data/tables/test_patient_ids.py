@@ -7,16 +7,11 @@ import pytest
 from cxr_core.data.build.covidx import read_covidx_rows
 from cxr_core.data.tables.covidx import read_covidx_split
 from cxr_core.data.tables.patient_ids import covidx_patient_id, figure1_patient_id, ieee8023_patient_id
-from tests.references import SHARED_DATA
-
-LABELS = SHARED_DATA / "sources" / "COVID-Net" / "labels"
 
 
 @pytest.fixture(scope="module")
-def labels_dir(shared_data):
-    if not (LABELS / "train_COVIDx9A.txt").is_file():
-        pytest.skip(f"COVID-Net split files not found at {LABELS}")
-    return LABELS
+def labels_dir(real_sources):
+    return real_sources / "COVID-Net" / "labels"
 
 
 def test_figure1_letters_are_one_patient_on_the_real_split_file(labels_dir):
