@@ -39,8 +39,13 @@ def seen_by_fold(run_model, table) -> dict[str, int]:
 
 
 def seen_warning(run_model, table) -> str | None:
-    """The warning ``evaluate`` prints when its data include the fold's training or validation images."""
-    seen = seen_by_fold(run_model, table)
+    """The warning ``evaluate`` prints when its data include the fold's training or validation images
+    (a run without ``splits/fold_k.csv`` gets a warning saying the check could not be made)."""
+    try:
+        seen = seen_by_fold(run_model, table)
+    except FileNotFoundError:
+        return (f"WARNING: {split_path(run_model.run_dir, run_model.fold)} not found: cannot tell whether the "
+                f"evaluated images trained fold {run_model.fold}")
     if not any(seen.values()):
         return None
     return (f"WARNING: {seen['train']} training and {seen['val']} validation images of fold {run_model.fold} of "
