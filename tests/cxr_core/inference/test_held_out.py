@@ -39,3 +39,23 @@ def test_evaluate_on_the_folds_own_images_warns_and_split_test_is_exact(smoke_ru
     assert "WARNING" not in capsys.readouterr().err
     predicted = pd.read_csv(next((root / "ev_test").glob("predictions*.csv")), dtype=str)
     assert sorted(predicted["sample_id"]) == sorted(split.loc[split["role"] == "test", "sample_id"])
+
+
+def test_seen_by_fold_and_fold_test_rows_match_sample_id_and_label(tmp_path):
+    from types import SimpleNamespace
+
+    from cxr_core.data.tables.sample_table import table_from_rows
+    from cxr_core.inference.held_out import fold_test_rows, seen_warning
+
+    (tmp_path / "splits").mkdir()
+    pd.DataFrame({"sample_id": ["a/1.png", "a/2.png", "b/3.png", "b/4.png"], "label": ["a", "a", "b", "b"],
+                  "patient_id": ["", "", "", ""], "role": ["train", "val", "test", "test"]}
+                 ).to_csv(tmp_path / "splits" / "fold_2.csv", index=False)
+    run = SimpleNamespace(run_dir=tmp_path, fold=2)
+    rows = [{"sample_id": s, "path": f"/x/{s}", "label": s[0]} for s in ("a/1.png", "a/2.png", "b/3.png", "b/4.png")]
+    table = table_from_rows(rows, ("a", "b"))
+    assert seen_warning(run, table).startswith("WARNING: 1 training and 1 validation images of fold 2")
+    assert seen_warning(run, table.subset([2, 3])) is None
+    assert fold_test_rows(run, table).frame["sample_id"].tolist() == ["b/3.png", "b/4.png"]
+    with pytest.raises(ValueError, match=r"1 of the 2 test images of fold 2 .* \(first: b/4.png\)"):
+        fold_test_rows(run, table.subset([0, 1, 2]))
