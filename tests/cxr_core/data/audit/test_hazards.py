@@ -78,3 +78,24 @@ def test_group_by_patient_stops_on_blank_ids_or_warns_when_told(caplog):
     require_patient_ids(dataclasses.replace(proto, blank_patient_ids="own_group"), table)
     assert "2 of 6 samples have no patient id; each is its own group" in caplog.text
     require_patient_ids(dataclasses.replace(proto, group_by_patient=False), table)  # image-level: nothing to say
+
+
+def test_readme_smoke_data_is_checked_by_patient(cxr4_mini):
+    """The README's smoke data (class folders + MANIFEST.csv): the hazards see the manifest's patients, and the
+    leaks of an image-level 4-fold split (the paper preset's) are those counted from MANIFEST.csv directly."""
+    import pandas as pd
+
+    from cxr_core.data.tables.readers import read_samples
+    from cxr_core.protocol.splits import kfold_assignments
+
+    table = read_samples(cxr4_mini)
+    folds = kfold_assignments(table, 4, 42, group_by_patient=False)
+    roles = {k: np.where(folds == k, "test", "train") for k in range(4)}
+    report = cheap_checks(table, roles, hashes=_distinct_hashes(len(table)))
+    manifest = pd.read_csv(cxr4_mini / "MANIFEST.csv", dtype=str)
+    patient_of = dict(zip(manifest["path"], manifest["patient_id"]))
+    fold_of = pd.Series(folds, index=table.frame["sample_id"].map(patient_of))
+    expected = sum(int((fold_of.groupby(level=0).apply(lambda f, k=k: (f == k).any() and (f != k).any())).sum())
+                   for k in range(4))
+    assert expected > 0 and (report.leaks["kind"] == "patient").sum() == expected
+    assert "checked (all 192 samples have a patient id)" in report.markdown()
