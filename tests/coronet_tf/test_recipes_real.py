@@ -72,6 +72,8 @@ def test_coronet_build_on_the_real_sources_gives_table_i(real_sources, tmp_path,
     for label, n in TABLE_I_COUNTS.items():
         assert f"  {label}: {n}\n" in console
     assert console.rstrip().endswith("every class has its published count")
+    assert "  000001-24.jpg: file named by two patients: 285 (line 553, kept) and 339 (line 655)\n" in console
+    assert "no metadata.csv row names this file" in console
     md = (out / "BUILD.md").read_text()
     assert "view 'L' is not frontal (metadata.csv line " in md
     assert "file named by two patients" in md and "no metadata.csv row names this file" in md

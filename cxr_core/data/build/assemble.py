@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -329,19 +330,28 @@ def empty_parts(plan: BuildPlan, manifest: pd.DataFrame) -> list[str]:
     return out
 
 
+#: Reasons whose entries the console lists one by one (the rest only counted): they need a person's look.
+LISTED_ON_CONSOLE = ("file named by two patients", "no metadata.csv row names this file")
+
+
 def console_summary(plan: BuildPlan, manifest: pd.DataFrame) -> list[str]:
     """The lines ``covid-cxr data build`` ends with: what is empty, entries not used, and the shortfall
     against the expected counts (published, or the split files' own), one line per class short."""
     lines = [f"EMPTY: {e}" for e in empty_parts(plan, manifest)]
     if plan.skipped:
-        reasons: dict[str, int] = {}
-        for _, _, why in plan.skipped:
-            key = why.split(":")[0].split(" (")[0]
-            reasons[key] = reasons.get(key, 0) + 1
-        top = sorted(reasons.items(), key=lambda kv: -kv[1])
+        reasons: dict[str, list[tuple[str, str]]] = {}
+        for _, where, why in plan.skipped:
+            key = re.sub(r"'[^']*'", "'...'", why.split(":")[0].split(" (")[0])
+            reasons.setdefault(key, []).append((where, why))
+        top = sorted(reasons.items(), key=lambda kv: -len(kv[1]))
         lines.append(f"not used: {len(plan.skipped)} source entries ("
-                     + ", ".join(f"{n} {why}" for why, n in top[:6]) + (", ..." if len(top) > 6 else "")
+                     + ", ".join(f"{len(v)} {why}" for why, v in top[:8]) + (", ..." if len(top) > 8 else "")
                      + "); every one is listed in BUILD.md")
+        for key in LISTED_ON_CONSOLE:
+            for where, why in reasons.get(key, [])[:10]:
+                lines.append(f"  {Path(where).name}: {why}")
+            if len(reasons.get(key, [])) > 10:
+                lines.append(f"  ... {len(reasons[key]) - 10} more ({key})")
     short = [(subset, label, n, pub) for subset, label, n, pub, _ in count_rows(plan, manifest)
              if pub is not None and n != pub]
     if not plan.published:

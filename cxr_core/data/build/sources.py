@@ -114,7 +114,7 @@ def read_ieee8023(root) -> SourceSamples:
     for folder in sorted(f for f in folders if f.is_dir()):
         for f in sorted(folder.iterdir()):
             if f.is_file() and f not in named and is_image_file(f):
-                skipped.append((str(f), f"no metadata.csv row names this file ({rel_posix(f, root)})"))
+                skipped.append((str(f), "no metadata.csv row names this file"))
     layout = ("metadata.csv with modality/folder columns (2020-05 or later)" if has_modality
               else "early metadata.csv (no modality column; CT rows by view=CT)")
     return make_samples("ieee8023", root, out, skipped, layout)
