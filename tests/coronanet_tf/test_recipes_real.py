@@ -29,6 +29,7 @@ def _plan(real_sources, *names):
     return FAMILY.recipes["covidx"].plan(inputs)
 
 
+@pytest.mark.slow
 def test_expected_counts_are_the_split_files_own(real_sources):
     labels = real_sources / "COVID-Net" / "labels"
     plan = _plan(real_sources, "train_COVIDx9A.txt", "test_COVIDx9A.txt")
