@@ -51,8 +51,10 @@ def coronet_pool(inputs: RecipeInputs, plan: BuildPlan) -> pd.DataFrame:
     frame = covid.frame
     not_covid = frame[frame["label"] != "COVID-19"]
     lateral = frame[(frame["label"] == "COVID-19") & ~frame["view"].isin(FRONTAL_VIEWS)]
-    plan.skipped += [("ieee8023", r.path, f"finding {r.label!r} is not COVID-19") for r in not_covid.itertuples()]
-    plan.skipped += [("ieee8023", r.path, f"view {r.view!r} is not frontal") for r in lateral.itertuples()]
+    plan.skipped += [("ieee8023", r.path, f"finding {r.label!r} is not COVID-19 (metadata.csv line {r.line})")
+                     for r in not_covid.itertuples()]
+    plan.skipped += [("ieee8023", r.path, f"view {r.view!r} is not frontal (metadata.csv line {r.line})")
+                     for r in lateral.itertuples()]
     covid_rows = frame[(frame["label"] == "COVID-19") & frame["view"].isin(FRONTAL_VIEWS)]
     return pd.concat([covid_rows, kermany.frame], ignore_index=True)
 

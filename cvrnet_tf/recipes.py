@@ -59,9 +59,9 @@ def plan_dataset1(inputs: RecipeInputs) -> BuildPlan:
     plan.add_source_skips(covid)
     plan.add_source_skips(kermany)
     f = covid.frame
-    plan.skipped += [("ieee8023", r.path, f"finding {r.label!r} is not COVID-19")
+    plan.skipped += [("ieee8023", r.path, f"finding {r.label!r} is not COVID-19 (metadata.csv line {r.line})")
                      for r in f[f["label"] != "COVID-19"].itertuples()]
-    plan.skipped += [("ieee8023", r.path, f"view {r.view!r} is not frontal")
+    plan.skipped += [("ieee8023", r.path, f"view {r.view!r} is not frontal (metadata.csv line {r.line})")
                      for r in f[(f["label"] == "COVID-19") & ~f["view"].isin(FRONTAL_VIEWS)].itertuples()]
     ncp = f[(f["label"] == "COVID-19") & f["view"].isin(FRONTAL_VIEWS)]
     if inputs.counts == "published":

@@ -37,6 +37,16 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def real_sources(shared_data: Path) -> Path:
+    """``../shared/data/sources``: the real public sources in their download layouts (never copied into the repo)."""
+    root = shared_data / "sources"
+    needed = ("covid-chestxray-dataset/metadata.csv", "kermany-224/chest_xray/train", "COVID-Net/labels/train_COVIDx.txt")
+    if not all((root / n).exists() for n in needed):
+        unavailable(f"real public sources not found at {root} (expected {', '.join(needed)}); CI always has them")
+    return root
+
+
+@pytest.fixture(scope="session")
 def cxr4_mini(shared_data: Path) -> Path:
     return shared_data / "cxr4-mini"
 

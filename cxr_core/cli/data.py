@@ -54,6 +54,8 @@ def cmd_data_build(args) -> int:
     print(f"wrote {len(manifest)} files into {args.out} (MANIFEST.csv, BUILD.md)")
     for (subset, label), n in counts.items():
         print(f"  {subset + '/' if subset else ''}{label}: {n}")
+    for line in manifest.attrs.get("summary", ()):
+        print(line)
     return 0
 
 

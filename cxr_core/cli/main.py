@@ -117,9 +117,30 @@ def cmd_evaluate(args) -> int:
     from cxr_core.report.predictions import write_evaluation
 
     inference = inference_model(args)
-    table = evaluation_samples(inference, args.data, image_dir=args.image_dir, skip_bad=args.skip_bad)
+    run_model = inference.run_model
+    if args.split == "test" and (run_model is None or run_model.fold is None):
+        raise ValueError("--split test needs --run RUN_DIR (and --fold K for a k-fold run: the held-out images of "
+                         "one fold)")
+    data = args.data
+    if data is None:
+        if args.split != "test":
+            raise ValueError("give --data DATA (labelled images), or --split test with --run to evaluate a fold's "
+                             "held-out images")
+        data = run_model.config.data.test_source if run_model.config.protocol.kind == "fixed_split" \
+            else run_model.config.data.source
+    table = evaluation_samples(inference, data, image_dir=args.image_dir, skip_bad=args.skip_bad)
     for _, row in table.skipped.iterrows():
         print(f"SKIPPED {row['path']}: {row['reason']}", file=sys.stderr)
+    if run_model is not None:
+        from cxr_core.inference.held_out import fold_test_rows, seen_warning
+
+        if args.split == "test":
+            table = fold_test_rows(run_model, table)
+            log.info("--split test: the %d held-out test images of fold %d", len(table), run_model.fold)
+        else:
+            warning = seen_warning(run_model, table)
+            if warning:
+                print(warning, file=sys.stderr)
     log.info("evaluating %d images (%d skipped)", len(table), len(table.skipped))
     probs = predict_table(inference, table, batch_size=evaluation_setting(args, inference, "batch_size"))
     # the bootstrap of the run's own report (cxr_core.runs.directory.summarize_runs): evaluation.n_bootstrap and seed
@@ -127,10 +148,10 @@ def cmd_evaluate(args) -> int:
         f"{inference.family.name}, weights {getattr(args, 'weights', None) or '-'}")
     result = write_evaluation(Path(args.out), table, probs, n_boot=evaluation_setting(args, inference, "n_bootstrap"),
                               seed=inference.cfg.evaluation.seed,
-                              notes=[f"model: {model}", f"data: {args.data}"])
+                              notes=[f"model: {model}", f"data: {data}"])
     from cxr_core.runs.provenance import evaluation_provenance
 
-    evaluation_provenance(args.out, inference, args.data)  # versions, devices, sha256 of the weights read
+    evaluation_provenance(args.out, inference, data)  # versions, devices, sha256 of the weights read
     log.info("per class:\n%s", result.per_class.round(4).to_string())
     log.info("accuracy %.4f on %d images; tables in %s", result.accuracy, len(table), args.out)
     print_count(args, len(table), "evaluated", len(table.skipped))
@@ -245,7 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("evaluate", help="metrics tables for a labelled folder, manifest or split file",
             description="Predict a labelled dataset and write metrics (CSV + Markdown), CIs and confusion matrices.")
     add_inference_options(p)
-    p.add_argument("--data", required=True, help="labelled data: class-per-folder directory, CSV manifest or COVIDx split file")
+    p.add_argument("--data", help="labelled data: class-per-folder directory, CSV manifest or COVIDx split file "
+                   "(with --split test: default the run's own data)")
+    p.add_argument("--split", choices=("all", "test"), default="all",
+                   help="all: every image of --data (a WARNING counts the fold's training / validation images among "
+                        "them); test: exactly the held-out test images of --run's --fold")
     p.add_argument("--image-dir", help="image folder of a COVIDx split file")
     p.add_argument("--out", default="evaluation", help="output folder (default evaluation)")
     p.add_argument("--n-bootstrap", type=int, help="bootstrap resamples for 95%% CIs (default: the run's / config's / "

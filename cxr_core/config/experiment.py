@@ -177,6 +177,9 @@ class ProtocolConfig:
     n_folds: PositiveInt = 4
     split_style: Literal["stratified", "authors_contiguous", "keras_validation_split"] = "stratified"
     group_by_patient: bool = True
+    # With group_by_patient: rows whose patient_id is blank stop the run (error, naming the count and the first
+    # rows), or each becomes its own group with a WARNING naming the count (own_group).
+    blank_patient_ids: Literal["error", "own_group"] = "error"
     # test_fold: validate on the test rows; inner_split: a part of the training rows; validation_source:
     # the separate data.validation_source (fixed_split only); none: no validation data.
     validation: Literal["test_fold", "inner_split", "validation_source", "none"] = "test_fold"

@@ -285,6 +285,12 @@ def fit_fold(cfg: ExperimentConfig, train_table, val_table, fold: int, out_dir: 
         log.info("fold %d: train.steps_mode %s: %d steps per epoch, %s validation steps", fold,
                  train_cfg.steps_mode, steps_per_epoch, validation_steps)
 
+    if validation_steps and n_val > validation_steps * train_cfg.batch_size:
+        log.warning("fold %d: each epoch's validation metric covers %d batch(es) of %d (%d of %d validation images; "
+                    "train.validation_steps %d; --smoke sets 1), not the whole validation fold; the test predictions "
+                    "cover every test image", fold, validation_steps, -(-n_val // train_cfg.batch_size),
+                    validation_steps * train_cfg.batch_size, n_val, validation_steps)
+
     def plan(first_epoch: int):
         return keras2_fit_plan(train_cfg.steps_mode, len(train_table), n_val, train_cfg.batch_size,
                                train_cfg.epochs, first_epoch, seed)

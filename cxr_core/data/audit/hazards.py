@@ -61,6 +61,11 @@ class HazardReport:
     single_source: dict[str, str] = field(default_factory=dict)
     has_patient_ids: bool = False
     hash_origin: str = "SHA-256 of the file bytes"
+    n_samples: int = 0
+    n_without_patient: int = 0
+    splits_checked: bool = False
+    mixed_labels: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["kind", "key", "labels", "samples"]))
+    """Byte-identical groups and patients whose samples carry more than one label (one row each)."""
 
     @property
     def warnings(self) -> list[str]:
@@ -71,9 +76,32 @@ class HazardReport:
             if len(part):
                 folds = ", ".join(str(f) for f in sorted(part["fold"].unique(), key=str))
                 out.append(f"{len(part)} cases of {what} on both sides of a split (folds {folds})")
+        if self.splits_checked and self.has_patient_ids and self.n_without_patient:
+            out.append(f"{self.n_without_patient} of {self.n_samples} samples have no patient id: patient "
+                       "overlap is not checked for them")
+        same_file = self.mixed_labels[self.mixed_labels["kind"] == "duplicate"]
+        if len(same_file):
+            out.append(f"{len(same_file)} groups of identical files carry two labels: "
+                       + "; ".join(f"{', '.join(r.samples)} ({' / '.join(r.labels)})"
+                                   for r in same_file.head(3).itertuples(index=False))
+                       + (f" (+{len(same_file) - 3} more)" if len(same_file) > 3 else ""))
         for cls, src in self.single_source.items():
             out.append(f"class {cls!r} comes only from source {src!r} (source shortcut risk)")
         return out
+
+    def patient_check_line(self) -> str:
+        """What the patient-overlap check covered, in words: never "no patient on both sides" unless every
+        sample had a patient id and the splits were checked."""
+        if not self.splits_checked:
+            return "- patient overlap: not checked (no splits were given)"
+        if not self.has_patient_ids:
+            return (f"- patient overlap: NOT CHECKED: none of the {self.n_samples} samples has a patient id, so "
+                    "images of one patient may be on both sides of a split unseen")
+        if self.n_without_patient:
+            return (f"- patient overlap: checked for the {self.n_samples - self.n_without_patient} of "
+                    f"{self.n_samples} samples with a patient id; {self.n_without_patient} samples have none, "
+                    "so a patient among them may be on both sides of a split unseen")
+        return f"- patient overlap: checked (all {self.n_samples} samples have a patient id)"
 
     def markdown(self) -> str:
         """The "Data hazards" section of a report."""
@@ -83,17 +111,25 @@ class HazardReport:
         n_dup = sum(len(g) for g in self.duplicate_groups)
         lines.append(f"- byte-identical files: {len(self.duplicate_groups)} groups ({n_dup} images)"
                      if self.duplicate_groups else "- byte-identical files: none")
-        if not self.has_patient_ids:
-            lines.append("- patient overlap: not checked (the data carry no patient ids)")
+        lines.append(self.patient_check_line())
         for w in self.warnings:
             lines.append(f"- WARNING: {w}")
-        if self.leaks.empty:
+        patients = self.mixed_labels[self.mixed_labels["kind"] == "patient"]
+        if len(patients):
+            lines.append(f"- {len(patients)} patients have images under two labels: "
+                         + "; ".join(f"{r.key} ({' / '.join(r.labels)})" for r in patients.head(20).itertuples(index=False))
+                         + (f" (+{len(patients) - 20} more)" if len(patients) > 20 else ""))
+        complete = self.splits_checked and self.has_patient_ids and not self.n_without_patient
+        if self.leaks.empty and complete:
             lines.append("- no duplicate file or patient on both sides of any split")
-        else:
+        elif self.leaks.empty and self.splits_checked:
+            lines.append("- no byte-identical file on both sides of any split; patients: see the patient "
+                         "overlap line above")
+        elif not self.leaks.empty:
             lines += ["", "| fold | kind | key | sides | samples |", "|---|---|---|---|---|"]
             for r in self.leaks.head(50).itertuples(index=False):
                 samples = ", ".join(r.samples[:4]) + (f" (+{len(r.samples) - 4})" if len(r.samples) > 4 else "")
-                lines.append(f"| {r.fold} | {r.kind} | {str(r.key)[:16]} | {r.sides} | {samples} |")
+                lines.append(f"| {r.fold} | {r.kind} | {r.key} | {r.sides} | {samples} |")
             if len(self.leaks) > 50:
                 lines.append(f"| ... | {len(self.leaks) - 50} more rows | | | |")
         if not self.class_source.empty:
@@ -121,6 +157,17 @@ def leaks_across_sides(keys: Sequence[str | None], ids: np.ndarray, roles: np.nd
             rows.append({"fold": fold, "kind": kind, "key": k, "sides": "+".join(sides),
                          "samples": [str(ids[i]) for i in idx]})
     return rows
+
+
+def mixed_label_groups(keys: Sequence[str | None], ids, labels: Sequence[str], kind: str) -> list[dict]:
+    """The keys (a file hash, a patient id; None: no key) whose rows carry more than one label, one row
+    per key: ``kind``, ``key``, ``labels`` (sorted) and ``samples`` (the key's sample ids, table order)."""
+    by_key: dict[str, list[int]] = defaultdict(list)
+    for i, k in enumerate(keys):
+        if k is not None:
+            by_key[k].append(i)
+    return [{"kind": kind, "key": k, "labels": sorted({labels[i] for i in idx}), "samples": [str(ids[i]) for i in idx]}
+            for k, idx in by_key.items() if len({labels[i] for i in idx}) > 1]
 
 
 def cheap_checks(table, roles_by_fold: Mapping[object, Sequence[str]] | None = None, *,
@@ -154,7 +201,12 @@ def cheap_checks(table, roles_by_fold: Mapping[object, Sequence[str]] | None = N
         rows += leaks_across_sides(patients, ids, roles, fold, "patient")
     leaks = pd.DataFrame(rows, columns=["fold", "kind", "key", "sides", "samples"])
     cs = class_source_table(frame)
-    report = HazardReport(dup_groups, leaks, cs, single_source_classes(cs), any(p is not None for p in patients))
+    labels = frame["label"].astype(str).tolist()
+    mixed = mixed_label_groups(list(hashes), ids, labels, "duplicate") + mixed_label_groups(patients, ids, labels, "patient")
+    report = HazardReport(dup_groups, leaks, cs, single_source_classes(cs), any(p is not None for p in patients),
+                          n_samples=len(frame), n_without_patient=sum(p is None for p in patients),
+                          splits_checked=bool(roles_by_fold),
+                          mixed_labels=pd.DataFrame(mixed, columns=["kind", "key", "labels", "samples"]))
     for w in report.warnings:
         log.warning("data hazard: %s", w)
     return report
@@ -230,22 +282,43 @@ def run_hazard_checks(table, splits, run_dir, sources: Sequence[str | None] = ()
 
 def require_patient_ids(protocol, table, where: str = "protocol.group_by_patient") -> None:
     """Stop a run whose config promises patient-disjoint splits (``protocol.group_by_patient: true``)
-    when the data carry no patient id at all, instead of silently splitting image by image.
+    when some or all rows carry no patient id, instead of silently splitting those image by image.
 
     Only a protocol that draws a split is concerned (k-fold, holdout, or an ``inner_split``
-    validation part); a fixed split with its test fold as validation draws nothing.
+    validation part); a fixed split with its test fold as validation draws nothing. With
+    ``protocol.blank_patient_ids: own_group`` rows without an id (when some rows have one) become
+    their own group, with a WARNING naming the count.
 
     Raises:
-        ValueError: naming the option and the ways to give patient ids.
+        ValueError: no patient id at all (naming the option and the ways to give ids), or some blank
+            ids (naming the count, the first rows and the option that accepts them).
     """
     draws = protocol.kind in ("kfold", "holdout") or protocol.validation == "inner_split"
-    if protocol.group_by_patient is not True or not draws or table.groups is not None:
+    if protocol.group_by_patient is not True or not draws:
+        return
+    blank = table.frame["patient_id"].isna().to_numpy()
+    if not blank.any():
+        return
+    if blank.all():
+        raise ValueError(
+            f"{where} is true (patient-disjoint splits, e.g. a leak_free preset), but none of the {len(table)} "
+            "samples has a patient id, so the split could only be drawn image by image. Give data that carry "
+            "patient ids: a CSV manifest with a patient_id column (covid-cxr data build writes DIR/MANIFEST.csv), "
+            "a class-folder tree with such a MANIFEST.csv beside its folders, or a data.format whose reader derives "
+            "them from the file names (a model family's reader, e.g. for folders of personN_bacteria_M / IM-xxxx "
+            "files); or accept image-level splits with --set protocol.group_by_patient=false"
+        )
+    n = int(blank.sum())
+    rows = np.flatnonzero(blank)
+    first = ", ".join(str(table.frame["sample_id"].iloc[i]) for i in rows[:5]) + (" ..." if n > 5 else "")
+    if getattr(protocol, "blank_patient_ids", "error") == "own_group":
+        log.warning("%s: %d of %d samples have no patient id; each is its own group (protocol.blank_patient_ids: "
+                    "own_group), so a patient among them may still be on both sides of a split (first: %s)",
+                    where, n, len(table), first)
         return
     raise ValueError(
-        f"{where} is true (patient-disjoint splits, e.g. a leak_free preset), but none of the {len(table)} "
-        "samples has a patient id, so the split could only be drawn image by image. Give data that carry "
-        "patient ids: a CSV manifest with a patient_id column (covid-cxr data build writes DIR/MANIFEST.csv: "
-        "--data DIR/MANIFEST.csv), or a data.format whose reader derives them from the file names (a model "
-        "family's reader, e.g. for folders of personN_bacteria_M / IM-xxxx files); or accept image-level splits "
-        "with --set protocol.group_by_patient=false"
+        f"{where} is true (patient-disjoint splits), but {n} of the {len(table)} samples have no patient id "
+        f"(first: {first}); a patient among them could land on both sides of a split. Fill their patient_id, "
+        "or make each its own group with --set protocol.blank_patient_ids=own_group (a WARNING gives the count), "
+        "or accept image-level splits with --set protocol.group_by_patient=false"
     )

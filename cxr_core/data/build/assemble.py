@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -81,6 +82,8 @@ class BuildPlan:
     pool: dict[str, dict[str, int]] = field(default_factory=dict)
     extra_files: dict[str, str] = field(default_factory=dict)
     """Non-image files copied verbatim (e.g. the COVIDx split files): dest -> source file."""
+    expected_from: str = "published"
+    """Where ``published`` comes from, for BUILD.md's column header and the console (``split file``...)."""
 
     def add_source_skips(self, samples: SourceSamples) -> None:
         self.skipped.extend((samples.source, p, r) for p, r in samples.skipped.itertuples(index=False))
@@ -207,7 +210,9 @@ def execute_plan(plan: BuildPlan, out, *, link: bool = False, seed: int | None =
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise BuildError(f"--out {out}: exists and is not an empty folder; choose a new folder")
     if not plan.items:
-        raise BuildError(f"recipe {plan.recipe}: no images to write (see the sources' skipped files)")
+        first = "; ".join(f"{where}: {why}" for _, where, why in plan.skipped[:3])
+        raise BuildError(f"recipe {plan.recipe}: no images to write: {len(plan.skipped)} source entries not used"
+                         + (f", first: {first}" if first else ""))
     dests = {}
     for it in plan.items:
         dest = _check_dest(it)
@@ -267,6 +272,7 @@ def execute_plan(plan: BuildPlan, out, *, link: bool = False, seed: int | None =
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
     log.info("built %s: %d files into %s", plan.recipe, len(rows), out)
+    manifest.attrs["summary"] = console_summary(plan, manifest)
     return manifest
 
 
@@ -278,24 +284,22 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]
 
 def build_markdown(plan: BuildPlan, manifest: pd.DataFrame, *, link: bool, seed: int | None,
                    fallbacks: int = 0, command: str = "") -> str:
-    """BUILD.md: counts found versus published, notes, and every entry not used."""
-    found = manifest.groupby(["subset", "label"]).size().to_dict()
+    """BUILD.md: counts found versus expected (published, or the split files' own), what is empty, notes,
+    and every entry not used."""
     lines = [f"# Data set built by recipe `{plan.recipe}`", ""]
     if command:
         lines += ["```", command, "```", ""]
     lines += [f"- files: {len(manifest)} ({'hard links where possible' if link else 'copies'}"
               + (f"; {fallbacks} copied because a hard link was impossible" if fallbacks else "") + ")",
               f"- seed: {seed}", "- MANIFEST.csv: path,label,patient_id,source,source_path,sha256,subset", "",
-              "## Counts: found versus published", ""]
-    keys = sorted(set(found) | {(s, lab) for s, d in plan.published.items() for lab in d})
-    table = []
-    for subset, label in keys:
-        pub = plan.published.get(subset, {}).get(label)
-        pool = plan.pool.get(subset, {}).get(label, "")
-        n = int(found.get((subset, label), 0))
-        diff = "" if pub is None else f"{n - pub:+d}"
-        table.append((subset or "(all)", label, n, "" if pub is None else pub, diff, pool))
-    lines += _md_table(("subset", "label", "built", "published", "difference", "pool available"), table)
+              f"## Counts: found versus {plan.expected_from}", ""]
+    table = [(subset or "(all)", label, n, "" if pub is None else pub, "" if pub is None else f"{n - pub:+d}", pool)
+             for subset, label, n, pub, pool in count_rows(plan, manifest)]
+    lines += _md_table(("subset", "label", "built", f"expected ({plan.expected_from})", "difference",
+                        "pool available"), table)
+    empty = empty_parts(plan, manifest)
+    if empty:
+        lines += ["", "## Empty", ""] + [f"- {e}" for e in empty]
     if plan.notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in plan.notes]
     lines += ["", f"## Not used ({len(plan.skipped)})", ""]
@@ -304,6 +308,60 @@ def build_markdown(plan: BuildPlan, manifest: pd.DataFrame, *, link: bool, seed:
     else:
         lines.append("Every file and row of the sources was used.")
     return "\n".join(lines) + "\n"
+
+
+def count_rows(plan: BuildPlan, manifest: pd.DataFrame) -> list[tuple[str, str, int, int | None, Any]]:
+    """``(subset, label, built, expected or None, pool or "")`` for every built or expected (subset, label)."""
+    found = manifest.groupby(["subset", "label"]).size().to_dict()
+    keys = sorted(set(found) | {(s, lab) for s, d in plan.published.items() for lab in d})
+    return [(subset, label, int(found.get((subset, label), 0)), plan.published.get(subset, {}).get(label),
+             plan.pool.get(subset, {}).get(label, "")) for subset, label in keys]
+
+
+def empty_parts(plan: BuildPlan, manifest: pd.DataFrame) -> list[str]:
+    """A subset (``test/``) or a class that was expected but got no image, one line each."""
+    built = manifest.groupby("subset").size().to_dict()
+    out = [f"{subset}/ is empty: none of its {sum(plan.published[subset].values())} expected images was found"
+           for subset in sorted(plan.published) if subset and not built.get(subset)]
+    empty_subsets = {subset for subset in plan.published if subset and not built.get(subset)}
+    out += [f"{subset + '/' if subset else ''}{label} is empty: 0 of {pub} expected images"
+            for subset, label, n, pub, _ in count_rows(plan, manifest)
+            if pub and not n and subset not in empty_subsets]
+    return out
+
+
+#: Reasons whose entries the console lists one by one (the rest only counted): they need a person's look.
+LISTED_ON_CONSOLE = ("file named by two patients", "no metadata.csv row names this file")
+
+
+def console_summary(plan: BuildPlan, manifest: pd.DataFrame) -> list[str]:
+    """The lines ``covid-cxr data build`` ends with: what is empty, entries not used, and the shortfall
+    against the expected counts (published, or the split files' own), one line per class short."""
+    lines = [f"EMPTY: {e}" for e in empty_parts(plan, manifest)]
+    if plan.skipped:
+        reasons: dict[str, list[tuple[str, str]]] = {}
+        for _, where, why in plan.skipped:
+            key = re.sub(r"'[^']*'", "'...'", why.split(":")[0].split(" (")[0])
+            reasons.setdefault(key, []).append((where, why))
+        top = sorted(reasons.items(), key=lambda kv: -len(kv[1]))
+        lines.append(f"not used: {len(plan.skipped)} source entries ("
+                     + ", ".join(f"{len(v)} {why}" for why, v in top[:8]) + (", ..." if len(top) > 8 else "")
+                     + "); every one is listed in BUILD.md")
+        for key in LISTED_ON_CONSOLE:
+            for where, why in reasons.get(key, [])[:10]:
+                lines.append(f"  {Path(where).name}: {why}")
+            if len(reasons.get(key, [])) > 10:
+                lines.append(f"  ... {len(reasons[key]) - 10} more ({key})")
+    short = [(subset, label, n, pub) for subset, label, n, pub, _ in count_rows(plan, manifest)
+             if pub is not None and n != pub]
+    if not plan.published:
+        lines.append(f"no {plan.expected_from} counts to compare with")
+    elif short:
+        lines.append(f"shortfall against the {plan.expected_from} counts:")
+        lines += [f"  {subset + '/' if subset else ''}{label}: {n} of {pub} ({n - pub:+d})" for subset, label, n, pub in short]
+    else:
+        lines.append(f"every class has its {plan.expected_from} count")
+    return lines
 
 
 # --------------------------------------------------------------------------------------- entry point

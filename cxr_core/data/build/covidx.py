@@ -31,13 +31,18 @@ from typing import Mapping, Sequence
 
 from cxr_core.data.build.assemble import BuildItem, BuildPlan
 from cxr_core.data.build.layout import SourceError, safe_relative_name
+from cxr_core.data.tables.patient_ids import covidx_patient_id
 from cxr_core.data.build.sources import index_files_by_name
 
 COVIDX_LABELS = ("normal", "pneumonia", "COVID-19", "positive", "negative")
 #: COVIDx source column value -> our source name.
+#: COVID-Net's own spellings, as its split files write them: ``rnsa`` is RSNA in COVIDx v9A/9B; ``ricord``,
+#: ``stonybrook`` and ``bimcv`` have no reader here and are looked up by file name under ``--source NAME=PATH``.
 COVIDX_SOURCES = {"cohen": "ieee8023", "fig1": "figure1", "actmed": "actualmed", "sirm": "radiography",
-                  "rsna": "rsna", "ricord": "ricord",
+                  "rsna": "rsna", "rnsa": "rsna", "ricord": "ricord", "stonybrook": "stonybrook", "bimcv": "bimcv",
                   **{n: n for n in ("ieee8023", "figure1", "actualmed", "radiography")}}
+#: Every ``--source`` name a COVIDx build accepts.
+COVIDX_SOURCE_NAMES = tuple(sorted(set(COVIDX_SOURCES.values())))
 SEARCH_ORDER = ("ieee8023", "figure1", "actualmed", "radiography", "rsna")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.", re.IGNORECASE)
 
@@ -99,6 +104,15 @@ def read_covidx_rows(path) -> list[CovidxRow]:
     return rows
 
 
+def split_file_counts(rows: Sequence[CovidxRow]) -> dict[str, int]:
+    """Distinct files per label of one split file's rows (repeated rows counted once): the "expected"
+    column of BUILD.md for its subset."""
+    files: dict[str, set[str]] = {}
+    for r in rows:
+        files.setdefault(r.label, set()).add(r.filename)
+    return {label: len(names) for label, names in files.items()}
+
+
 def subset_of_split_file(path) -> str:
     """``test`` when the file name contains ``test`` (case-insensitive), else ``train``."""
     return "test" if "test" in Path(path).name.lower() else "train"
@@ -121,9 +135,12 @@ def plan_covidx(recipe: str, split_files: Sequence[Path], sources: Mapping[str, 
     """The :class:`BuildPlan` that writes every file the split files list into ``train/`` / ``test/``.
 
     Each split file is also copied into its subset folder (so ``--data OUT/train/<file>`` reads the
-    images beside it). Rows not found are listed with the source they should come from.
+    images beside it). Rows not found are listed with the source they should come from, in the
+    ``--source`` name the recipe accepts (COVID-Net's ``rnsa`` -> ``rsna``). The expected counts
+    (``plan.published``, ``expected_from="split file"``) are each subset's split files' own distinct
+    files per label.
     """
-    plan = BuildPlan(recipe)
+    plan = BuildPlan(recipe, expected_from="split file")
     indexes = {name: index_files_by_name(root, squeeze_spaces=(name == "radiography"))
                for name, root in sorted(sources.items())}
     placed: dict[str, tuple[str, str]] = {}
@@ -131,6 +148,9 @@ def plan_covidx(recipe: str, split_files: Sequence[Path], sources: Mapping[str, 
         subset = subset_of_split_file(split)
         plan.extra_files[f"{subset}/{Path(split).name}"] = str(split)
         rows = read_covidx_rows(split)
+        own = plan.published.setdefault(subset, {})
+        for label, names in split_file_counts(rows).items():
+            own[label] = own.get(label, 0) + names
         plan.notes.append(f"{Path(split).name} -> {subset}/: {len(rows)} rows, "
                           f"{len({r.filename for r in rows})} distinct files")
         for row in rows:
@@ -163,6 +183,6 @@ def plan_covidx(recipe: str, split_files: Sequence[Path], sources: Mapping[str, 
             convert = "dicom_png" if path.suffix.lower() == ".dcm" else "gray_png" if src == "radiography" else None
             plan.items.append(BuildItem(dest=dest, label=row.label, source=src, source_file=str(path),
                                         source_path=path.relative_to(sources[src]).as_posix(),
-                                        patient_id=row.patient_id or None, subset=subset, convert=convert))
+                                        patient_id=covidx_patient_id(row.patient_id, row.source), subset=subset, convert=convert))
             placed[dest] = (row.label, where)
     return plan

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Sequence
 
 import pandas as pd
 
@@ -50,6 +52,14 @@ class SourceSamples:
 
 def make_samples(source: str, root: Path, rows: list[dict], skipped: list[tuple[str, str]], layout: str,
              notes=()) -> SourceSamples:
+    """A reader's rows as a :class:`SourceSamples`.
+
+    Raises:
+        SourceError: no usable row at all, saying how many entries were read and why each kind was not
+            used (``file not found``, ...), with the first few (a wrong folder, a partial download).
+    """
+    if not rows:
+        raise SourceError(no_usable_rows_message(source, root, skipped, layout))
     frame = pd.DataFrame(rows)
     for col in SOURCE_COLUMNS:
         if col not in frame.columns:
@@ -58,6 +68,20 @@ def make_samples(source: str, root: Path, rows: list[dict], skipped: list[tuple[
     frame = frame[list(SOURCE_COLUMNS) + extra].sort_values("source_path", kind="stable").reset_index(drop=True)
     skipped_frame = pd.DataFrame(skipped, columns=["path", "reason"], dtype="object")
     return SourceSamples(source, root, frame, skipped_frame, layout, tuple(notes))
+
+
+def no_usable_rows_message(source: str, root, skipped: Sequence[tuple[str, str]], layout: str) -> str:
+    """One message for a source that gave no usable image: entries read, counts per reason, first few."""
+    if not skipped:
+        return f"--source {source}={root}: no image found ({layout})"
+    reasons: dict[str, int] = {}
+    for _, reason in skipped:
+        key = re.sub(r"\s*\(line \d+\)$", "", str(reason).split(":")[0])
+        reasons[key] = reasons.get(key, 0) + 1
+    counts = ", ".join(f"{n} {why}" for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
+    first = "; ".join(str(r) if Path(p).name in str(r) else f"{Path(p).name}: {r}" for p, r in list(skipped)[:3])
+    return (f"--source {source}={root}: no usable image: {len(skipped)} entries read ({layout}), none usable "
+            f"({counts}); first: {first}. Is the folder the whole download (images/ beside metadata.csv)?")
 
 
 # ------------------------------------------------------------------------------------------ helpers

@@ -23,7 +23,8 @@ themselves (read with the project's code-search tools, June 2025 snapshot):
   agchung/Actualmed-COVID-chestxray-dataset: ``metadata.csv`` (``patientid, finding, view, modality``;
   Actualmed names the file in ``imagename``; Figure1 has no file column: ``images/<patientid>.jpg`` or
   ``.png``, the rule of COVID-Net's ``create_COVIDx.ipynb``) + ``images/``. The label is the first
-  comma-separated finding (COVIDx's rule); rows without a finding are skipped.
+  comma-separated finding (COVIDx's rule); rows whose ``finding`` cell is empty are skipped ("empty finding
+  cell", not to be confused with Actualmed's label ``No finding``).
 - ``rsna`` - Kaggle RSNA Pneumonia Detection Challenge: ``stage_2_detailed_class_info.csv``
   (``patientId, class``: Normal / Lung Opacity / No Lung Opacity / Not Normal) and
   ``stage_2_train_images/<patientId>.dcm``.
@@ -42,6 +43,7 @@ import re
 from pathlib import Path
 from typing import Callable
 
+from cxr_core.data.tables.patient_ids import figure1_patient_id, ieee8023_patient_id
 from cxr_core.data.build.layout import (
     JUNK_DIRS,
     SourceError,
@@ -65,7 +67,10 @@ def read_ieee8023(root) -> SourceSamples:
     """COVID-19 image data collection: X-ray rows only; label ``COVID-19`` when the finding names it,
     else the finding's last level (``Pneumonia/Bacterial/Streptococcus`` -> ``Streptococcus``).
 
-    Columns ``finding``, ``view`` and ``modality`` are kept; ``offset`` (days since symptoms) too.
+    Columns ``finding``, ``view`` and ``modality`` are kept; ``offset`` (days since symptoms) and the
+    metadata ``line`` too. Listed as not used: a second row naming a file already named (the 2020-06
+    collection names ``000001-24.jpg`` ... under patients 285 and 339: the first row is kept, the other
+    listed as "file named by two patients"), and images in the image folders that no row names.
     """
     root = require_dir(root, "ieee8023")
     meta = find_file(root, "metadata.csv", "ieee8023", "expected metadata.csv + images/")
@@ -74,11 +79,19 @@ def read_ieee8023(root) -> SourceSamples:
     need_columns(header, ("patientid", "finding", "filename"), meta)
     has_modality, has_folder = "modality" in header, "folder" in header
     out, skipped = [], []
+    named: dict[Path, tuple[int, str]] = {}
     for line, r in rows:
         where = f"{meta} line {line}"
         name = safe_relative_name(r["filename"], where)
         folder = safe_relative_name(r["folder"], where) if has_folder and r["folder"] else "images"
         path = base / folder / name
+        if path in named:
+            first, patient = named[path]
+            why = (f"file named by two patients: {patient} (line {first}, kept) and {r['patientid']} (line {line})"
+                   if patient != r["patientid"] else f"repeated row of {folder}/{name} (line {line}, kept line {first})")
+            skipped.append((str(path), why))
+            continue
+        named[path] = (line, r["patientid"])
         modality = r.get("modality", "")
         is_xray = modality.lower() in ("x-ray", "xray") if has_modality else r.get("view", "").upper() != "CT"
         if not is_xray:
@@ -93,10 +106,15 @@ def read_ieee8023(root) -> SourceSamples:
             skipped.append((str(path), f"file not found: {folder}/{name} (line {line})"))
             continue
         label = "COVID-19" if "COVID-19" in parts else parts[-1] if "/" in finding else parts[0]
-        out.append({"path": str(path), "label": label, "patient_id": f"ieee8023-{r['patientid']}",
+        out.append({"path": str(path), "label": label, "patient_id": ieee8023_patient_id(r["patientid"]),
                     "source": "ieee8023", "source_path": rel_posix(path, root), "finding": finding,
                     "view": r.get("view", ""), "modality": modality or "X-ray", "offset": r.get("offset", ""),
                     "line": line})
+    folders = {p.parent for p in named} | {base / "images"}
+    for folder in sorted(f for f in folders if f.is_dir()):
+        for f in sorted(folder.iterdir()):
+            if f.is_file() and f not in named and is_image_file(f):
+                skipped.append((str(f), "no metadata.csv row names this file"))
     layout = ("metadata.csv with modality/folder columns (2020-05 or later)" if has_modality
               else "early metadata.csv (no modality column; CT rows by view=CT)")
     return make_samples("ieee8023", root, out, skipped, layout)
@@ -244,12 +262,13 @@ def _read_agchung(root, source: str) -> SourceSamples:
                         images / f"{pid}.jpg")
         finding = r["finding"]
         if not finding:
-            skipped.append((str(path), f"no finding in metadata.csv (line {line})"))
+            skipped.append((str(path), f"empty finding cell in metadata.csv (line {line})"))
             continue
         if not path.is_file():
             skipped.append((str(path), f"file not found: images/{path.name} (line {line})"))
             continue
-        out.append({"path": str(path), "label": finding.split(",")[0].strip(), "patient_id": f"{source}-{r['patientid']}",
+        patient = figure1_patient_id(r["patientid"]) if source == "figure1" else r["patientid"]
+        out.append({"path": str(path), "label": finding.split(",")[0].strip(), "patient_id": f"{source}-{patient}",
                     "source": source, "source_path": rel_posix(path, root), "finding": finding, "view": r.get("view", ""),
                     "line": line})
     return make_samples(source, root, out, skipped, f"metadata.csv ({file_column or 'patientid + .jpg/.png'}) + images/")

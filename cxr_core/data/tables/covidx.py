@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import os
 
+from cxr_core.data.tables.patient_ids import covidx_patient_id
 from cxr_core.data.tables.sample_table import (
     Problems,
     SampleError,
@@ -91,7 +92,8 @@ def read_covidx_split(
     Each row is ``patientid filename label`` (whitespace separated, a 4th ``source`` column as in later
     COVIDx versions is kept) or the CSV variant with or without the header ``patientid,filename,label``
     that CORONA-Net loads [CR-A]. Images are ``image_dir/filename`` (``image_dir`` defaults to the
-    split file's folder); ``sample_id`` is ``filename`` (posix). Whitespace rows are read from the
+    split file's folder); ``sample_id`` is ``filename`` (posix); ``patient_id`` is the row's own id as
+    written, ``fig1`` rows' by the Figure1 rule (:func:`cxr_core.data.tables.patient_ids.covidx_patient_id`). Whitespace rows are read from the
     right (label last, or before a source column; the file name before it; the rest, spaces
     included, is the patient id: ``COVID 1 COVID(1).png COVID-19 sirm``); a row where neither of the
     last two fields is a class name is reported as it stands, never guessed into a path. A file name
@@ -165,7 +167,7 @@ def read_covidx_split(
             elif drop_duplicates == "keep":
                 repeats[sid] = repeats.get(sid, 1) + 1
                 rows.append({"sample_id": f"{sid}#{repeats[sid]}", "path": full, "label": label,
-                             "patient_id": patient, "source": source})
+                             "patient_id": covidx_patient_id(patient, source), "source": source})
             elif drop_duplicates:
                 problems.rows.append((full, f"duplicate row of {fname} (line {line}, kept line {first})"))
             else:
@@ -179,6 +181,6 @@ def read_covidx_split(
                      f"{split} line {line}: file not found: {fname} (looked for {full})")
             continue
         first_line[sid] = (line, label)
-        rows.append({"sample_id": sid, "path": full, "label": label, "patient_id": patient, "source": source})
+        rows.append({"sample_id": sid, "path": full, "label": label, "patient_id": covidx_patient_id(patient, source), "source": source})
     problems.raise_collected(f"COVIDx split file {split}")
     return table_from_rows(rows, names, problems.rows)

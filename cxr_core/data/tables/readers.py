@@ -9,6 +9,7 @@ a model family adds, :attr:`cxr_core.family.ModelFamily.readers`) all return a
 from __future__ import annotations
 
 import csv
+import logging
 import os
 from pathlib import Path
 
@@ -26,6 +27,10 @@ from cxr_core.data.tables.sample_table import (
 )
 
 __all__ = ["read_class_folders", "read_samples"]
+
+log = logging.getLogger(__name__)
+#: The manifest a class-folder tree may carry (``covid-cxr data build`` writes one; ../shared/data's sets have one).
+FOLDER_MANIFEST = "MANIFEST.csv"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -64,9 +69,15 @@ def read_class_folders(root, class_names=None, *, on_error: str = "raise") -> Sa
         class_names: class order; default alphabetical folder names as Keras sorts them.
         on_error: ``"raise"`` or ``"skip"``.
 
+    Patient ids: a ``MANIFEST.csv`` in ``root`` with ``path`` and ``patient_id`` columns (what
+    ``covid-cxr data build`` writes, and ../shared/data's sets carry) gives each listed file its
+    ``patient_id`` and ``source`` (``source`` or ``source_repo``), so a class-folder path is never read
+    as id-less in silence (:func:`folder_manifest_ids`); files it does not list keep none, and a
+    WARNING gives their count and the first few.
+
     Returns:
         A :class:`SampleTable`; ``sample_id`` is ``<class folder>/<relative path>`` (posix), the
-        same string as Keras' ``DirectoryIterator.filenames`` on posix systems; no patient ids.
+        same string as Keras' ``DirectoryIterator.filenames`` on posix systems.
     """
     problems = Problems(on_error, collect=True)
     root_s = os.path.abspath(os.fspath(root))
@@ -121,7 +132,50 @@ def read_class_folders(root, class_names=None, *, on_error: str = "raise") -> Sa
             problems(class_dir, "class folder has no images",
                      f"class folder {class_dir} has no images (extensions {list(FOLDER_IMAGE_EXTENSIONS)})")
     problems.raise_collected(f"class-folder dataset {root_s}")
+    ids = folder_manifest_ids(root_s)
+    if ids:
+        unlisted = []
+        for r in rows:
+            patient, source = ids.get(os.path.normpath(r["path"]), ("", ""))
+            r["patient_id"], r["source"] = patient, source
+            if not patient:
+                unlisted.append(r["sample_id"])
+        if unlisted:
+            log.warning("%s: %d of %d images have no patient id in %s (e.g. %s)", root_s, len(unlisted), len(rows),
+                        FOLDER_MANIFEST, ", ".join(unlisted[:3]))
     return table_from_rows(rows, names, problems.rows)
+
+
+def folder_manifest_ids(root: str) -> dict[str, tuple[str, str]]:
+    """``{normalised absolute path: (patient_id, source)}`` from ``root/MANIFEST.csv`` (paths relative to
+    ``root``); empty when there is no such file or it has no ``path`` + ``patient_id`` columns.
+
+    Raises:
+        SampleError: the manifest names one file twice with two patient ids (line numbers given).
+    """
+    manifest = os.path.join(root, FOLDER_MANIFEST)
+    if not os.path.isfile(manifest):
+        return {}
+    with open(manifest, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        header = [h.strip() for h in reader.fieldnames or ()]
+        if not {"path", "patient_id"} <= set(header):
+            return {}
+        source_column = next((c for c in ("source", "source_repo") if c in header), None)
+        out: dict[str, tuple[str, str]] = {}
+        first: dict[str, int] = {}
+        for line, row in enumerate(reader, start=2):
+            rel = (row.get("path") or "").strip()
+            if not rel or os.path.isabs(rel):
+                continue
+            key = os.path.normpath(os.path.join(root, rel))
+            value = ((row.get("patient_id") or "").strip(), (row.get(source_column) or "").strip() if source_column else "")
+            if key in out and out[key][0] != value[0]:
+                raise SampleError(f"{manifest} line {line}: {rel} has patient id {value[0]!r}, but "
+                                  f"{out[key][0]!r} on line {first[key]}")
+            out.setdefault(key, value)
+            first.setdefault(key, line)
+    return out
 
 
 # --------------------------------------------------------------------------------------------------

@@ -88,7 +88,7 @@ def test_figure1_and_actualmed(tmp_path, shared_data):
     f1 = read_figure1(F.make_agchung(tmp_path / "fig1", shared_data, "figure1"))
     am = read_actualmed(F.make_agchung(tmp_path / "am", shared_data, "actualmed"))
     assert f1.label_counts() == {"COVID-19": 3} and am.label_counts() == {"COVID-19": 3}
-    assert f1.skipped_counts() == {"no finding in metadata.csv": 1}
+    assert f1.skipped_counts() == {"empty finding cell in metadata.csv": 1}
     assert am.frame["patient_id"].str.startswith("actualmed-ANON").all()
 
 

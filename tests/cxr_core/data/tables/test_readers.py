@@ -35,9 +35,32 @@ def test_folders_cxr4_mini_counts_and_order(cxr4_mini):
     assert table.class_counts().tolist() == [50, 50, 42, 50]
     assert table.skipped.empty  # MANIFEST.csv / README.md in the root are not candidates
     assert table.frame["sample_id"].is_unique
-    assert table.frame["patient_id"].isna().all() and table.groups is None
     assert all(os.path.isabs(p) and os.path.isfile(p) for p in table.frame["path"])
     assert (table.labels == table.frame["label"].map(CXR4_CLASSES.index).to_numpy()).all()
+
+
+def test_folders_take_patient_ids_from_the_manifest_beside_them(cxr4_mini):
+    """Issue 17: a class-folder tree that carries a MANIFEST.csv with patient ids is not read as id-less."""
+    import pandas as pd
+
+    manifest = pd.read_csv(cxr4_mini / "MANIFEST.csv", dtype=str)
+    expected = dict(zip(manifest["path"], manifest["patient_id"]))
+    table = read_class_folders(cxr4_mini)
+    assert table.groups is not None and table.frame["patient_id"].notna().all()
+    assert dict(zip(table.frame["sample_id"], table.frame["patient_id"])) == expected
+    assert table.frame["source"].notna().all()  # source_repo of the manifest
+
+
+def test_folders_name_the_files_their_manifest_does_not_list(tmp_path, caplog):
+    for name in ("a/1.png", "a/2.png", "b/3.png"):
+        _image(tmp_path / name)
+    (tmp_path / "MANIFEST.csv").write_text("path,label,patient_id\na/1.png,a,p1\nb/3.png,b,p1\n")
+    table = read_class_folders(tmp_path)
+    assert table.frame["patient_id"].fillna("").tolist() == ["p1", "", "p1"]
+    assert "1 of 3 images have no patient id in MANIFEST.csv (e.g. a/2.png)" in caplog.text
+    (tmp_path / "MANIFEST.csv").write_text("path,label,patient_id\na/1.png,a,p1\na/1.png,a,p2\n")
+    with pytest.raises(SampleError, match="line 3: a/1.png has patient id 'p2', but 'p1' on line 2"):
+        read_class_folders(tmp_path)
 
 
 def _keras_listing(root: Path, classes=None):
