@@ -158,7 +158,7 @@ def add_experiment_options(p: argparse.ArgumentParser) -> None:
                    help="compile train/predict steps with XLA (slower on CPU; try it on GPUs); also sets "
                         "train.deterministic=false, since Keras compiles without XLA while op determinism is on")
     p.add_argument("--strategy", choices=["default", "mirrored", "multi_worker"], help="tf.distribute strategy; multi_worker reads TF_CONFIG")
-    p.add_argument("--mlflow", metavar="URI", help="also log the run to MLflow at this tracking URI (e.g. file:///tmp/mlruns): "
+    p.add_argument("--mlflow", metavar="URI", help="also log the run to MLflow at this tracking URI (e.g. sqlite:///mlflow.db): "
                    "config, metrics per epoch, report and figures; needs pip install 'covid-cxr-tf[mlflow]' (train.mlflow_uri)")
 
 

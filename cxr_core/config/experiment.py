@@ -165,7 +165,7 @@ class TrainConfig:
     # Scalars per epoch (loss, metrics, learning rate) under <fold or phase>/tensorboard/ (train/ and
     # validation/ event files): `tensorboard --logdir RUN_DIR`. Logging only: a run may resume with another value.
     tensorboard: bool = True
-    # MLflow tracking URI (e.g. file:///tmp/mlruns); null = none. Needs the `mlflow` extra (cxr_core.runs.mlflow_log).
+    # MLflow tracking URI (e.g. sqlite:///mlflow.db); null = none. Needs the `mlflow` extra (cxr_core.runs.mlflow_log).
     mlflow_uri: str | None = None
 
 
