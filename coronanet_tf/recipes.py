@@ -8,7 +8,7 @@ file whose name contains ``test`` fills ``test/``); see :mod:`cxr_core.data.buil
 parsing and COVIDx's conversions (RSNA DICOM -> 8-bit PNG, Radiography Database -> gray PNG).
 
 Published image counts compared in BUILD.md, by split file name (distinct files per label,
-PAPERS.md §3.3, §4): ``train_COVIDx.txt`` 7,966 / 5,435 / 66 (normal / pneumonia / COVID-19; 16,546
+docs/PAPERS.md §3.3, §4): ``train_COVIDx.txt`` 7,966 / 5,435 / 66 (normal / pneumonia / COVID-19; 16,546
 rows), ``test_COVIDx.txt`` 100 / 100 / 10, ``test_split_v2`` 885 / 594 / 10 [CR-S], [CNet@61a5963].
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from cxr_core.data.build.assemble import BuildPlan, Recipe, RecipeInputs
 from cxr_core.data.build.covidx import plan_covidx
 
-#: distinct files per label of the split files CORONA-Net ships [CR-S] (PAPERS.md §3.3)
+#: distinct files per label of the split files CORONA-Net ships [CR-S] (docs/PAPERS.md §3.3)
 SPLIT_FILE_COUNTS: dict[str, dict[str, int]] = {
     "train_covidx.txt": {"normal": 7966, "pneumonia": 5435, "COVID-19": 66},
     "test_covidx.txt": {"normal": 100, "pneumonia": 100, "COVID-19": 10},

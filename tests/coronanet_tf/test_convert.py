@@ -2,7 +2,7 @@
 
 A seeded PyTorch ``vgg_ae`` (coronanet_tf.torch_reference, the authors' module layout) with random
 weights AND random BatchNorm running statistics is saved like the authors' ``covid.pth.tar``
-(PAPERS.md §3.6), converted, and both frameworks run (eval mode) on real chest X-rays of cxr4-mini
+(docs/PAPERS.md §3.6), converted, and both frameworks run (eval mode) on real chest X-rays of cxr4-mini
 preprocessed like [CR]: PIL RGB, Resize(224) shorter side (bilinear), CenterCrop(224), ImageNet
 mean/std.
 """
@@ -96,7 +96,7 @@ def test_torch_reference_has_the_authors_keys(reference):
     assert {"nscnn.0.weight", "classifier.6.bias", "dec.upsample12.weight", "dec.batchnorm12.running_mean",
             "dec.conv1.weight", "dec.fc.weight", "dec.fc1.weight"} <= keys
     unused = sum(p.numel() for n, p in reference.named_parameters() if n.startswith(("dec.conv", "dec.fc")))
-    assert unused == 2_303_663  # PAPERS.md §3.1
+    assert unused == 2_303_663  # docs/PAPERS.md §3.1
     assert sum(p.numel() for p in reference.parameters()) == 17_353_722
 
 

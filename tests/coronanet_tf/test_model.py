@@ -23,7 +23,7 @@ def full_model():
 
 
 def test_parameter_counts_match_papers(full_model):
-    # PAPERS.md §3.1: classification path 15,021,699, + used decoder 15,050,059 (trainable);
+    # docs/PAPERS.md §3.1: classification path 15,021,699, + used decoder 15,050,059 (trainable);
     # non-trainable = BN moving mean/variance: VGG 8,448, decoder 352.
     assert _counts(full_model) == (15_050_059, 8_800)
     assert _counts(build_coronanet(with_decoder=False)) == (15_021_699, 8_448)
@@ -44,7 +44,7 @@ def test_outputs_and_decoder_trace(full_model):
     assert [tuple(o.shape) for o in full_model.outputs] == [(None, 3), (None, 224, 224, 3)]
     assert full_model.get_layer("dec_view").output.shape[1:] == (1, 3, 1)  # torch view(-1,1,1,3) = C1,H1,W3
     trace = [(2, 3), (4, 4), (8, 8), (10, 10), (40, 40), (120, 120), (122, 122), (245, 245),
-             (239, 239), (233, 233), (227, 227), (224, 224)]  # PAPERS.md §3.1
+             (239, 239), (233, 233), (227, 227), (224, 224)]  # docs/PAPERS.md §3.1
     channels = [6, 8, 10, 14, 16, 18, 20, 22, 24, 32, 3, 3]
     for i, (hw, c) in enumerate(zip(trace, channels), start=1):
         assert tuple(full_model.get_layer(f"dec_batchnorm{i}").output.shape[1:]) == (*hw, c), i

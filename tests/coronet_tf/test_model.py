@@ -30,7 +30,7 @@ def test_table_ii_counts_and_layer_names():
     assert tuple(model.get_layer("xception").get_layer("block14_sepconv2_act").output.shape) == (None, 5, 5, 2048)
 
 
-# Totals of PAPERS.md §1.1 (INFERRED arithmetic there, written here from the text, not from our code);
+# Totals of docs/PAPERS.md §1.1 (INFERRED arithmetic there, written here from the text, not from our code);
 # the non-trainable part is Table II's 54,528 [S4] (Xception's BatchNorm statistics, whatever the head).
 PAPERS_TOTALS = {(224, 4): 46_552_876, (150, 3): 33_969_707, (150, 2): 33_969_450}
 TABLE_II_NON_TRAINABLE = 54_528

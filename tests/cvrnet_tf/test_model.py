@@ -25,7 +25,7 @@ def models_224():
 
 @pytest.mark.slow
 def test_published_parameter_counts(models_224):
-    # Notebook summary, 2 classes [CVR-T]; 3 and 4 classes PAPERS.md §2.1.
+    # Notebook summary, 2 classes [CVR-T]; 3 and 4 classes docs/PAPERS.md §2.1.
     assert _counts(models_224[2]) == (48_602_610, 48_494_962, 107_648)
     assert models_224[2].count_params() == 48_602_610
     assert _counts(models_224[3])[0] == 48_602_935

@@ -1,4 +1,4 @@
-"""Bad input, one kind per test (issue 11 §3), built from ../shared/data images in tmp_path."""
+"""Bad input, one kind per test (issue 11, part 3), built from ../shared/data images in tmp_path."""
 
 from __future__ import annotations
 
