@@ -235,3 +235,16 @@ def test_checkpoint_without_decoder(tmp_path, reference, keras_model):
                                   keras_model.get_layer("nscnn_0").get_weights()[0])
     with pytest.raises(ValueError, match="no decoder weights"):
         load_coronanet_weights(build_coronanet(), tmp_path / "nodec.weights.h5")
+
+
+@pytest.mark.slow
+def test_golden_file_is_what_torch_computes_today():
+    """tests/coronanet_tf/golden/convert_vgg_ae.npz (the torch-free check, test_convert_golden.py) is still
+    what the PyTorch reference computes; if not, regenerate it: ``python -m tests.coronanet_tf.make_golden``."""
+    from tests.coronanet_tf.golden_tensors import load_golden
+    from tests.coronanet_tf.make_golden import golden_arrays
+
+    stored, now = load_golden(), golden_arrays()
+    assert list(stored["keys"]) == list(now["keys"]) and list(stored["shapes"]) == list(now["shapes"])
+    for name in ("logits", "rec_grid", "rec_top", "rec_bottom"):
+        np.testing.assert_allclose(stored[name], now[name], rtol=0, atol=1e-5, err_msg=name)
