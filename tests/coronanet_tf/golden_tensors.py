@@ -9,7 +9,9 @@ seeded NumPy generator (:func:`seeded_state_dict`) and for a seeded input batch 
 - ``weights_seed``, ``inputs_seed``, ``torch_version``;
 - ``logits`` ``[2, 3]`` float32 and :func:`reconstruction_sample` of the ``[2, 224, 224, 3]``
   reconstruction (NHWC): every 7th pixel plus the three first and last rows, where the transposed
-  convolutions' padding crops act (about 90 KB compressed in all, instead of 1.2 MB).
+  convolutions' padding crops act (55 KB compressed in all, instead of 1.2 MB).
+
+``golden/torch_init.npz`` holds PyTorch's default initialisation per added layer (see make_golden.py).
 
 Regenerate (needs torch; CI's live comparison in tests/coronanet_tf/test_convert.py fails when the file
 and today's PyTorch disagree):
@@ -24,6 +26,9 @@ from pathlib import Path
 import numpy as np
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "convert_vgg_ae.npz"
+#: PyTorch's default initialisation of the layers CORONA-Net adds (test_torch_init_golden.py)
+INIT_GOLDEN = GOLDEN.with_name("torch_init.npz")
+INIT_DRAWS = 4_000  # samples per layer for the spread comparison (std within 3% = 4 sigma)
 WEIGHTS_SEED = 2026
 INPUTS_SEED = 7
 BATCH = 2
