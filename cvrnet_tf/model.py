@@ -31,7 +31,7 @@ ResNet50 flavours (option ``resnet``; docs/PAPERS.md §2.7 item 2):
 - ``"keras"``: the Keras 3 ``keras.applications.ResNet50`` (``resnet_common``): epsilon 1.001e-5 and
   names ``conv1_conv``, ``conv2_block1_1_conv`` ... ``conv5_block3_out``. Same layers and shapes;
   outputs differ from ``"legacy"`` with the same weights by about 2e-2 relative because of epsilon
-  (docs/VERIFIED.md). Taps: ``res_conv3_block4_out`` and ``res_conv4_block6_out``.
+  (docs/VERIFIED.md §3). Taps: ``res_conv3_block4_out`` and ``res_conv4_block6_out``.
 Xception is the same in both (epsilon 1e-3 in keras-applications 1.0.8 and in Keras 3) [KA].
 
 Input scaling (option ``input_scaling``; docs/PAPERS.md §2.7 item 1) happens inside the model:
