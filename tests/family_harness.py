@@ -11,8 +11,10 @@ hand-written copy per paper:
   with ``save_weights`` load into a fresh build (``model.load_weights``; the family's own hook reads the
   authors' formats and is tested with the family).
 - ``mixed_precision``: the ``build`` output checks on a model built under ``mixed_float16``, whose
-  hidden layers compute in float16 while every output stays float32 (the policy in force before is restored, whatever happens).
-- ``fit``: two steps of Adam on four random images lower no weight to NaN and change the weights.
+  hidden layers compute in float16 while every output stays float32 (the policy in force before is
+  restored, whatever happens).
+- ``fit``: two steps of Adam (``batch`` random images each, eager) give a finite loss, leave every
+  weight finite and change some.
 - ``published_counts``: ``(total, trainable, non-trainable)`` of each published configuration equals
   the number the paper or the authors' code printed (the expected values are written in the family's
   test file from the text, with the source tag; never taken from our own output).
