@@ -4,7 +4,7 @@
     python benchmarks/bench_pipeline.py /tmp/cxr-bench-data [--rounds 2]
 
 Measures images per second over full passes of the set (600 files, 1000-2500 px, JPEG and PNG) at
-CoroNet's authors_code settings (150x150, nearest, x/255, batch 10, PAPERS.md section 1.2):
+CoroNet's authors_code settings (150x150, nearest, x/255, batch 10, docs/PAPERS.md section 1.2):
 
 - ``authors``: keras_preprocessing 1.1.2 ``ImageDataGenerator(...).flow_from_directory(...)`` with the
   authors' arguments (what tf.keras 2.0-2.2 ran [CN]), iterated as ``fit_generator(workers=1)`` does;
@@ -33,7 +33,7 @@ import numpy as np
 
 SIZE = (150, 150)
 BATCH = 10
-AUTHORS_ARGS = dict(  # PAPERS.md section 1.2 [CN]
+AUTHORS_ARGS = dict(  # docs/PAPERS.md section 1.2 [CN]
     rescale=1.0 / 255, featurewise_center=True, featurewise_std_normalization=True, zca_whitening=True,
     rotation_range=50, width_shift_range=0.2, height_shift_range=0.2, shear_range=0.25, zoom_range=0.1,
     channel_shift_range=20, horizontal_flip=True, vertical_flip=True, fill_mode="constant",

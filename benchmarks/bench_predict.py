@@ -2,7 +2,7 @@
 
     python benchmarks/bench_predict.py /tmp/cxr-bench-data [--n 200]
 
-The authors' inference [CN] (PAPERS.md section 1.2): for each file ``cv2.imread`` (BGR), ``/255``,
+The authors' inference [CN] (docs/PAPERS.md section 1.2): for each file ``cv2.imread`` (BGR), ``/255``,
 ``skimage.transform.resize`` to 150x150x3, ``model.predict`` on one image. Ours: ``covid-cxr predict
 --model coronet --preset authors_code --weights W FOLDER`` (called in-process through
 ``cxr_core.cli.main.main``; it verifies the files, then batches of 32 through the tf.data pipeline).

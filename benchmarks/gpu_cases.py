@@ -68,7 +68,7 @@ PROTOCOLS: tuple[Protocol, ...] = (
 # Published throughput of NVIDIA's ResNet-50 v1.5 for TensorFlow (DeepLearningExamples,
 # TensorFlow/Classification/ConvNets/resnet50v1.5/README.md, "Training performance", 1 GPU,
 # 224x224 ImageNet, batch 256 per GPU (FP32 on V100: 128), NGC 20.06-tf1 container), and the CoroNet
-# notebook's Colab K80 log (README "Expected speed", PAPERS.md [CN-old]).
+# notebook's Colab K80 log (README "Expected speed", docs/PAPERS.md [CN-old]).
 REFERENCES: tuple[tuple[str, str, float, str | None], ...] = (  # (label, precision, img/s, case or all)
     ("ResNet-50 v1.5 TF, A100 40GB, mixed precision + XLA", "mixed_float16+xla", 2375.0, None),
     ("ResNet-50 v1.5 TF, A100 40GB, TF32 + XLA", "float32", 909.0, None),

@@ -1,4 +1,4 @@
-"""CORONA-Net's architecture tables, from the authors' PyTorch ``vgg_ae`` [CR] (PAPERS.md §3.1).
+"""CORONA-Net's architecture tables, from the authors' PyTorch ``vgg_ae`` [CR] (docs/PAPERS.md §3.1).
 
 Shared by the Keras model (:mod:`coronanet_tf.model`) and the PyTorch key maps
 (:mod:`coronanet_tf.torch_weights`), so that neither imports the other's module.

@@ -1,6 +1,6 @@
 """CORONA-Net in Keras 3: VGG16-BN encoder, bottleneck classifier and the authors' ``Decoder224``.
 
-Architecture of the authors' PyTorch class ``vgg_ae`` [CR] (PAPERS.md §3.1), two-phase idea from
+Architecture of the authors' PyTorch class ``vgg_ae`` [CR] (docs/PAPERS.md §3.1), two-phase idea from
 the project page and the journal abstract [S0, PG], figure [VIP coronanet.jpg]:
 
 =========  ===========================================================  =====================
@@ -27,7 +27,7 @@ Linear at conversion time: the Keras weights of ``classifier_0`` stay a plain tr
 torch weights (no hidden permutation tied to the 7x7 grid, easy to check by eye or to convert
 back), and the permute costs nothing measurable (4,900 values per image).
 
-Decoder (``Decoder224`` [CR], shapes traced in PAPERS.md §3.1, NCHW -> NHWC):
+Decoder (``Decoder224`` [CR], shapes traced in docs/PAPERS.md §3.1, NCHW -> NHWC):
 torch ``x.view(-1, 1, 1, 3)`` is N, C=1, H=1, W=3, i.e. NHWC (1, 3, 1). PyTorch
 ``ConvTranspose2d(padding=p)`` equals a Keras ``'valid'`` ``Conv2DTranspose`` (output
 ``(in-1)*s + k``, every kernel here is at least its stride) followed by ``Cropping2D(p)``:
@@ -52,7 +52,7 @@ torch ``x.view(-1, 1, 1, 3)`` is N, C=1, H=1, W=3, i.e. NHWC (1, 3, 1). PyTorch
 The decoder is hard-wired to 3 logits (``view(-1, 1, 1, 3)``) and always outputs 224 x 224 x 3
 whatever the input size; ``with_decoder=True`` therefore requires ``num_classes == 3``.
 
-Parameter counts (PAPERS.md §3.1, asserted in tests): classification path 15,021,699 trainable +
+Parameter counts (docs/PAPERS.md §3.1, asserted in tests): classification path 15,021,699 trainable +
 8,448 non-trainable (VGG BN moving mean/variance); with the used decoder 15,050,059 trainable +
 8,800 non-trainable (+352 decoder BN moving statistics). The authors' UNUSED decoder modules
 (``dec.conv1..3``, ``dec.fc``, ``dec.fc1``; 2,303,663 parameters) are not built.

@@ -2,12 +2,12 @@
 of inputs beside their reconstructions.
 
 Phase 1 trains the encoder and decoder on ``MSE(reconstruction, x)`` with ``x`` the ImageNet-
-normalised input [CR] (PAPERS.md §3.4); its log has a loss and no accuracy, so it gets its own
+normalised input [CR] (docs/PAPERS.md §3.4); its log has a loss and no accuracy, so it gets its own
 curve (``phase1/curves.png``, "reconstruction loss (MSE)"). The panel (``phase1/reconstruction.png``)
 shows a few inputs and the decoder's outputs, both mapped back to pixels with the same
 de-normalisation (``x * std + mean``, clipped to [0, 1]), and the absolute difference in the
 normalised space the loss sees. The decoder ends in tanh, so its output cannot leave [-1, 1] while
-the target spans about [-2.1, 2.6] (the authors' mismatch, kept: PAPERS.md §3.2): dark and bright
+the target spans about [-2.1, 2.6] (the authors' mismatch, kept: docs/PAPERS.md §3.2): dark and bright
 areas cannot be reproduced, which the panel shows. :func:`write_phase1_figures` is called by
 :func:`coronanet_tf.training.fit_reinit`.
 """

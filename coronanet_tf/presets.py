@@ -2,9 +2,9 @@
 
 The journal text (Elbishlawi et al., J Imaging 2021 7(5):81) could NOT be retrieved [PG]; the
 ``paper`` preset therefore takes the published two-phase idea [S0, PG] and the COVIDx conventions
-(§4) and otherwise the authors' code [CR], with every inferred choice marked in ``notes``.
+(docs/PAPERS.md §4) and otherwise the authors' code [CR], with every inferred choice marked in ``notes``.
 
-Besides the common config sections (INTERFACES.md) the presets carry CORONA-Net's own settings
+Besides the common config sections (cxr_core.config.experiment) the presets carry CORONA-Net's own settings
 under ``extra.coronanet`` (phases, phase-1 settings, LR schedule, test list, expected parameter
 counts), read and checked by :mod:`coronanet_tf.settings`. The common sections hold what they can:
 ``train.optimizer`` is ``adam_l2`` (:class:`coronanet_tf.schedule.AdamL2`, coupled L2 1e-4, torch
@@ -152,7 +152,7 @@ _AUTHORS_CODE: dict[str, Any] = {
                 "reference_batch": 256,
             },
             "test_split": "test_split_v2",
-            # [total, trainable, non_trainable]: trainable counts PAPERS.md §3.1 (INFERRED from [CR]),
+            # [total, trainable, non_trainable]: trainable counts docs/PAPERS.md §3.1 (INFERRED from [CR]),
             # non-trainable = BatchNorm moving statistics (VGG16-BN 8,448; decoder 352 more).
             "expected_params": {
                 "classification": [15_030_147, 15_021_699, 8_448],
@@ -178,8 +178,8 @@ def _paper_values() -> dict[str, Any]:
 
 
 _NOTES = {
-    "data.class_names": "authors_code: pathologies sorted -> COVID-19/normal/pneumonia [CR-A]; paper: COVIDx order normal/pneumonia/COVID-19 [CNet@61a5963] (PAPERS.md §3.3)",
-    "data.drop_duplicates": "authors_code: keep, the loader reads every row: test_split_v2 repeats each image x4..x16 (RSNA box rows) and each repeat is evaluated (7,812 rows) [CR-A], [CR-S]; paper: duplicates dropped, 1,489 unique test images fit 95.84% (INFERRED, §3.5)",
+    "data.class_names": "authors_code: pathologies sorted -> COVID-19/normal/pneumonia [CR-A]; paper: COVIDx order normal/pneumonia/COVID-19 [CNet@61a5963] (docs/PAPERS.md §3.3)",
+    "data.drop_duplicates": "authors_code: keep, the loader reads every row: test_split_v2 repeats each image x4..x16 (RSNA box rows) and each repeat is evaluated (7,812 rows) [CR-A], [CR-S]; paper: duplicates dropped, 1,489 unique test images fit 95.84% (INFERRED, docs/PAPERS.md §3.5)",
     "augment.enabled": "authors_code: the flip/rotation transform is attached only to overwritten CIFAR-10 datasets -> none on COVIDx (INFERRED) [CR]; paper: the defined RandomHorizontalFlip(0.5)+RandomRotation(45) pipeline [CR] (paper text NOT RETRIEVED)",
     "augment.rotation_range": "paper option: RandomRotation(45) [CR]; Keras rotation interpolates bilinearly, torchvision's default is nearest (deviation)",
     "augment.horizontal_flip": "paper option: RandomHorizontalFlip(0.5) [CR]",
@@ -189,7 +189,7 @@ _NOTES = {
     "model.options.with_decoder": "authors_code: decoder still computed in phase 2, output ignored [CR]; paper: decoder removed for classification [S0, PG]",
     "train.bn_moving_variance": "unbiased: PyTorch BatchNorm2d updates running_var with the unbiased batch variance "
     "(Keras 3: biased); both presets run the authors' PyTorch training [CR]",
-    "extra.coronanet.test_split": "authors_code: test_split_v2.csv as read by assest.py (7,812 rows) [CR-A, CR-S]; paper: 95.84% = 1427/1489 fits the deduplicated list (INFERRED, §3.5)",
+    "extra.coronanet.test_split": "authors_code: test_split_v2.csv as read by assest.py (7,812 rows) [CR-A, CR-S]; paper: 95.84% = 1427/1489 fits the deduplicated list (INFERRED, docs/PAPERS.md §3.5)",
 }
 
 

@@ -1,6 +1,6 @@
 """CORONA-Net's published results as data [VIP], [PG], and the COVID-Net / COVIDx figures they rest on.
 
-Copied from ``spec/PAPERS.md`` §3.5 and §4 with their source tags: [VIP] = CORONA-Net project page,
+Copied from ``docs/PAPERS.md`` §3.5 and §4 with their source tags: [VIP] = CORONA-Net project page,
 [PG] = published abstracts, [CNet@x] = COVID-Net repository at commit x. Nothing here is computed
 except where a note says INFERRED. Looked up through :func:`cxr_core.report.published.published_table`
 (the family lists them in ``FAMILY.published``).
@@ -50,10 +50,10 @@ TABLES: tuple[PublishedTable, ...] = (
         source="[PG] J Imaging 2021 7(5):81 abstract", layout="summary", units="percent",
         index=("CORONA-Net",), columns=("Accuracy",), rows=((95.84,),),
         notes=("Test set not stated: 1427/1489 or 7487/7812 of test_split_v2 fit; the official "
-               "COVIDx test sets (210/231/300) do not (INFERRED; PAPERS.md §3.7 item 1).")),
+               "COVIDx test sets (210/231/300) do not (INFERRED; docs/PAPERS.md §3.7 item 1).")),
     PublishedTable(
         key="covidnet/results", title="COVID-Net 3-class sensitivity / PPV by model version",
-        source="[CNet] README at the commits of PAPERS.md §4", layout="summary", units="percent",
+        source="[CNet] README at the commits of docs/PAPERS.md §4", layout="summary", units="percent",
         index=("COVID-Net Small", "COVID-Net Large", "COVIDNet-CXR Small", "COVIDNet-CXR Large",
                "COVIDNet-CXR3-A", "COVIDNet-CXR3-B", "COVIDNet-CXR3-C"),
         columns=_COVIDNET_COLUMNS,
@@ -80,5 +80,5 @@ TABLES: tuple[PublishedTable, ...] = (
               (7966, 5451, 258, 13675, 100, 100, 100, 300),
               (7966, 5459, 473, 13898, 100, 100, 100, 300)),
         notes=("v1 is 4-class: pneumonia = bacterial + viral (train 2540 + 1355, test 246 + 149). "
-               "v2 train pneumonia includes duplicated RSNA rows (PAPERS.md §3.7 item 2).")),
+               "v2 train pneumonia includes duplicated RSNA rows (docs/PAPERS.md §3.7 item 2).")),
 )

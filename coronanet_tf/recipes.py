@@ -9,7 +9,7 @@ parsing and COVIDx's conversions (RSNA DICOM -> 8-bit PNG, Radiography Database 
 
 BUILD.md's "expected" column is each split file's own distinct files per label; published image counts
 checked against them (a note when they differ), by split file name (distinct files per label,
-PAPERS.md §3.3, §4): ``train_COVIDx.txt`` 7,966 / 5,435 / 66 (normal / pneumonia / COVID-19; 16,546
+docs/PAPERS.md §3.3, §4): ``train_COVIDx.txt`` 7,966 / 5,435 / 66 (normal / pneumonia / COVID-19; 16,546
 rows), ``test_COVIDx.txt`` 100 / 100 / 10, ``test_split_v2`` 885 / 594 / 10 [CR-S], [CNet@61a5963].
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 from cxr_core.data.build.assemble import BuildPlan, Recipe, RecipeInputs
 from cxr_core.data.build.covidx import COVIDX_SOURCE_NAMES, plan_covidx, read_covidx_rows, split_file_counts
 
-#: distinct files per label of the split files CORONA-Net ships [CR-S] (PAPERS.md §3.3)
+#: distinct files per label of the split files CORONA-Net ships [CR-S] (docs/PAPERS.md §3.3)
 SPLIT_FILE_COUNTS: dict[str, dict[str, int]] = {
     "train_covidx.txt": {"normal": 7966, "pneumonia": 5435, "COVID-19": 66},
     "test_covidx.txt": {"normal": 100, "pneumonia": 100, "COVID-19": 10},

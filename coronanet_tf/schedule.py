@@ -1,6 +1,6 @@
 """CORONA-Net's learning-rate schedule and its Adam with coupled L2 weight decay [CR].
 
-Both reproduce the authors' PyTorch training script (PAPERS.md §3.4, paper NOT RETRIEVED):
+Both reproduce the authors' PyTorch training script (docs/PAPERS.md §3.4, paper NOT RETRIEVED):
 
 - ``args.lr = args.lr * batch_size * world_size / 256`` (1e-4 -> 4.6875e-6 at batch 12, 1 GPU);
 - ``adjust_learning_rate`` per iteration: ``factor = epoch // 30`` (+1 from epoch 80),

@@ -34,7 +34,7 @@ YAML layout (values of the ``authors_code`` preset)::
           gamma: 0.1
           reference_batch: 256
         test_split: test_split_v2       # which COVIDx test list the experiment means (documentation)
-        expected_params:                # [total, trainable, non_trainable] per model (PAPERS.md §3.1)
+        expected_params:                # [total, trainable, non_trainable] per model (docs/PAPERS.md §3.1)
           classification: [15030147, 15021699, 8448]
           with_decoder: [15058859, 15050059, 8800]
 """
@@ -61,7 +61,7 @@ CoronaNetSettingsError = ConfigError
 class ReinitSettings:
     """Phase 1, re-initialisation [S0, PG]; details from the authors' ``--mdel-ae True`` run [CR].
 
-    ``epochs``: NOT published anywhere (PAPERS.md §3.7 item 3). ``null`` means ``train.epochs``:
+    ``epochs``: NOT published anywhere (docs/PAPERS.md §3.7 item 3). ``null`` means ``train.epochs``:
     [CR] runs both phases with the same script and the same ``--epochs`` default (990), only
     ``--mdel-ae`` differs (INFERRED). With the authors' schedule the rate is below 5e-8 from epoch 60
     on, so about 60 to 90 epochs per phase do practically all the learning.
@@ -99,7 +99,7 @@ class ExpectedParams:
     """Parameter counts the built models must have, ``[total, trainable, non_trainable]`` (any spelling
     of :data:`cxr_core.config.param_counts.ParamCountSpec`), checked before training (3 classes only).
 
-    Trainable counts: PAPERS.md §3.1 (INFERRED from [CR]: classification path 15,021,699, with the
+    Trainable counts: docs/PAPERS.md §3.1 (INFERRED from [CR]: classification path 15,021,699, with the
     used decoder 15,050,059); non-trainable: the BatchNorm moving statistics (8,448 in VGG16-BN, 352
     more in the decoder); totals are their sums.
     """

@@ -1,10 +1,10 @@
 """A PyTorch CORONA-Net with the authors' module layout, for cross-checking the Keras port.
 
-Written from the description in PAPERS.md §3.1 of the authors' ``vgg_ae`` / ``Decoder224`` [CR]
+Written from the description in docs/PAPERS.md §3.1 of the authors' ``vgg_ae`` / ``Decoder224`` [CR]
 (not copied): the same module names and indices, so ``state_dict()`` has the keys of the authors'
-``covid.pth.tar`` (PAPERS.md §3.6), including the unused ``dec.conv1..3``, ``dec.fc`` and
+``covid.pth.tar`` (docs/PAPERS.md §3.6), including the unused ``dec.conv1..3``, ``dec.fc`` and
 ``dec.fc1``. torchvision is not needed (and its build beside torch 2.13 does not import,
-VERIFIED.md): ``vgg16_bn_features()`` rebuilds ``torchvision.models.vgg16_bn().features`` with the
+docs/VERIFIED.md §1): ``vgg16_bn_features()`` rebuilds ``torchvision.models.vgg16_bn().features`` with the
 same indices 0..43.
 
 Only the tests and users who want to compare frameworks import this module; the package never does

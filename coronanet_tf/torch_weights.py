@@ -2,7 +2,7 @@
 
 Two sources:
 
-- the authors' ``covid.pth.tar`` [CR] (PAPERS.md §3.6): ``torch.save`` of a dict
+- the authors' ``covid.pth.tar`` [CR] (docs/PAPERS.md §3.6): ``torch.save`` of a dict
   ``{'epoch', 'arch', 'state_dict', 'best_prec1', 'optimizer'}``, ``state_dict`` from
   ``model.module.state_dict()`` of ``vgg_ae``; keys ``net_fet.N.*``, ``nscnn.0.*``,
   ``classifier.{0,2,4,6}.*``, ``dec.upsample1..12.*``, ``dec.batchnorm1..12.*`` and the UNUSED
@@ -47,7 +47,7 @@ from coronanet_tf.layout import (
 
 TORCH_HINT = "PyTorch is needed to read .pth files: pip install covid-cxr-tf[torch]  (or: pip install torch)"
 
-#: modules of ``Decoder224`` defined but never called in ``forward`` [CR] (PAPERS.md §3.1).
+#: modules of ``Decoder224`` defined but never called in ``forward`` [CR] (docs/PAPERS.md §3.1).
 UNUSED_DECODER_PREFIXES = ("dec.conv1.", "dec.conv2.", "dec.conv3.", "dec.fc.", "dec.fc1.")
 
 _BN_SUFFIXES = ("weight", "bias", "running_mean", "running_var")

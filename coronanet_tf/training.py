@@ -3,7 +3,7 @@
 Published idea [S0, PG]: (1) the encoder and a decoder are trained to reconstruct the X-ray, so the
 encoder starts from "a distribution that comes out of medical images"; (2) the decoder is removed
 and the network is trained as a classifier. The details come from the authors' script [CR]
-(PAPERS.md §3.4), run twice: ``--mdel-ae True`` (phase 1) and then the default (phase 2), which
+(docs/PAPERS.md §3.4), run twice: ``--mdel-ae True`` (phase 1) and then the default (phase 2), which
 loads phase 1's ``state_dict`` (not its optimizer) and starts its schedule again from epoch 0.
 
 :func:`fit_phases` is ``FAMILY.fit`` (called by :func:`cxr_core.protocol.run.fit_fold`, which hands it the
@@ -31,7 +31,7 @@ Phase 1: the model with the decoder, trained end to end on ``MSE(reconstruction,
 ImageNet-normalised input (``criterion(outputs, input)`` [CR]); the logits get no loss of their
 own, but the decoder reads them, so the gradient reaches the MLP and the encoder through them. The
 decoder ends in tanh (values in [-1, 1]) while the target spans about [-2.1, 2.6]: the authors'
-mismatch is kept (PAPERS.md §3.2). Phase-1 weights: ``last`` epoch by default (see
+mismatch is kept (docs/PAPERS.md §3.2). Phase-1 weights: ``last`` epoch by default (see
 :class:`coronanet_tf.settings.ReinitSettings`). Class weights do not apply to a reconstruction.
 
 Phase 2: ``train.loss`` on the logits (torch ``CrossEntropyLoss`` = softmax cross-entropy from
@@ -139,7 +139,7 @@ def _num_classes(dataset) -> int:
 
 def check_param_counts(model, settings: CoronaNetSettings, *, with_decoder: bool, where: str) -> None:
     """Compare ``model``'s total, trainable and non-trainable parameter counts with
-    ``extra.coronanet.expected_params`` (3 classes only; PAPERS.md §3.1). Raises ``ValueError``."""
+    ``extra.coronanet.expected_params`` (3 classes only; docs/PAPERS.md §3.1). Raises ``ValueError``."""
     from cxr_core.config.param_counts import compare_param_counts
 
     if int(model.get_layer("logits").output.shape[-1]) != 3:

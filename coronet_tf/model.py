@@ -8,7 +8,7 @@ Architecture as in Table II of the paper [S4] and the authors' notebook [CN]::
                         Dense(256, activation='relu'), Dense(4, activation='softmax')])
 
 Layer names ``xception`` (nested model), ``flatten``, ``dropout``, ``dense``, ``dense_1`` [S4 Table II],
-[CN]. Parameter counts (Table II [S4]; VERIFIED.md): 150x150x3 and 4 classes give 33,969,964 total,
+[CN]. Parameter counts (Table II [S4]; docs/VERIFIED.md §2): 150x150x3 and 4 classes give 33,969,964 total,
 33,915,436 trainable, 54,528 non-trainable; 224x224x3 (the paper's text) gives 46,552,876.
 
 Sequential versus functional: we build a ``keras.Sequential`` whose first layer is the nested

@@ -2,7 +2,7 @@
 
 Values follow the experiment-config sections of ``cxr_core.config.experiment`` (data, preprocess, augment, model,
 train, protocol, published). Every field that differs between the two presets has a note with its
-source tag from ``spec/PAPERS.md`` §1 ([S4] paper, [CN] notebook at HEAD, [CN-old] notebook with
+source tag from ``docs/PAPERS.md`` §1 ([S4] paper, [CN] notebook at HEAD, [CN-old] notebook with
 outputs). A few fields that are equal carry a note too, where the choice needed a decision (scaling,
 patient grouping, class order).
 
@@ -13,7 +13,7 @@ the ``data.label_map`` that maps either naming onto the classes of a 4-, 3- or 2
 
 3-class and binary tasks [S4 Table V]: :func:`preset_for` derives them from a 4-class preset.
 - 3 classes: COVID-19, normal, pneumonia (bacterial + viral pooled) [S4].
-- 2 classes: the paper's binary task is ambiguous ("COVID-19, Normal and Pneumonia", PAPERS.md §1.7
+- 2 classes: the paper's binary task is ambiguous ("COVID-19, Normal and Pneumonia", docs/PAPERS.md §1.7
   item 5). We choose COVID-19 versus normal (pneumonia images dropped), the most common binary task of
   the works compared in Table VII [S4]; COVID-19 versus rest is ``label_map_for(2, binary="covid_vs_rest")``.
 - The paper fine-tunes the 4-class model for the other tasks ("did not retrain end-to-end" [S4]);
@@ -43,7 +43,7 @@ FOLDER_ALIASES: dict[str, str] = {
 #: Random under-sampling counts of Table I [S4] (the paper's 1,251 images).
 TABLE_I_COUNTS: dict[str, int] = {"covid": 284, "normal": 310, "pneumonia_bac": 330, "pneumonia_vir": 327}
 #: Parameter counts (total, trainable, non-trainable) by (input side, classes); Table II [S4] for
-#: 150/4, the others INFERRED arithmetic (PAPERS.md §1.1) and checked by the tests.
+#: 150/4, the others INFERRED arithmetic (docs/PAPERS.md §1.1) and checked by the tests.
 PUBLISHED_PARAMS: dict[tuple[int, int], tuple[int, int, int]] = {
     (150, 4): (33_969_964, 33_915_436, 54_528),
     (224, 4): (46_552_876, 46_498_348, 54_528),
@@ -177,7 +177,7 @@ def preset_for(
     notes["published"] = f"coronet/table5, row {row} [S4 Table V]"
     notes["data.class_names"] = (
         "3 classes COVID-19/normal/pneumonia [S4]" if num_classes == 3 else
-        f"binary {binary.replace('_', ' ')}: the paper's binary classes are ambiguous (PAPERS.md §1.7 item 5)"
+        f"binary {binary.replace('_', ' ')}: the paper's binary classes are ambiguous (docs/PAPERS.md §1.7 item 5)"
         if num_classes == 2 else "4 classes, the authors' folders [CN]"
     )
     if finetune:
@@ -223,13 +223,13 @@ PAPER = Preset(
     ),
     notes={
         "preprocess.image_size": "150x150: Table II's 5x5x2048 features and 33,969,964 parameters imply 150x150 "
-        "(224 gives 46,552,876) [S4], PAPERS.md §1.1, as IMAGE_SIZE=(150,150) of the code [CN]; the text's 224x224 "
+        "(224 gives 46,552,876) [S4], docs/PAPERS.md §1.1, as IMAGE_SIZE=(150,150) of the code [CN]; the text's 224x224 "
         "is the data set's size (preprocess.pre_resize); experiments/coronet/4class_224.yaml runs the model at 224",
         "preprocess.pre_resize": "[224, 224, bicubic]: every image was resized to 224x224 @72 dpi when the data set "
         "was prepared [S4], with an unstated method: INFERRED bicubic (PIL's default Image.resize filter and image "
         "editors' default; '72 dpi' suggests an editor); an option (nearest, bilinear, bicubic, lanczos, box, hamming)",
         "preprocess.resize_method": "nearest: the code reads the 224x224 files with flow_from_directory's default "
-        "'nearest' down to 150x150 [CN], PAPERS.md §1.7 item 8",
+        "'nearest' down to 150x150 [CN], docs/PAPERS.md §1.7 item 8",
         "preprocess.scaling": "rescale01 (x/255): the paper is silent [S4]; we keep the authors' code [CN], the only "
         "evidence of how the published model saw pixels (not Xception's [-1,1])",
         "augment.on_validation": "false: the validation fold is the evaluation fold of the 4-fold CV [S4], so it is "

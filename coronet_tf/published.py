@@ -1,6 +1,6 @@
 """CoroNet's published results as data [S4], [CN-old], and the COVID-Net v1 figures its Table VIII quotes.
 
-Copied from ``spec/PAPERS.md`` §1.5 (and §4 for ``covidnet/v1_4class``) with their source tags:
+Copied from ``docs/PAPERS.md`` §1.5 (and §4 for ``covidnet/v1_4class``) with their source tags:
 [S4] = CoroNet paper, [CN-old] = CoroNet notebook outputs, [CNet@x] = COVID-Net repository at
 commit x. The paper's "avg" row is named ``mean`` to line up with :func:`cxr_core.evaluation.metrics.fold_table`.
 Nothing here is computed except where a note says INFERRED. Looked up through
@@ -39,7 +39,7 @@ TABLES: tuple[PublishedTable, ...] = (
               (98.3, 99.3, 98.6, 98.5, 99)),
         notes=("3-class: paper fine-tunes the 4-class model, code trains a fresh Dense(3). Binary "
                "classes ambiguous ('COVID-19, Normal and Pneumonia'). Discussion gives 89.5 / 94.59 "
-               "/ 99 [S4]; README 89.5 [CN] (PAPERS.md §1.7 items 5, 7).")),
+               "/ 99 [S4]; README 89.5 [CN] (docs/PAPERS.md §1.7 items 5, 7).")),
     PublishedTable(
         key="coronet/table6", title="CoroNet on Dataset-2 of Ozturk et al. (3 classes)",
         source="[S4] Table VI", layout="classwise", units="percent",

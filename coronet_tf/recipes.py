@@ -1,6 +1,6 @@
 """CoroNet's data set from the public sources: ``covid-cxr data build coronet ...`` [S4], [CN].
 
-The paper [S4] (PAPERS.md §1.3): COVID-19 from the COVID-19 image data collection (ieee8023,
+The paper [S4] (docs/PAPERS.md §1.3): COVID-19 from the COVID-19 image data collection (ieee8023,
 "around 290" images), normal / bacterial / viral pneumonia from Kermany/Mooney's "Chest X-Ray Images
 (Pneumonia)"; random under-sampling to Table I: 284 COVID-19, 310 normal, 330 bacterial, 327 viral
 (1,251). The class folders are the authors' (``covid``, ``normal``, ``pneumonia_bac``,
@@ -19,7 +19,7 @@ Choices the paper does not state (each one a note in BUILD.md):
 
 Variants: ``coronet`` (4 classes), ``coronet-3class`` (``covid``, ``normal``, ``pneumonia`` = the
 same 1,251 images with bacterial and viral pooled, 657 pneumonia [S4]) and ``coronet-binary``
-(``covid``, ``normal``: our reading of the paper's ambiguous binary task, PAPERS.md §1.7 item 5;
+(``covid``, ``normal``: our reading of the paper's ambiguous binary task, docs/PAPERS.md §1.7 item 5;
 the same draw without the pneumonia images).
 """
 
@@ -105,5 +105,5 @@ RECIPES = {
     "coronet-3class": _recipe(3, "coronet-3class", "CoroNet 3 classes (covid / normal / pneumonia), "
                               "the Table I images with pneumonia pooled [S4]"),
     "coronet-binary": _recipe(2, "coronet-binary", "CoroNet binary (covid / normal), the Table I covid and "
-                              "normal images (our reading of the binary task, PAPERS.md §1.7 item 5)"),
+                              "normal images (our reading of the binary task, docs/PAPERS.md §1.7 item 5)"),
 }

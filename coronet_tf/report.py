@@ -39,7 +39,7 @@ def table5_layout(key: str, config: Mapping, folds: Sequence, pooled, *,
                   selection: Mapping | None = None) -> tuple[pd.DataFrame, str, list[str]]:
     """Table V [S4]: macro Precision, Recall, Specificity, F-measure and Accuracy of the row
     :func:`table5_row` picks, beside ours (percent). The paper does not state its averaging; macro
-    is assumed (PAPERS.md §1.7)."""
+    is assumed (docs/PAPERS.md §1.7)."""
     pub = published_table(key)
     row = table5_row(config, len(pooled.class_names))
     rows = []

@@ -3,9 +3,9 @@
 The authors' notebook saves the final model with ``model.save('4-class-Covid19-Mod-Xception.h5')``
 and loads it back with ``load_model`` [CN]: a full tf.keras (TF 2.x) HDF5 model, a Sequential holding
 the nested ``xception`` model, then ``flatten``, ``dropout``, ``dense``, ``dense_1``, plus the Adam
-state (PAPERS.md §1.6). Whether the file itself is still downloadable is unknown [CN].
+state (docs/PAPERS.md §1.6). Whether the file itself is still downloadable is unknown [CN].
 
-``keras.models.load_model`` fails on such files in Keras 3 (VERIFIED.md), and we never rebuild a model
+``keras.models.load_model`` fails on such files in Keras 3 (docs/VERIFIED.md §4), and we never rebuild a model
 from a file's config: we build :func:`coronet_tf.build_coronet` and copy weights by layer name with
 :func:`cxr_core.weights.transfer.copy_weights` (h5py only; nothing is unpickled or evaluated). Optimizer weights in the file
 are ignored. Weights-only files (``save_weights('w.h5')``) load too.

@@ -9,7 +9,7 @@ encoders and their different scales" [S2]):
 - five branches, each ``GlobalAveragePooling2D -> Dense 512 relu -> Dense 128 relu -> Dense 64 relu
   (MKH_k) -> Dense num_classes softmax``, tapping (1) ``concatenate([ResNet50 output, Xception
   output])``, (2) the end of ResNet50 stage 4, (3) the end of ResNet50 stage 3, (4) Xception
-  ``block4_sepconv2_bn``, (5) Xception ``block13_sepconv2_bn`` (PAPERS.md §2.1);
+  ``block4_sepconv2_bn``, (5) Xception ``block13_sepconv2_bn`` (docs/PAPERS.md §2.1);
 - output: ``Average`` of the five softmax vectors.
 
 Layer names are those of the authors' saved model, so that their ``Model_task_{t}_Fold_{f}.hdf5``
@@ -22,7 +22,7 @@ Both backbones are written out here (no ``keras.applications`` model is instanti
 weights are asked for) so that every layer name is fixed and does not depend on Keras' global name
 counters.
 
-ResNet50 flavours (option ``resnet``; PAPERS.md §2.7 item 2):
+ResNet50 flavours (option ``resnet``; docs/PAPERS.md §2.7 item 2):
 - ``"legacy"`` (default, faithful): Keras 2.3.1 / keras-applications 1.0.8 ``resnet50.py`` [KA]:
   BatchNormalization epsilon 1e-3 (Keras default), ``he_normal`` conv initializers, legacy layer names
   (``conv1``, ``bn_conv1``, ``res2a_branch2a``, ``bn2a_branch2a``, ``res2a_branch1``,
@@ -31,12 +31,12 @@ ResNet50 flavours (option ``resnet``; PAPERS.md §2.7 item 2):
 - ``"keras"``: the Keras 3 ``keras.applications.ResNet50`` (``resnet_common``): epsilon 1.001e-5 and
   names ``conv1_conv``, ``conv2_block1_1_conv`` ... ``conv5_block3_out``. Same layers and shapes;
   outputs differ from ``"legacy"`` with the same weights by about 2e-2 relative because of epsilon
-  (VERIFIED.md). Taps: ``res_conv3_block4_out`` and ``res_conv4_block6_out``.
+  (docs/VERIFIED.md §3). Taps: ``res_conv3_block4_out`` and ``res_conv4_block6_out``.
 Xception is the same in both (epsilon 1e-3 in keras-applications 1.0.8 and in Keras 3) [KA].
 
-Input scaling (option ``input_scaling``; PAPERS.md §2.7 item 1) happens inside the model:
+Input scaling (option ``input_scaling``; docs/PAPERS.md §2.7 item 1) happens inside the model:
 - ``"raw255"`` (faithful): the authors feed raw 0-255 RGB into both ImageNet backbones; no
-  ``preprocess_input`` is ever called [CVR-T] (PAPERS.md §2.2);
+  ``preprocess_input`` is ever called [CVR-T] (docs/PAPERS.md §2.2);
 - ``"imagenet"``: each backbone's own ImageNet preprocessing: ResNet50 "caffe" (RGB->BGR, minus the
   BGR mean 103.939/116.779/123.68) and Xception "tf" (x/127.5 - 1);
 - ``"rescale01"``: x/255 into both.
@@ -225,7 +225,7 @@ def build_cvrnet(
     input_scaling: str = "raw255",
     name: str = "cvrnet",
 ) -> keras.Model:
-    """Build CVR-Net [CVR-T] (PAPERS.md §2.1) as a Keras 3 functional model.
+    """Build CVR-Net [CVR-T] (docs/PAPERS.md §2.1) as a Keras 3 functional model.
 
     Args:
         num_classes: number of classes (2, 3 or 4 in the paper's tasks).

@@ -5,7 +5,7 @@ The paper's full text (arXiv 2007.11993) was NOT RETRIEVED; only its abstract [S
 and differs only in drawing its 5 folds stratified and seeded instead of the notebook's per-class
 contiguous slices of an unseeded shuffle [CVR-P12]; like the code, it selects models on the test fold.
 ``leak_free`` keeps the model and training but removes the leaks: the notebook's Val and Test
-directories are the same held-out fold (PAPERS.md §2.3, §2.7 item 3) and its folds ignore patients,
+directories are the same held-out fold (docs/PAPERS.md §2.3, §2.7 item 3) and its folds ignore patients,
 so ``leak_free`` selects on an inner validation split with stratified, patient-grouped folds.
 
 All three presets are for Task-1 (2 classes, NOR/NCP); :func:`preset_for_task` gives any of the five tasks
@@ -175,7 +175,7 @@ def preset_for_task(base: str | Preset, task: int | str) -> Preset:
     """``paper`` or ``authors_code`` set up for one of the five tasks (classes, head width, published row).
 
     Task-5 (CT, COVID-CT official split [CVR-P3]) uses ``protocol.kind = fixed_split``: the authors
-    trained on train+val and tested on the official test split (INFERRED, PAPERS.md §2.3).
+    trained on train+val and tested on the official test split (INFERRED, docs/PAPERS.md §2.3).
     """
     preset = PRESETS[base] if isinstance(base, str) else base
     task = get_task(task)

@@ -1,6 +1,6 @@
 """CVR-Net's published results as data: the abstract's task figures [S2] and a notebook report [CVR-T].
 
-Copied from ``spec/PAPERS.md`` §2.5 with their source tags: [S2] = CVR-Net abstract, [CVR-T] =
+Copied from ``docs/PAPERS.md`` §2.5 with their source tags: [S2] = CVR-Net abstract, [CVR-T] =
 CVR-Net notebook outputs. Nothing here is computed except where a note says INFERRED. Looked up
 through :func:`cxr_core.report.published.published_table` (the family lists them in ``FAMILY.published``).
 """
@@ -18,7 +18,7 @@ TABLES: tuple[PublishedTable, ...] = (
         rows=((2, "Dataset-1", 0.997, 0.998), (3, "Dataset-1", 0.963, 0.964),
               (4, "Dataset-1", 0.816, 0.820), (3, "Dataset-2", 0.961, 0.961),
               (2, "Dataset-3 (CT)", 0.780, 0.780)),
-        notes=("Averaging of F1 not stated (weighted vs macro; fold mean vs pooled; PAPERS.md §2.7 "
+        notes=("Averaging of F1 not stated (weighted vs macro; fold mean vs pooled; docs/PAPERS.md §2.7 "
                "item 7). README Jul-2020: 99.8%, 96.4%, 78.0% [CVR-RM-jul]. Paper tables NOT "
                "RETRIEVED.")),
     PublishedTable(

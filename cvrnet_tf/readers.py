@@ -3,7 +3,7 @@
 ``data.format: kermany`` reads Kermany's release layout, a folder with ``NORMAL`` and ``PNEUMONIA``
 subfolders (``chest_xray/train``), through :func:`cvrnet_tf.tasks.read_kermany`: the pneumonia
 class comes from the file names (``_bacteria_`` -> CPB, ``_virus_`` -> CPV), as the authors'
-Task-3 classes are [CVR-P12], PAPERS.md §2.3.
+Task-3 classes are [CVR-P12], docs/PAPERS.md §2.3.
 """
 
 from __future__ import annotations

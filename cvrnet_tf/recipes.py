@@ -1,4 +1,4 @@
-"""CVR-Net's data sets from the public sources: ``covid-cxr data build cvrnet-dataset1 ...`` (PAPERS.md §2.3).
+"""CVR-Net's data sets from the public sources: ``covid-cxr data build cvrnet-dataset1 ...`` (docs/PAPERS.md §2.3).
 
 - ``cvrnet-dataset1`` (Tasks 1-3, X-ray): Kermany/Mooney (1,583 normal + 4,273 pneumonia = 2,780
   bacterial + 1,493 viral) and 500 COVID-19 X-rays of ieee8023 [CVR-P12], [CVR-RM-jul]. Written as
@@ -8,7 +8,7 @@
   ``01_NOR``, ``02_CPB``, ``03_CPV``, ``04_NCP``. The three tasks share their files (hard links
   inside OUT). Not stated by the authors: which 500 COVID-19 images (the collection has more today:
   the seed draws 500 frontal X-rays, as the ``coronet`` recipe; ``--counts all`` keeps all).
-- ``cvrnet-dataset2`` (Task-4): its sources are not published (PAPERS.md §2.3): the recipe stops
+- ``cvrnet-dataset2`` (Task-4): its sources are not published (docs/PAPERS.md §2.3): the recipe stops
   with that message.
 - ``cvrnet-dataset3`` (Task-5, CT): UCSD-AI4H COVID-CT with its official lists [CVR-P3]: ``train/``,
   ``valid/``, ``test/`` as the authors' notebook names them (COVID 191 / 60 / 98, NonCOVID
@@ -36,7 +36,7 @@ TASK_FOLDERS: dict[int, dict[str, tuple[str, str]]] = {
     3: {"normal": ("NOR", "01_NOR"), "bacterial": ("CPB", "02_CPB"), "viral": ("CPV", "03_CPV"),
         "COVID-19": ("NCP", "04_NCP")},
 }
-#: published counts per task [CVR-P12] (PAPERS.md §2.3)
+#: published counts per task [CVR-P12] (docs/PAPERS.md §2.3)
 DATASET1_COUNTS: dict[int, dict[str, int]] = {
     1: {"NOR": 5856, "NCP": 500},
     2: {"NOR": 1583, "CPN": 4273, "NCP": 500},
@@ -106,7 +106,7 @@ RECIPES = {
     "cvrnet-dataset2": Recipe(
         "cvrnet-dataset2", "CVR-Net Dataset-2, Task-4 (NOR 1,648 / CPN 4,371 / NCP 500)", None, available=False,
         unavailable_reason="the sources of CVR-Net's Dataset-2 (Task-4: NOR 1,648, CPN 4,371, NCP 500) are not "
-        "published in any retrieved text (PAPERS.md §2.3), so it cannot be rebuilt; Dataset-1 "
+        "published in any retrieved text (docs/PAPERS.md §2.3), so it cannot be rebuilt; Dataset-1 "
         "(cvrnet-dataset1) has the same classes"),
     "cvrnet-dataset3": Recipe("cvrnet-dataset3", "CVR-Net Dataset-3, Task-5 CT (COVID-CT official train/valid/test)",
                               plan_dataset3, sources=("covid-ct",)),

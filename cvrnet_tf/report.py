@@ -37,7 +37,7 @@ def task_number(config: Mapping, selection: Mapping) -> int | None:
 def abstract_layout(key: str, config: Mapping, folds: Sequence, pooled, *,
                     selection: Mapping | None = None) -> tuple[pd.DataFrame, str, list[str]]:
     """The abstract's F1 and accuracy of one task [S2] beside ours (percent). Its F1 averaging is
-    not stated (PAPERS.md §2.7 item 7): our macro AND weighted F1 are both compared with it.
+    not stated (docs/PAPERS.md §2.7 item 7): our macro AND weighted F1 are both compared with it.
     ValueError when the task cannot be told (see :func:`task_number`)."""
     pub = published_table(key)
     task = task_number(config, dict(selection or {}))
@@ -70,7 +70,7 @@ HELPER_NOTE = (
     "'ROC-AUC (macro curve)' = area under the macro-average ROC curve (sklearn's example: per-class "
     "roc_curve, TPR interpolated at all classes' FPRs, averaged, auc), beside 'ROC-AUC (mean of "
     "classes)' = mean of the per-class one-vs-rest AUCs; 'AP (micro)' = average_precision_score("
-    "one-hot, scores, average='micro'). The paper's values are NOT RETRIEVED (PAPERS.md §2.5), so "
+    "one-hot, scores, average='micro'). The paper's values are NOT RETRIEVED (docs/PAPERS.md §2.5), so "
     "these rows have no published figure; no interval for the curve-based two.")
 
 

@@ -1,7 +1,7 @@
 """CVR-Net's five tasks: classes, folder names, published figures, and readers for the data.
 
 The arXiv version evaluates five tasks on three datasets (notebook markdown [CVR-P12]/[CVR-P3],
-README of July 2020 [CVR-RM-jul]; PAPERS.md §2.3), with the abstract's F1 and accuracy per task [S2]:
+README of July 2020 [CVR-RM-jul]; docs/PAPERS.md §2.3), with the abstract's F1 and accuracy per task [S2]:
 
 | task | dataset | classes (authors' folders) | F1 | accuracy |
 |---|---|---|---|---|
@@ -13,7 +13,7 @@ README of July 2020 [CVR-RM-jul]; PAPERS.md §2.3), with the abstract's F1 and a
 
 Task-1's NOR is every Kermany image, pneumonia included (5,856 = 1,583 + 4,273, INFERRED; the
 later README calls it NCV "non-COVID" [CVR-RM-HEAD]). The averaging behind the abstract's F1 is not
-stated (PAPERS.md §2.7 item 7). Dataset-2's extra sources are not stated; Task-4 folder names are
+stated (docs/PAPERS.md §2.7 item 7). Dataset-2's extra sources are not stated; Task-4 folder names are
 assumed to follow Task-2's.
 
 Readers return a :class:`cxr_core.data.tables.sample_table.SampleTable`:
@@ -40,7 +40,7 @@ from cxr_core.data.tables.sample_table import SampleTable, table_from_rows
 
 @dataclass(frozen=True)
 class Task:
-    """One of CVR-Net's five tasks (PAPERS.md §2.3, §2.5)."""
+    """One of CVR-Net's five tasks (docs/PAPERS.md §2.3, §2.5)."""
 
     number: int
     dataset: str
@@ -108,7 +108,7 @@ TASKS: dict[int, Task] = {
 }
 
 #: Task-1 fold-2 test report saved in the notebook (1,277 images) [CVR-T]; implied confusion
-#: matrix [[1175, 1], [2, 99]] (INFERRED, PAPERS.md §2.5).
+#: matrix [[1175, 1], [2, 99]] (INFERRED, docs/PAPERS.md §2.5).
 NOTEBOOK_TASK1_FOLD2 = {
     "NOR": {"precision": 0.998, "recall": 0.999, "f1": 0.999, "support": 1176},
     "NCP": {"precision": 0.990, "recall": 0.980, "f1": 0.985, "support": 101},
@@ -119,7 +119,7 @@ NOTEBOOK_TASK1_FOLD2 = {
 }
 
 #: Classes of the shared test samples -> each task's classes (``None`` drops the images).
-#: Task-1 NOR is every non-COVID image (PAPERS.md §2.3); Tasks 2 and 4 pool pneumonia into CPN.
+#: Task-1 NOR is every non-COVID image (docs/PAPERS.md §2.3); Tasks 2 and 4 pool pneumonia into CPN.
 MINI_CLASS_MAP: dict[int, dict[str, str | None]] = {
     1: {"covid": "NCP", "normal": "NOR", "pneumonia_bacterial": "NOR", "pneumonia_viral": "NOR"},
     2: {"covid": "NCP", "normal": "NOR", "pneumonia_bacterial": "CPN", "pneumonia_viral": "CPN"},

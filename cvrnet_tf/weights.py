@@ -1,7 +1,7 @@
 """Loading the authors' CVR-Net weight files into our Keras 3 model.
 
 The authors trained with standalone Keras 2.3.1 and saved with ``ModelCheckpoint(...,
-save_weights_only=True)`` to ``Model_task_{t}_Fold_{f}.hdf5`` [CVR-T] (PAPERS.md §2.6; no file is
+save_weights_only=True)`` to ``Model_task_{t}_Fold_{f}.hdf5`` [CVR-T] (docs/PAPERS.md §2.6; no file is
 published: "If you need our trained model, feel free to write me an e-mail" [CVR-C]). Such a file is
 a Keras-2 weights-only HDF5 with one group per layer of the authors' model, named as their notebook's
 summary shows: ``res_conv1``, ``res_bn_conv1``, ``res_res2a_branch2a`` ... (legacy ResNet50 with the
@@ -14,7 +14,7 @@ Auto-numbered names depend on the Keras line that wrote the file: Keras 2.3.1 nu
 starts higher. We take each auto-numbered family (``dense``, ``xce_conv2d``,
 ``xce_batch_normalization``) in index order and check it is one contiguous run of the expected
 length; the k-th member maps to our k-th layer of that family (:func:`cxr_core.weights.transfer.renumber_map`) (the authors created them in branch
-order, PAPERS.md §2.1).
+order, docs/PAPERS.md §2.1).
 
 Matching is by name, never by position; every count and shape is checked before anything is
 assigned, and a file that does not fit fails with a message naming the first layer that differs
@@ -113,7 +113,7 @@ def load_released_weights(
         model: a model from :func:`build_cvrnet` to load into; built when ``None``.
         resnet, input_shape, input_scaling: passed to :func:`build_cvrnet` when the model is built.
             The authors' files hold a legacy ResNet50; loading into ``resnet="keras"`` works by name
-            map but changes the outputs (BN epsilon 1e-3 -> 1.001e-5, PAPERS.md §2.1).
+            map but changes the outputs (BN epsilon 1e-3 -> 1.001e-5, docs/PAPERS.md §2.1).
 
     Returns:
         The model with every weight taken from the file.

@@ -27,7 +27,7 @@ class Preset:
 
     ``values`` is a nested mapping with the sections of an experiment config (``data``,
     ``preprocess``, ``augment``, ``model``, ``train``, ``protocol``, ``published``); ``notes`` maps
-    ``"section.field"`` to a one-line note with its source tag from spec/PAPERS.md, for every field
+    ``"section.field"`` to a one-line note with its source tag from docs/PAPERS.md, for every field
     that differs between a family's presets.
     """
 

@@ -63,10 +63,9 @@ def ct2_mini(shared_data: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_family():
-    """The test-only ``tinycnn`` family (tests/tiny_family.py) registered for the module's tests."""
-    from cxr_core.family import register_family, unregister_family
-    from tests.tiny_family import FAMILY
+    """The test-only ``tinycnn`` family (tests/tiny_family.py) registered for the module's tests; other
+    test families register with :func:`tests.tiny_family.registered`."""
+    from tests.tiny_family import registered
 
-    register_family(FAMILY, replace=True)
-    yield FAMILY
-    unregister_family(FAMILY.name)
+    with registered() as family:
+        yield family

@@ -17,7 +17,7 @@ import pytest
 CORE = Path(__file__).resolve().parents[1] / "cxr_core"
 #: The papers' names as they appear in identifiers and text. Public data sources (Kermany, the
 #: COVID-19 image data collection, COVIDx, COVID-CT) are not papers of this project: their download
-#: layouts are shared machinery (cxr_core.data.build.sources), as in DESIGN.md.
+#: layouts are shared machinery (cxr_core.data.build.sources), as in docs/DESIGN.md §2.
 PAPER_NAMES = re.compile(r"coronet|cvrnet|cvr-net|corona", re.IGNORECASE)
 
 

@@ -33,7 +33,7 @@ def test_experiment_resolves(path):
 
 
 # (total, non-trainable) written from the papers, never from our code: CoroNet Table II [S4] and
-# PAPERS.md §1.1 (224x224 and binary totals, INFERRED arithmetic there); CVR-Net PAPERS.md §2.1 (4-class
+# docs/PAPERS.md §1.1 (224x224 and binary totals, INFERRED arithmetic there); CVR-Net docs/PAPERS.md §2.1 (4-class
 # total INFERRED there; non-trainable = the two backbones' BatchNorm statistics of the notebook's
 # summary [CVR-T]). Trainable = total - non-trainable.
 PAPER_COUNTS = {

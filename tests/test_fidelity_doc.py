@@ -11,7 +11,7 @@ from cxr_core.config.experiment import config_to_dict, resolve_config
 from cxr_core.config.notes import MISSING, lookup
 
 REPO = Path(__file__).resolve().parents[1]
-DOC = REPO / "docs" / "FIDELITY.md"
+DOC = REPO / "docs/FIDELITY.md"
 TEST_REF = re.compile(r"`(tests/[\w/]+\.py)::(test_\w+)`")
 KEY_REF = re.compile(r"`((?:data|preprocess|augment|model|train|protocol|evaluation|published|extra)(?:\.\w+)*)`")
 #: Headings of the doc's family sections -> the family whose presets hold the keys.

@@ -10,7 +10,7 @@ Edges: ``import a.b.c`` and ``from a.b import c`` (``c`` a module) point at ``a.
 import name`` (a function or class) points at ``a.b``. A package's ``__init__`` executing on the way
 to its submodule is not an edge: every package imports its own submodules, and that order is fixed.
 
-Also: no module in ``cxr_core`` is longer than :data:`MAX_LINES` lines (DESIGN.md: small modules).
+Also: no module in ``cxr_core`` is longer than :data:`MAX_LINES` lines (docs/DESIGN.md §2).
 """
 
 from __future__ import annotations

@@ -6,14 +6,16 @@ metrics, report) takes seconds on a CPU, and it actually *learns*: on :func:`wri
 The big models of the paper packages output about 1/C for every class after a smoke run, so only a
 model like this lets a test notice a label, split or prediction-order mix-up.
 
-Register it with the ``tiny_family`` fixture of ``tests/conftest.py`` (``register_family`` /
-``unregister_family``); the presets are named like the papers' (``paper``, ``authors_code``) so the
+Register it with the ``tiny_family`` fixture of ``tests/conftest.py``, or any family with
+:func:`registered` (the one registration helper of the tests); the presets are named like the papers' (``paper``, ``authors_code``) so the
 family looks to the core like any other.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -79,6 +81,26 @@ FAMILY = ModelFamily(
     smoke_image_size=IMAGE_SIDE,
     description="test-only tiny CNN (tests/tiny_family.py); not a published model",
 )
+
+
+@contextmanager
+def registered(family: ModelFamily = FAMILY) -> Iterator[ModelFamily]:
+    """Register ``family`` (default: ``tinycnn``) for the ``with`` block, then put back whatever was
+    registered under its name before (nested fixtures of one family do not unregister each other)."""
+    from cxr_core.family import get_family, register_family, unregister_family
+
+    try:
+        previous = get_family(family.name)
+    except KeyError:
+        previous = None
+    register_family(family, replace=True)
+    try:
+        yield family
+    finally:
+        if previous is None:
+            unregister_family(family.name)
+        else:
+            register_family(previous, replace=True)
 
 
 def class_image(label: str, rng: np.random.Generator, side: int = 40) -> np.ndarray:

@@ -10,10 +10,10 @@ Conventions
 * Per-class metrics (one-vs-rest): precision = TP/(TP+FP) (= PPV), recall = TP/(TP+FN)
   (= sensitivity), specificity = TN/(TN+FP), F1 = 2TP/(2TP+FP+FN) (= harmonic mean of precision and
   recall), NPV = TN/(TN+FN), support = TP+FN.
-  CoroNet's paper prints recall as (TP+FN)/(TP+FN), a misprint [S4] (PAPERS.md §1.7 item 7).
+  CoroNet's paper prints recall as (TP+FN)/(TP+FN), a misprint [S4] (docs/PAPERS.md §1.7 item 7).
 * ``macro`` = unweighted mean over classes; ``weighted`` = mean weighted by support (sklearn
   ``average="weighted"``; specificity and NPV weighted the same way). The papers do not say which
-  averaging their tables use (not stated in CoroNet [S4]; CVR-Net abstract [S2], PAPERS.md §2.7
+  averaging their tables use (not stated in CoroNet [S4]; CVR-Net abstract [S2], docs/PAPERS.md §2.7
   item 7).
 
 This module imports neither

@@ -12,7 +12,7 @@ The building blocks live in their own modules of :mod:`cxr_core.evaluation` (imp
 
 :func:`evaluate_predictions` gathers them for one set of predictions; :func:`fold_table` /
 :func:`classwise_table` give CoroNet's Table III / IV layouts [S4]. The papers do not say which
-averaging their tables use (not stated in CoroNet [S4]; CVR-Net abstract [S2], PAPERS.md §2.7
+averaging their tables use (not stated in CoroNet [S4]; CVR-Net abstract [S2], docs/PAPERS.md §2.7
 item 7); :func:`fold_table` defaults to macro.
 
 This module imports neither TensorFlow nor Keras.

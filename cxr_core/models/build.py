@@ -1,6 +1,6 @@
 """Build a family's model for an experiment, initialise it, check its published parameter count.
 
-The model step of DESIGN.md's flow: :func:`model_builder` returns a function building a fresh model
+The model step of the flow (docs/DESIGN.md §1): :func:`model_builder` returns a function building a fresh model
 of the config's family (:mod:`cxr_core.family`) at the config's input size and class count, with
 ``model.backbone_weights`` and ``model.init_from``; :func:`init_from_weights` is the default
 ``init_from``; :func:`check_parameter_count` compares the built model with the counts the config

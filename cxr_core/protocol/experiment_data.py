@@ -1,6 +1,6 @@
 """An experiment's data as its config says: the sample table, and the pipeline spec that reads it.
 
-The step ``sources -> sample table`` of DESIGN.md's flow for one experiment:
+The step ``sources -> sample table`` of the flow in docs/DESIGN.md §1, for one experiment:
 :func:`load_samples` reads ``data.source`` (or ``data.test_source``) with the readers of
 :mod:`cxr_core.data.tables.readers`, verifies the files, relabels them (``data.label_map``) and keeps the
 experiment's classes; :func:`prepare_samples` undersamples (``data.undersample``);

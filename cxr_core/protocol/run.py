@@ -1,6 +1,6 @@
 """Run an experiment's protocol fold by fold: k-fold, one holdout split, or a fixed train/test split.
 
-The orchestrator of DESIGN.md's flow; each stage is its own module:
+The orchestrator of the flow in docs/DESIGN.md §1; each stage is its own module:
 
     cxr_core.protocol.experiment_data   config -> sample table (read, verify, relabel, undersample), pipeline spec
     cxr_core.runs.directory              run directory: config.yaml with provenance, samples.csv, merging runs

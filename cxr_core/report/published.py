@@ -1,6 +1,6 @@
 """Published results as data: the container type and the look-up over the registered families.
 
-Each paper package lists its tables (copied from ``spec/PAPERS.md`` with their source tags) as
+Each paper package lists its tables (copied from ``docs/PAPERS.md`` with their source tags) as
 :class:`PublishedTable` records in its :attr:`cxr_core.family.ModelFamily.published`; this module
 holds no numbers of its own.
 

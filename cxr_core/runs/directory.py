@@ -1,6 +1,6 @@
 """Run directories: provenance, the resolved config, resume bookkeeping, and merging runs.
 
-A run directory (DESIGN.md) holds::
+A run directory (docs/DESIGN.md §4) holds::
 
     config.yaml          resolved config, package version, git commit, data manifest hash, and a
                          ``provenance`` section (versions, CUDA/cuDNN, devices: :mod:`cxr_core.runs.provenance`)

@@ -4,7 +4,7 @@ Keras-2 HDF5 (tf.keras 2.x, standalone Keras 2.3.1): CoroNet's ``4-class-Covid19
 a full model whose Sequential holds a nested ``xception`` model [CN]; CVR-Net's
 ``Model_task_{t}_Fold_{f}.hdf5`` are weights-only files written by
 ``ModelCheckpoint(save_weights_only=True)`` [CVR-T]. Keras 3 cannot deserialize the former
-(VERIFIED.md: BatchNormalization ``axis`` lists, SeparableConv2D arguments, nested
+(docs/VERIFIED.md §4: BatchNormalization ``axis`` lists, SeparableConv2D arguments, nested
 ``output_layers``), so no model is ever rebuilt from a file's config: the caller builds its own model
 and copies weights by layer name (:mod:`cxr_core.weights.load`). Only ``h5py`` reads the file; nothing is
 unpickled or evaluated.

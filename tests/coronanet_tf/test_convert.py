@@ -2,7 +2,7 @@
 
 A seeded PyTorch ``vgg_ae`` (coronanet_tf.torch_reference, the authors' module layout) with random
 weights AND random BatchNorm running statistics is saved like the authors' ``covid.pth.tar``
-(PAPERS.md §3.6), converted, and both frameworks run (eval mode) on real chest X-rays of cxr4-mini
+(docs/PAPERS.md §3.6), converted, and both frameworks run (eval mode) on real chest X-rays of cxr4-mini
 preprocessed like [CR]: PIL RGB, Resize(224) shorter side (bilinear), CenterCrop(224), ImageNet
 mean/std.
 """
@@ -96,7 +96,7 @@ def test_torch_reference_has_the_authors_keys(reference):
     assert {"nscnn.0.weight", "classifier.6.bias", "dec.upsample12.weight", "dec.batchnorm12.running_mean",
             "dec.conv1.weight", "dec.fc.weight", "dec.fc1.weight"} <= keys
     unused = sum(p.numel() for n, p in reference.named_parameters() if n.startswith(("dec.conv", "dec.fc")))
-    assert unused == 2_303_663  # PAPERS.md §3.1
+    assert unused == 2_303_663  # docs/PAPERS.md §3.1
     assert sum(p.numel() for p in reference.parameters()) == 17_353_722
 
 
@@ -250,3 +250,16 @@ def test_a_checkpoint_whose_metadata_holds_a_0d_numpy_array_converts_with_a_shor
     assert out.startswith(f"{src} -> {dst}: 160 tensors converted, ")
     assert len(out) < 1500 and "ConversionReport(" not in out
     assert dst.is_file()
+
+
+@pytest.mark.slow
+def test_golden_file_is_what_torch_computes_today():
+    """tests/coronanet_tf/golden/convert_vgg_ae.npz (the torch-free check, test_convert_golden.py) is still
+    what the PyTorch reference computes; if not, regenerate it: ``python -m tests.coronanet_tf.make_golden``."""
+    from tests.coronanet_tf.golden_tensors import load_golden
+    from tests.coronanet_tf.make_golden import golden_arrays
+
+    stored, now = load_golden(), golden_arrays()
+    assert list(stored["keys"]) == list(now["keys"]) and list(stored["shapes"]) == list(now["shapes"])
+    for name in ("logits", "rec_grid", "rec_top", "rec_bottom"):
+        np.testing.assert_allclose(stored[name], now[name], rtol=0, atol=1e-5, err_msg=name)

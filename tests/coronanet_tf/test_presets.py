@@ -63,7 +63,7 @@ def test_common_values(name):
             sched["gamma"], sched["reference_batch"], sched["world_size"]) == (5, 30, 80, 0.1, 256, 1)
     assert cn["phases"] == ["reinit", "classify"]
     assert cn["reinit"]["target"] == "normalised_input" and cn["reinit"]["epochs"] is None
-    # [total, trainable, non_trainable]; trainable PAPERS.md §3.1, non-trainable = BN moving statistics
+    # [total, trainable, non_trainable]; trainable docs/PAPERS.md §3.1, non-trainable = BN moving statistics
     assert cn["expected_params"]["classification"] == [15_021_699 + 8_448, 15_021_699, 8_448]
     assert cn["expected_params"]["with_decoder"] == [15_050_059 + 8_800, 15_050_059, 8_800]
 

@@ -1,4 +1,4 @@
-"""coronanet_tf.published: CORONA-Net's and the COVID-Net/COVIDx tables of spec/PAPERS.md §3.5, §4."""
+"""coronanet_tf.published: CORONA-Net's and the COVID-Net/COVIDx tables of docs/PAPERS.md §3.5, §4."""
 
 from __future__ import annotations
 

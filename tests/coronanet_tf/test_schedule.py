@@ -1,4 +1,4 @@
-"""CORONA-Net learning-rate schedule [CR] (PAPERS.md §3.4) and the coupled-L2 Adam."""
+"""CORONA-Net learning-rate schedule [CR] (docs/PAPERS.md §3.4) and the coupled-L2 Adam."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from coronanet_tf.schedule import AdamL2, CoronaNetSchedule, coronanet_lr
 
 
 def _authors_lrs(epochs, spe, base=1e-4, batch=12, world=1):
-    """[CR]'s loop written out (CORONANET.py ``main``/``train``/``adjust_learning_rate``, PAPERS.md §3.4):
+    """[CR]'s loop written out (CORONANET.py ``main``/``train``/``adjust_learning_rate``, docs/PAPERS.md §3.4):
     ``args.lr = lr*batch*world/256``; per epoch ``i = 0``, per iteration ``i += 1`` THEN
     ``adjust_learning_rate(optimizer, epoch, i, len(train_loader))``: ``factor = epoch//30``
     (+1 from epoch 80), ``lr*0.1**factor``, warm-up ``lr*(1 + i + epoch*len)/(5*len)`` for epoch < 5.
@@ -65,7 +65,7 @@ def test_schedule_landmarks():
     sched = CoronaNetSchedule(1e-4, batch_size=12, steps_per_epoch=100, world_size=2)
     lr0 = 1e-4 * 24 / 256
     assert sched.scaled_lr == pytest.approx(lr0)
-    assert CoronaNetSchedule(1e-4, 12, 10).scaled_lr == pytest.approx(4.6875e-6)  # PAPERS.md §3.4
+    assert CoronaNetSchedule(1e-4, 12, 10).scaled_lr == pytest.approx(4.6875e-6)  # docs/PAPERS.md §3.4
     assert float(sched(0)) == pytest.approx(lr0 * 2 / 500, rel=1e-5)
     assert float(sched(498)) == pytest.approx(lr0, rel=1e-5)
     assert float(sched(499)) == pytest.approx(lr0 * 501 / 500, rel=1e-5)

@@ -1,112 +1,22 @@
-"""PyTorch's default initialisation of the layers [CR] adds on VGG16-BN, against torch itself (CPU)."""
+"""PyTorch's default initialisation of the layers [CR] adds on VGG16-BN, live against torch itself (CPU):
+tests/coronanet_tf/golden/torch_init.npz, which test_torch_init_golden.py checks our initializers
+against without PyTorch, must be what torch draws today."""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
-
-import keras
 
 from tests.references import require
 
 torch = require("torch")
 
-from coronanet_tf.model import BOTTLENECK_CHANNELS, CLASSIFIER_UNITS, DECODER224_LAYERS, build_coronanet
-from coronanet_tf.torch_init import TorchDefaultBias, TorchDefaultKernel, torch_fan_in
-
-N_DRAWS = 4_000  # samples per layer for the spread comparison (std within 3% = 4 sigma)
+from tests.coronanet_tf.golden_tensors import INIT_GOLDEN, load_golden  # noqa: E402
+from tests.coronanet_tf.make_golden import init_arrays  # noqa: E402
 
 
-def _torch_modules():
-    """Keras layer name -> a torch module of the same shape, as [CR]'s vgg_ae creates it."""
-    mods = {"nscnn_0": torch.nn.Conv2d(512, BOTTLENECK_CHANNELS, kernel_size=1, padding=0)}
-    widths = (BOTTLENECK_CHANNELS * 7 * 7, *CLASSIFIER_UNITS, 3)
-    for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
-        mods[f"classifier_{2 * i}"] = torch.nn.Linear(n_in, n_out, bias=True)
-    in_ch = 1
-    for i, (out_ch, kernel, stride, pad) in enumerate(DECODER224_LAYERS, start=1):
-        mods[f"dec_upsample{i}"] = torch.nn.ConvTranspose2d(in_ch, out_ch, kernel_size=kernel, stride=stride,
-                                                            padding=pad)
-        in_ch = out_ch
-    return mods
-
-
-def _torch_draws(module, n=N_DRAWS):
-    """Weight and bias values of repeated torch ``reset_parameters`` (at least n of each)."""
-    w, b = [], []
-    torch.manual_seed(0)
-    while sum(x.size for x in w) < n or sum(x.size for x in b) < n:
-        module.reset_parameters()
-        w.append(module.weight.detach().numpy().ravel().copy())
-        b.append(module.bias.detach().numpy().ravel().copy())
-    return np.concatenate(w), np.concatenate(b)
-
-
-def _keras_draws(initializer, shape, n=N_DRAWS):
-    """``n`` values of the layer's initializer in one call: the last kernel axis never enters the
-    fan-in (Dense (in, OUT), Conv2D (kh, kw, in, OUT), Conv2DTranspose (kh, kw, out, IN)), so it is
-    widened; a bias initializer is drawn as a long vector."""
-    shape = tuple(shape)
-    wide = (*shape[:-1], -(-n // int(np.prod(shape[:-1])))) if len(shape) > 1 else (n,)
-    return np.asarray(initializer(wide, dtype="float32")).ravel()
-
-
-@pytest.fixture(scope="module")
-def model():
-    keras.utils.set_random_seed(3)
-    return build_coronanet(with_decoder=True)
-
-
-def test_every_added_layer_matches_torch_default(model):
-    mods = _torch_modules()
-    assert len(mods) == 1 + 4 + 12
-    for name, module in mods.items():
-        layer = model.get_layer(name)
-        kernel, bias = (np.asarray(v) for v in layer.get_weights())
-        # the Keras kernel is the torch weight transposed: same number of values, torch's fan-in
-        assert kernel.size == module.weight.numel() and bias.shape == tuple(module.bias.shape), name
-        layout = {"Conv2D": "conv2d", "Dense": "dense", "Conv2DTranspose": "conv2d_transpose"}[type(layer).__name__]
-        fan_in, _ = torch.nn.init._calculate_fan_in_and_fan_out(module.weight)
-        assert torch_fan_in(kernel.shape, layout) == fan_in, name
-        bound = 1 / np.sqrt(fan_in)
-        # the built model's own weights lie within torch's bound, biases are not zero
-        assert np.abs(kernel).max() <= bound * (1 + 1e-6), name
-        assert np.abs(bias).max() <= bound * (1 + 1e-6) and np.any(bias != 0), name
-        # spread: many draws of our initializers against many torch reset_parameters()
-        tw, tb = _torch_draws(module)
-        kw = _keras_draws(layer.kernel_initializer, kernel.shape)
-        kb = _keras_draws(layer.bias_initializer, bias.shape)
-        for ours, theirs, what in ((kw, tw, "weight"), (kb, tb, "bias")):
-            assert np.abs(ours).max() <= np.abs(theirs).max() * 1.002 + 1e-9, (name, what)
-            assert np.abs(ours).max() >= 0.995 * bound, (name, what)
-            assert np.abs(theirs).max() >= 0.995 * bound, (name, what)  # torch's bound is 1/sqrt(fan_in)
-            assert ours.std() == pytest.approx(theirs.std(), rel=0.03), (name, what)
-            assert ours.std() == pytest.approx(bound / np.sqrt(3), rel=0.03), (name, what)
-            assert abs(ours.mean()) < 0.03 * bound, (name, what)
-
-
-def test_first_linear_bound_is_torch_not_glorot():
-    """Issue figures: classifier_0 torch bound 1/sqrt(4900) = 0.0143, Glorot sqrt(6/4950) = 0.0348."""
-    keras.utils.set_random_seed(1)
-    torch_like = build_coronanet(with_decoder=False).get_layer("classifier_0")
-    keras.utils.set_random_seed(1)
-    glorot = build_coronanet(with_decoder=False, head_init="glorot").get_layer("classifier_0")
-    assert np.abs(np.asarray(torch_like.kernel)).max() == pytest.approx(1 / 70, rel=0.01)
-    assert np.abs(np.asarray(glorot.kernel)).max() == pytest.approx(np.sqrt(6 / 4950), rel=0.01)
-    assert not np.any(np.asarray(glorot.bias))
-    with pytest.raises(ValueError, match="head_init"):
-        build_coronanet(with_decoder=False, head_init="he")
-
-
-def test_initializers_serialise_and_check_arguments():
-    k = TorchDefaultKernel("conv2d_transpose", seed=4)
-    again = TorchDefaultKernel.from_config(k.get_config())
-    np.testing.assert_array_equal(np.asarray(k((3, 3, 24, 22))), np.asarray(again((3, 3, 24, 22))))
-    b = TorchDefaultBias(216, seed=2)
-    assert TorchDefaultBias.from_config(b.get_config()).fan_in == 216
-    with pytest.raises(ValueError, match="layout"):
-        TorchDefaultKernel("linear")
-    with pytest.raises(ValueError, match="fan_in"):
-        TorchDefaultBias(-1)
-    with pytest.raises(ValueError, match="dense kernel"):
-        torch_fan_in((3, 3, 1, 1), "dense")
+def test_golden_init_file_is_what_torch_draws_today():
+    """If this fails, regenerate: ``python -m tests.coronanet_tf.make_golden``."""
+    stored, now = load_golden(INIT_GOLDEN), init_arrays()
+    assert list(stored["layers"]) == list(now["layers"]) and list(stored["columns"]) == list(now["columns"])
+    np.testing.assert_array_equal(stored["stats"][:, :3], now["stats"][:, :3])  # fan-in and sizes
+    np.testing.assert_allclose(stored["stats"][:, 3:], now["stats"][:, 3:], rtol=1e-6)

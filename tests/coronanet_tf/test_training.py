@@ -142,7 +142,7 @@ def test_a_phase_resumes_mid_way_with_the_schedule(tmp_path):
 
 
 def test_the_built_models_have_the_three_expected_counts_of_the_preset():
-    """extra.coronanet.expected_params [total, trainable, non_trainable] (PAPERS.md §3.1) against the
+    """extra.coronanet.expected_params [total, trainable, non_trainable] (docs/PAPERS.md §3.1) against the
     built models; a wrong split of the same total is refused."""
     from coronanet_tf.model import build_coronanet
     from coronanet_tf.training import check_param_counts

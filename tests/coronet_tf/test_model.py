@@ -1,14 +1,14 @@
-"""CoroNet builder: published parameter counts [S4 Table II], layer names, mixed precision, backbone files."""
+"""CoroNet builder: the family contract (tests/family_harness.py) with the published parameter counts
+[S4 Table II], layer names, backbone files."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-import keras
-
 from coronet_tf import PUBLISHED_PARAMS, build_coronet, xception_output_side  # noqa: E402
 from coronet_tf.model import build_xception  # noqa: E402
+from tests.family_harness import FAST_PARTS, SLOW_PARTS, FamilyCase, PublishedCount, run_family_test
 from tests.references import require  # noqa: E402
 
 
@@ -30,19 +30,38 @@ def test_table_ii_counts_and_layer_names():
     assert tuple(model.get_layer("xception").get_layer("block14_sepconv2_act").output.shape) == (None, 5, 5, 2048)
 
 
-# Totals of PAPERS.md §1.1 (INFERRED arithmetic there, written here from the text, not from our code);
+# Totals of docs/PAPERS.md §1.1 (INFERRED arithmetic there, written here from the text, not from our code);
 # the non-trainable part is Table II's 54,528 [S4] (Xception's BatchNorm statistics, whatever the head).
-PAPERS_TOTALS = {(224, 4): 46_552_876, (150, 3): 33_969_707, (150, 2): 33_969_450}
+PAPERS_TOTALS = {(150, 4): 33_969_964, (224, 4): 46_552_876, (150, 3): 33_969_707, (150, 2): 33_969_450}
 TABLE_II_NON_TRAINABLE = 54_528
+PAPERS_COUNTS = {key: (total, total - TABLE_II_NON_TRAINABLE, TABLE_II_NON_TRAINABLE)
+                 for key, total in PAPERS_TOTALS.items()}
+
+#: the family contract (tests/family_harness.py): the smallest CoroNet (Xception needs 71x71, 2 classes)
+#: and every published count
+CASE = FamilyCase(
+    build={"num_classes": 2, "input_shape": (71, 71, 3)},
+    published=tuple(
+        PublishedCount({"num_classes": classes, "input_shape": (side, side, 3)}, counts,
+                       "[S4] Table II" if (side, classes) == (150, 4) else "docs/PAPERS.md §1.1 (INFERRED)")
+        for (side, classes), counts in PAPERS_COUNTS.items()),
+)
 
 
-@pytest.mark.parametrize("side,classes", [(224, 4), (150, 3), (150, 2)])
-def test_other_sizes_and_tasks(side, classes):
-    total = PAPERS_TOTALS[(side, classes)]
-    expected = (total, total - TABLE_II_NON_TRAINABLE, TABLE_II_NON_TRAINABLE)
-    model = build_coronet(num_classes=classes, input_shape=(side, side, 3))
-    assert _counts(model) == expected
-    assert PUBLISHED_PARAMS[(side, classes)] == expected, "the presets' record of the counts"
+def test_family_contract():
+    models = run_family_test("coronet", CASE, parts=FAST_PARTS)
+    assert models["mixed_precision"].get_layer("dense").compute_dtype == "float16"
+
+
+@pytest.mark.slow
+def test_family_contract_heavy_parts(tmp_path):
+    """float32 build, .keras and weights round trips, two training steps, the published counts at
+    150 and 224 with 4, 3 and 2 classes."""
+    run_family_test("coronet", CASE, tmp_path, parts=SLOW_PARTS)
+
+
+def test_the_presets_record_of_the_published_counts():
+    assert PUBLISHED_PARAMS == PAPERS_COUNTS
 
 
 def test_auto_named_layers_do_not_depend_on_earlier_builds():
@@ -52,19 +71,6 @@ def test_auto_named_layers_do_not_depend_on_earlier_builds():
     assert names == ["conv2d", "batch_normalization", "conv2d_1", "batch_normalization_1",
                      "conv2d_2", "batch_normalization_2", "conv2d_3", "batch_normalization_3"]
     assert [layer.name for layer in first.layers] == [layer.name for layer in second.layers]
-
-
-def test_mixed_precision_keeps_softmax_float32():
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    try:
-        model = build_coronet(num_classes=3, input_shape=(71, 71, 3))
-        assert model.get_layer("dense").compute_dtype == "float16"
-        out = model(np.random.default_rng(0).random((2, 71, 71, 3), dtype=np.float32), training=False)
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
-    assert keras.backend.standardize_dtype(out.dtype) == "float32"
-    np.testing.assert_allclose(np.asarray(out).sum(axis=1), 1.0, atol=1e-5)
 
 
 def test_output_side_matches_keras():

@@ -1,4 +1,4 @@
-"""coronet_tf.published: CoroNet's tables hold the numbers of spec/PAPERS.md §1.5 with their sources."""
+"""coronet_tf.published: CoroNet's tables hold the numbers of docs/PAPERS.md §1.5 with their sources."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""cvrnet_tf.published: CVR-Net's tables hold the numbers of spec/PAPERS.md §2.5 with their sources."""
+"""cvrnet_tf.published: CVR-Net's tables hold the numbers of docs/PAPERS.md §2.5 with their sources."""
 
 from __future__ import annotations
 

@@ -63,7 +63,7 @@ def test_cxr4_mini_for_each_xray_task(cxr4_mini, task):
         assert labels[rel] == MINI_CLASS_MAP[task][cls]
     patients = dict(zip(table.frame["sample_id"], table.frame["patient_id"]))
     assert [patients[rel] for rel in manifest["path"]] == list(manifest["patient_id"]), "patient ids carried over"
-    if task == 1:  # Task-1 NOR = every non-COVID image (PAPERS.md §2.3)
+    if task == 1:  # Task-1 NOR = every non-COVID image (docs/PAPERS.md §2.3)
         assert table.class_counts()["NOR"] == len(manifest) - by_class["covid"]
 
 

@@ -24,7 +24,7 @@ def build_oracle(num_classes: int, side: int):
     """The notebook's model [CVR-T] with keras-applications 1.0.8 on tf_keras (0-based auto names).
 
     tf_keras numbers auto-named layers from 0, so the notebook's res_activation_22 / 40 (stage 3 /
-    stage 4 ends) are res_activation_21 / 39 here (VERIFIED.md).
+    stage 4 ends) are res_activation_21 / 39 here (docs/VERIFIED.md §3).
     """
     kw = dict(backend=tf_keras.backend, layers=tf_keras.layers, models=tf_keras.models, utils=tf_keras.utils)
     tf_keras.backend.clear_session()

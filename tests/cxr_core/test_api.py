@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests import tiny_family
 
 pytestmark = pytest.mark.slow
 
@@ -23,20 +22,7 @@ CLASSES = ["covid", "normal", "pneumonia_bacterial", "pneumonia_viral"]
 
 
 @pytest.fixture(scope="module")
-def tiny_registered():
-    from cxr_core.family import get_family, register_family, unregister_family
-
-    try:
-        get_family(tiny_family.NAME)
-        yield
-    except KeyError:
-        register_family(tiny_family.FAMILY)
-        yield
-        unregister_family(tiny_family.NAME)
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tiny_registered, cxr4_mini, tmp_path_factory):
+def tiny_run(tiny_family, cxr4_mini, tmp_path_factory):
     """A 2-fold tiny-CNN run on the 4-class real images, made through the Python API."""
     import cxr_core
 

@@ -14,7 +14,8 @@ import pytest
 
 from cxr_core.config.experiment import load_config, parse_override, replace, resolve_config
 from cxr_core.config.schema import Choices, ConfigError, Fraction, PositiveInt, Range, build, check, enumerated_fields
-from cxr_core.family import ModelFamily, Preset, register_family, unregister_family
+from cxr_core.family import ModelFamily, Preset
+from tests.tiny_family import registered
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,9 @@ FAMILY = ModelFamily(
 
 
 @pytest.fixture()
-def tiny_family():
-    register_family(FAMILY, replace=True)
-    yield FAMILY
-    unregister_family(FAMILY.name)
+def schema_family():
+    with registered(FAMILY) as family:
+        yield family
 
 
 @pytest.mark.parametrize("raw, message", [
@@ -67,13 +67,13 @@ def tiny_family():
     ({"weights": {"a": 2}}, "x.yaml: extra.tinyschema.weights.a must be a number in [0, 1], found 2.0"),
     ({"stepz": 1}, "x.yaml: unknown key extra.tinyschema.stepz; allowed keys in extra.tinyschema: "),
 ])
-def test_a_familys_extra_section_is_checked_at_load(tiny_family, tmp_path, raw, message):
+def test_a_familys_extra_section_is_checked_at_load(schema_family, tmp_path, raw, message):
     with pytest.raises(ConfigError) as err:
         resolve_config({"preset": "tinyschema/base", "extra": {"tinyschema": raw}}, origin="x.yaml")
     assert str(err.value).startswith(message), str(err.value)
 
 
-def test_a_valid_extra_section_loads_and_other_families_sections_are_refused(tiny_family, tmp_path):
+def test_a_valid_extra_section_loads_and_other_families_sections_are_refused(schema_family, tmp_path):
     cfg = resolve_config({"preset": "tinyschema/base",
                           "extra": {"tinyschema": {"order": ["b"], "optional_inner": None}, "expected_params": 7}})
     assert cfg.extra["tinyschema"]["order"] == ["b"] and cfg.extra["expected_params"] == 7
@@ -87,7 +87,7 @@ def test_a_valid_extra_section_loads_and_other_families_sections_are_refused(tin
         load_config(path, overrides=parse_override("extra.tinyschema.inner.mode=slw"))
 
 
-def test_the_family_presets_notes_are_recomputed_for_the_values_in_force(tiny_family):
+def test_the_family_presets_notes_are_recomputed_for_the_values_in_force(schema_family):
     cfg = resolve_config({"preset": "tinyschema/base"})
     assert cfg.deviations == ("preprocess.resize_method: area: the tiny paper says so [T]",
                               "extra.tinyschema.steps: 3 steps [T]")

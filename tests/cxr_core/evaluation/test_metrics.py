@@ -26,7 +26,7 @@ def _random_predictions(seed, n=400, c=4, signal=0.5):
 
 
 def test_coronet_notebook_report_to_two_decimals():
-    """[CN-old] test report from its confusion matrix (PAPERS.md §1.5)."""
+    """[CN-old] test report from its confusion matrix (docs/PAPERS.md §1.5)."""
     cm = P.published_confusion("coronet/notebook_confusion")
     df = confusion.from_confusion_matrix(cm, CORONET)
     np.testing.assert_array_equal(df.loc[CORONET, "precision"].round(2), [1.00, 0.89, 0.89, 0.87])
@@ -46,7 +46,7 @@ def test_coronet_notebook_report_to_two_decimals():
 
 
 def test_cvrnet_fold2_report_to_three_decimals():
-    """[CVR-T] Task-1 fold-2 report from the implied matrix [[1175,1],[2,99]] (PAPERS.md §2.5)."""
+    """[CVR-T] Task-1 fold-2 report from the implied matrix [[1175,1],[2,99]] (docs/PAPERS.md §2.5)."""
     df = confusion.from_confusion_matrix([[1175, 1], [2, 99]], ["NOR", "NCP"])
     np.testing.assert_array_equal(df.loc[["NOR", "NCP"], "precision"].round(3), [0.998, 0.990])
     np.testing.assert_array_equal(df.loc[["NOR", "NCP"], "recall"].round(3), [0.999, 0.980])

@@ -38,6 +38,6 @@ def test_cvrnet_names_each_tapped_layer_of_both_resnet_flavours():
 
     for flavour in ("legacy", "keras"):
         taps = tap_layer_names(flavour)
-        assert BRANCH_TITLES[taps["3"]] == "branch 3: ResNet50 stage 3"  # PAPERS.md §2.1, 28x28 at 224
+        assert BRANCH_TITLES[taps["3"]] == "branch 3: ResNet50 stage 3"  # docs/PAPERS.md §2.1, 28x28 at 224
         assert BRANCH_TITLES[taps["5"]] == "branch 5: Xception block 13"
     assert FAMILY.explain_branches == BRANCH_TITLES

@@ -10,20 +10,6 @@ import yaml
 
 from cxr_core.inference.run_model import run_model, split_run_path
 from cxr_core.runs.directory import RunDirectoryError
-from tests import tiny_family
-
-
-@pytest.fixture
-def tiny_registered():
-    from cxr_core.family import get_family, register_family, unregister_family
-
-    try:
-        get_family(tiny_family.NAME)
-        yield
-    except KeyError:
-        register_family(tiny_family.FAMILY)
-        yield
-        unregister_family(tiny_family.NAME)
 
 
 def _run(tmp_path: Path, protocol: dict, finished: dict[int, str], smoke: bool = True) -> Path:
@@ -44,7 +30,7 @@ def _run(tmp_path: Path, protocol: dict, finished: dict[int, str], smoke: bool =
     return run
 
 
-def test_a_single_split_run_needs_no_fold(tmp_path, tiny_registered):
+def test_a_single_split_run_needs_no_fold(tmp_path, tiny_family):
     run = _run(tmp_path, {"kind": "holdout"}, {0: "phase2/model.weights.h5"})
     chosen = run_model(run)
     assert chosen.fold == 0 and chosen.weights == run / "fold_0" / "phase2" / "model.weights.h5"
@@ -52,7 +38,7 @@ def test_a_single_split_run_needs_no_fold(tmp_path, tiny_registered):
     assert chosen.class_names == ("a", "b", "c") and chosen.smoke
 
 
-def test_kfold_run_lists_its_finished_folds(tmp_path, tiny_registered):
+def test_kfold_run_lists_its_finished_folds(tmp_path, tiny_family):
     run = _run(tmp_path, {"kind": "kfold", "n_folds": 3}, {0: "checkpoints/best.weights.h5",
                                                           2: "checkpoints/best.weights.h5"})
     with pytest.raises(RunDirectoryError, match=r"3-fold run .* --fold K \(finished folds: 0, 2\)"):
@@ -65,7 +51,7 @@ def test_kfold_run_lists_its_finished_folds(tmp_path, tiny_registered):
         split_run_path(run / "fold_2", 0)
 
 
-def test_overrides_apply_on_top_of_the_run_config(tmp_path, tiny_registered):
+def test_overrides_apply_on_top_of_the_run_config(tmp_path, tiny_family):
     run = _run(tmp_path, {"kind": "holdout"}, {0: "checkpoints/last.weights.h5"})
     assert run_model(run, overrides={"evaluation": {"batch_size": 3}}).config.evaluation.batch_size == 3
 
@@ -75,7 +61,7 @@ def test_not_a_run_directory(tmp_path):
         run_model(tmp_path)
 
 
-def test_a_runs_config_yaml_as_config_points_to_run(tmp_path, tiny_registered):
+def test_a_runs_config_yaml_as_config_points_to_run(tmp_path, tiny_family):
     from cxr_core.config.schema import ConfigError
     from cxr_core.config.experiment import load_config
 

@@ -8,16 +8,6 @@ from cxr_core.config.param_counts import ParamCounts
 from cxr_core.models.summary import counts_table, model_summary, published_counts
 
 
-@pytest.fixture
-def tiny():
-    from cxr_core.family import register_family, unregister_family
-    from tests.tiny_family import FAMILY
-
-    register_family(FAMILY, replace=True)
-    yield FAMILY.name
-    unregister_family(FAMILY.name)
-
-
 #: tinycnn (width 16) at 3 classes, by hand: conv1 3*3*3*16 + 16 = 448, conv2 3*3*16*32 + 32 = 4,640,
 #: dense 32*3 + 3 = 99.
 TINY_TOTAL = 448 + 4640 + 99
@@ -34,10 +24,10 @@ def test_published_counts_are_found_in_extra_and_in_a_family_section():
 
 
 @pytest.mark.slow  # the CLI imports every family to list them
-def test_cli_prints_the_layer_table_and_counts_beside_the_published_ones(tiny, capsys):
+def test_cli_prints_the_layer_table_and_counts_beside_the_published_ones(tiny_family, capsys):
     from cxr_core.cli.main import main
 
-    assert main(["summary", "--model", tiny, "--set", f"extra.expected_params=[{TINY_TOTAL}, {TINY_TOTAL}, 1]"]) == 0
+    assert main(["summary", "--model", tiny_family.name, "--set", f"extra.expected_params=[{TINY_TOTAL}, {TINY_TOTAL}, 1]"]) == 0
     out = capsys.readouterr().out
     assert "conv2 (Conv2D)" in out and "4,640" in out and "predictions (Dense)" in out
     assert f"Total params: {TINY_TOTAL:,}" in out
@@ -48,8 +38,8 @@ def test_cli_prints_the_layer_table_and_counts_beside_the_published_ones(tiny, c
     assert "input 32x32x3, 3 classes, preset tinycnn/authors_code" in out
 
 
-def test_a_preset_without_published_counts_says_so(tiny):
-    summary = model_summary(tiny, "paper")
+def test_a_preset_without_published_counts_says_so(tiny_family):
+    summary = model_summary(tiny_family.name, "paper")
     assert summary.counts == ParamCounts(TINY_TOTAL, TINY_TOTAL, 0)
     assert "records no published parameter counts" in counts_table(summary)
 

@@ -13,17 +13,10 @@ import pytest
 import yaml
 
 from cxr_core.config.experiment import resolve_config
-from cxr_core.family import register_family, unregister_family
-from tests.tiny_family import FAMILY, write_separable_dataset
+from tests.tiny_family import write_separable_dataset
 
-pytestmark = pytest.mark.slow  # each test trains the tiny CNN for an epoch or two
-
-
-@pytest.fixture(scope="module", autouse=True)
-def tiny_family():
-    register_family(FAMILY, replace=True)
-    yield FAMILY
-    unregister_family(FAMILY.name)
+pytestmark = [pytest.mark.slow,  # each test trains the tiny CNN for an epoch or two
+              pytest.mark.usefixtures("tiny_family")]
 
 
 def _drop(root: Path, keep: dict[str, int]) -> Path:

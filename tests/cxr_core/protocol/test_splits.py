@@ -20,7 +20,7 @@ from cxr_core.protocol.splits import (
 CORONET_CLASSES = ("covid", "normal", "pneumonia_bacterial", "pneumonia_viral")
 # Pool sizes behind CoroNet Table I: Mooney 1203 normal / 660 bacterial / 931 viral; ~290 COVID [S4].
 CORONET_POOL = {"covid": 290, "normal": 1203, "pneumonia_bacterial": 660, "pneumonia_viral": 931}
-# CoroNet Table I: images per class after random undersampling (PAPERS.md §1.3) [S4].
+# CoroNet Table I: images per class after random undersampling (docs/PAPERS.md §1.3) [S4].
 CORONET_TABLE1_COUNTS = {"normal": 310, "pneumonia_bacterial": 330, "pneumonia_viral": 327, "covid": 284}
 
 

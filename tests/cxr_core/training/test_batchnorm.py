@@ -1,5 +1,6 @@
 """BatchNormalization moving variance after one training step: ours against tf-keras (Keras 2 on TF 2,
-fused BatchNorm) and PyTorch; Keras 3's default (biased) differs by m / (m - 1)."""
+fused BatchNorm) and PyTorch (live, and without PyTorch through a golden file); Keras 3's default (biased)
+differs by m / (m - 1)."""
 
 from __future__ import annotations
 
@@ -76,6 +77,32 @@ def test_unbiased_matches_pytorch_batchnorm2d_update():
     bn(torch.from_numpy(conv_out).permute(0, 3, 1, 2))
     np.testing.assert_allclose(ours[3], bn.running_var.detach().numpy(), rtol=1e-5)
     np.testing.assert_allclose(ours[2], bn.running_mean.detach().numpy(), rtol=1e-5, atol=1e-6)
+    # the golden file of the torch-free test below is still what torch computes (else regenerate:
+    # python -m tests.cxr_core.training.make_golden)
+    from tests.cxr_core.training.make_golden import GOLDEN
+
+    with np.load(GOLDEN, allow_pickle=False) as golden:
+        np.testing.assert_allclose(golden["running_var"], bn.running_var.detach().numpy(), rtol=1e-6)
+        np.testing.assert_allclose(golden["running_mean"], bn.running_mean.detach().numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_unbiased_matches_pytorch_batchnorm2d_update_golden():
+    """The same comparison without PyTorch: torch's running statistics stored once
+    (tests/cxr_core/training/golden/batchnorm2d_update.npz)."""
+    import keras
+
+    from tests.cxr_core.training.make_golden import GOLDEN
+
+    x, y, kernel, dense = _data()
+    model = _build(keras)
+    set_bn_moving_variance(model, "unbiased")
+    ours = _one_step(keras, model, x, y, kernel, dense)
+    with np.load(GOLDEN, allow_pickle=False) as golden:
+        np.testing.assert_allclose(ours[3], golden["running_var"], rtol=1e-5)
+        np.testing.assert_allclose(ours[2], golden["running_mean"], rtol=1e-5, atol=1e-6)
+        # not a comparison that Keras' own (biased) update would pass: 250/249 apart
+        biased = _one_step(keras, _build(keras), x, y, kernel, dense)
+        assert np.abs(biased[3] - golden["running_var"]).max() > 1e-4
 
 
 def test_switch_back_inference_and_errors():

@@ -121,16 +121,13 @@ def test_unbiased_batchnorm_weights_load_into_a_plain_build(tmp_path):
 @pytest.fixture()
 def tiny_bn_family():
     """The tiny test family with BatchNorm and Dropout (``tinybn``)."""
-    from cxr_core.family import register_family, unregister_family
-    from tests.tiny_family import FAMILY, IMAGE_SIDE
+    from tests.tiny_family import FAMILY, IMAGE_SIDE, registered
 
     def build(num_classes, input_shape=(IMAGE_SIDE, IMAGE_SIDE, 3), backbone_weights=None, width=8):
         return _bn_model(num_classes, input_shape, width=width)
 
-    family = dataclasses.replace(FAMILY, name="tinybn", build=build)
-    register_family(family, replace=True)
-    yield family
-    unregister_family(family.name)
+    with registered(dataclasses.replace(FAMILY, name="tinybn", build=build)) as family:
+        yield family
 
 
 @pytest.mark.slow

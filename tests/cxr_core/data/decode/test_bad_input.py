@@ -1,4 +1,4 @@
-"""Bad input, one kind per test (issue 11 §3), built from ../shared/data images in tmp_path."""
+"""Bad input, one kind per test (issue 11, part 3), built from ../shared/data images in tmp_path."""
 
 from __future__ import annotations
 
@@ -360,18 +360,8 @@ def test_run_hazard_checks_warn_and_reuse_manifest_hashes(tmp_path, shared_data)
 
 
 # ------------------------------------------------------------------ run level (tiny registered family)
-@pytest.fixture()
-def tiny():
-    from cxr_core.family import register_family, unregister_family
-    from tests.tiny_family import FAMILY
-
-    register_family(FAMILY, replace=True)
-    yield FAMILY
-    unregister_family(FAMILY.name)
-
-
 @pytest.mark.slow
-def test_fixed_split_runs_fingerprint_the_test_set_and_report_data_hazards(tiny, tmp_path):
+def test_fixed_split_runs_fingerprint_the_test_set_and_report_data_hazards(tiny_family, tmp_path):
     from cxr_core.config.experiment import resolve_config
     from cxr_core.protocol.run import run_protocol
     from cxr_core.runs.directory import RunDirectoryError
@@ -416,7 +406,7 @@ def test_a_reused_fixed_split_must_test_exactly_the_test_data():
 
 
 @pytest.mark.slow
-def test_predict_and_evaluate_on_a_folder_print_every_skipped_file_and_a_count(tiny, tmp_path, capsys):
+def test_predict_and_evaluate_on_a_folder_print_every_skipped_file_and_a_count(tiny_family, tmp_path, capsys):
     from cxr_core.cli.main import main
     from tests.tiny_family import CLASSES, build_tiny, write_separable_dataset
 
