@@ -4,7 +4,7 @@ Two ``cv`` processes on one ``--run-dir`` used to train the same fold at once an
 other's checkpoints and predictions. :func:`run_lock` takes ``<run_dir>/locks/fold_K.lock`` for every
 fold a process is about to run (atomically, ``O_CREAT | O_EXCL``), before any image is read, and
 removes them when the process ends. Folds stay independent: ``--folds 0,1`` and ``--folds 2,3`` may
-still run side by side in one directory (DESIGN.md); a second process asking for a fold already
+still run side by side in one directory (docs/DESIGN.md §4); a second process asking for a fold already
 taken refuses, naming the pid and host that hold it. A lock left by a process that no longer runs
 (same host, no such pid) is taken over with a WARNING; one of another host is never guessed stale:
 the message says which file to remove once that process is gone.

@@ -1,4 +1,4 @@
-"""The COVIDx recipe with COVID-Net's real split files (../shared/data/sources/COVID-Net/labels), issue 17 §3."""
+"""The COVIDx recipe with COVID-Net's real split files (../shared/data/sources/COVID-Net/labels), issue 17, part 3."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""OS errors on the command line (issue 17 §4): a read-only run directory or --out found before any work,
+"""OS errors on the command line (issue 17, part 4): a read-only run directory or --out found before any work,
 a full disk in one line (where, what a fold needs, the same command resumes), a truncated HDF5 weight
 file, each exit 2 with one line and no traceback."""
 

@@ -1,4 +1,4 @@
-"""YAML load errors (issue 17 §4): a key given twice, a malformed ``--set`` value, unknown keys under
+"""YAML load errors (issue 17, part 4): a key given twice, a malformed ``--set`` value, unknown keys under
 ``model.options`` / ``train.optimizer.options`` (checked against the builder's and optimizer's
 signatures at load, before any image is read), each one line on the CLI with exit 2."""
 

@@ -1,4 +1,4 @@
-"""A run directory's folds are locked while a process works in them (issue 17 §4): a second process
+"""A run directory's folds are locked while a process works in them (issue 17, part 4): a second process
 refuses naming pid and host, a stale lock of a dead process is taken over with a note."""
 
 from __future__ import annotations

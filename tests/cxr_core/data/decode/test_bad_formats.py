@@ -1,4 +1,4 @@
-"""Bad input, issue 17 §4: 16-bit TIFF, animated GIF, WebP, TIFF above PIL's pixel limit, links in
+"""Bad input, issue 17, part 4: 16-bit TIFF, animated GIF, WebP, TIFF above PIL's pixel limit, links in
 predict's folders. Images are real cxr4-mini radiographs re-saved in tmp_path."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""DICOM windows and bit use (issue 17 §4): a window / VOI LUT not applied and stored values using a small
+"""DICOM windows and bit use (issue 17, part 4): a window / VOI LUT not applied and stored values using a small
 part of BitsStored are warned about naming the file; ``scaling="voi_lut"`` applies the window as the
 DICOM standard defines it (PS3.3 C.11.2.1.2.1, linear function). Pixels: a real cxr4-mini radiograph."""
 
