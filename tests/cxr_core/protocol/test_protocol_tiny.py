@@ -137,3 +137,35 @@ def test_fixed_split_through_the_cli_predicts_the_given_test_set(tiny_family, tm
     preds = pd.read_csv(run_dir / "fold_0" / "predictions.csv")
     assert list(preds["sample_id"]) == list(test), "the fixed test set, in its folder order, is what was predicted"
     assert accuracy >= MIN_ACCURACY
+
+
+def _readme_run_files() -> list[str]:
+    """The files README.md's "What a run leaves behind" lists, expanded (``a.csv/.md`` -> a.csv, a.md;
+    ``x(_normalized).png`` -> both; ``fold_k`` -> fold_0), without those it marks as conditional."""
+    import re
+
+    text = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    block = text.split("## What a run leaves behind", 1)[1].split("\n\n", 2)[1]
+    conditional = ("skipped.csv", "locks/", "published_comparison", "phase1/", "phase2/")
+    names: list[str] = []
+    for entry, description in re.findall(r"^      (\S.*?)\s{2,}(.*(?:\n {34}.*)*)", block, flags=re.M):
+        words = [w.strip() for w in entry.split(",")]
+        if entry == "fold_k/":  # its description lists the fold's files
+            words = ["fold_k/" + w for w in re.findall(r"[\w()]+(?:\.\w+(?:/\.\w+)?|/)", description.split("(CORONA")[0])]
+        elif "calibration.csv/.md" in description:
+            words.append("calibration.csv/.md")
+        for word in words:
+            word = word.replace("fold_k", "fold_0")
+            stems = [word.replace("(_normalized)", ""), word.replace("(", "").replace(")", "")] if "(" in word else [word]
+            for stem in dict.fromkeys(stems):
+                base, _, ext = stem.partition("/.")
+                names += [base, base.rsplit(".", 1)[0] + "." + ext] if ext else [base]
+    return [n for n in names if not any(c in n for c in conditional)]
+
+
+def test_every_file_the_readme_lists_exists_after_a_run(kfold_run):
+    run_dir, _ = kfold_run
+    listed = _readme_run_files()
+    assert {"config.yaml", "fold_0/predictions.csv", "fold_0/curves.png", "results.md", "report.html"} <= set(listed)
+    missing = [name for name in listed if not (run_dir / name).exists()]
+    assert not missing, f"README lists files a run does not write: {missing}"
