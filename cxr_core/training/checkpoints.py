@@ -42,6 +42,25 @@ def selected_name(checkpoint: str) -> str:
     return BEST_NAME if checkpoint == "best" else LAST_NAME
 
 
+def load_model_weights(model, path: str | Path) -> None:
+    """Read a file of :func:`save_model_weights` into ``model`` (its optimizer, if any, left as it is).
+
+    Keras' ``model.load_weights`` on a compiled model whose optimizer is built expects the optimizer's
+    variables in the file and warns "Skipping variable loading for optimizer ... the saved optimizer has
+    0 variables"; the file has none on purpose, so the optimizer is skipped here instead.
+    """
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or not getattr(optimizer, "built", False):
+        model.load_weights(path)
+        return
+    try:
+        from keras.src.saving import saving_lib
+
+        saving_lib.load_weights_only(model, str(path), objects_to_skip=[optimizer])
+    except (ImportError, TypeError, AttributeError):  # a Keras without objects_to_skip
+        model.load_weights(path)
+
+
 def save_model_weights(model, path: str | Path) -> None:
     """Write ``model``'s weights, without its optimizer's variables, atomically to ``path``
     (a ``.weights.h5`` file that ``model.load_weights`` reads).
@@ -117,14 +136,34 @@ def read_state(ckpt_dir: Path) -> dict | None:
 
 
 def restore_resume_checkpoint(model, weights_path: Path) -> None:
-    """Load model and optimizer variables saved by the checkpoint callback."""
+    """Load model and optimizer variables saved by the checkpoint callback. A file without optimizer
+    variables (the selected weights of a finished split that is extended with more epochs) loads the
+    model's weights alone: the optimizer starts afresh, without Keras' "Skipping variable loading for
+    optimizer" warning."""
     optimizer = model.optimizer
     if not optimizer.built:
         optimizer.build(model.trainable_variables)
     try:
-        model.load_weights(weights_path)
+        if _has_optimizer_variables(weights_path):
+            model.load_weights(weights_path)
+        else:
+            log.info("%s holds no optimizer state: the optimizer starts afresh", weights_path)
+            load_model_weights(model, weights_path)
     except ValueError as exc:
         raise ValueError(f"{weights_path}: cannot resume from this checkpoint ({exc}); was the config changed?") from exc
+
+
+def _has_optimizer_variables(path: Path) -> bool:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            found = []
+            if "optimizer" in f:
+                f["optimizer"].visititems(lambda name, obj: found.append(name) if isinstance(obj, h5py.Dataset) else None)
+            return bool(found)
+    except OSError:
+        return True  # let Keras say what is wrong with the file
 
 
 def truncate_log(log_path: Path, epochs_done: int) -> None:
