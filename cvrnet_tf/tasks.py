@@ -35,6 +35,7 @@ from typing import Mapping
 import pandas as pd
 
 from cxr_core.data.decode.images import IMAGE_EXTENSIONS
+from cxr_core.data.tables.kermany_names import kermany_patient_id
 from cxr_core.data.tables.sample_table import SampleTable, table_from_rows
 
 
@@ -129,7 +130,6 @@ MINI_CLASS_MAP: dict[int, dict[str, str | None]] = {
 }
 
 _KERMANY_KIND = re.compile(r"_(bacteria|virus)_", re.IGNORECASE)
-_KERMANY_PATIENT = re.compile(r"(person\d+|IM-\d+)", re.IGNORECASE)
 
 
 def get_task(task: int | str | Task) -> Task:
@@ -148,12 +148,6 @@ def kermany_kind(file_name: str) -> str | None:
     if not m:
         return None
     return "CPB" if m.group(1).lower() == "bacteria" else "CPV"
-
-
-def kermany_patient(file_name: str) -> str | None:
-    """Patient id in a Kermany file name: ``person1`` (pneumonia) or ``IM-0115`` (normal); else ``None``."""
-    m = _KERMANY_PATIENT.search(os.path.basename(file_name))
-    return m.group(1) if m else None
 
 
 def _image_files(folder: Path) -> list[Path]:
@@ -216,8 +210,10 @@ def read_kermany(
     The pneumonia class comes from the file name, as Kermany named them (``person1_bacteria_1.jpeg``
     -> CPB, ``person1_virus_6.jpeg`` -> CPV); Task-3 keeps CPB/CPV, Tasks 2 and 4 pool them into CPN,
     Task-1 into NOR (non-COVID). A pneumonia file with neither marker raises, or with
-    ``on_error="skip"`` goes to ``skipped``. Patient ids come from the file names (``person1``,
-    ``IM-0115``); ``covid_dir`` images get no patient id. ``sample_id`` is the path relative to the
+    ``on_error="skip"`` goes to ``skipped``. Patient ids come from the file names by the core's one rule,
+    :func:`cxr_core.data.tables.kermany_names.kermany_patient_id` (``kermany-person1_bacteria``,
+    ``kermany-IM-0115``, ``kermany-NORMAL2-IM-1427``), as ``data build`` and class folders give them;
+    ``covid_dir`` images get no patient id. ``sample_id`` is the path relative to the
     common parent of the given folders.
     """
     _check_on_error(on_error)
@@ -255,7 +251,7 @@ def read_kermany(
                 "sample_id": f.relative_to(base).as_posix(),
                 "path": str(f),
                 "label": label,
-                "patient_id": None if kind == "covid" else kermany_patient(f.name),
+                "patient_id": None if kind == "covid" else kermany_patient_id(f.name),
                 "source": None if kind == "covid" else "kermany",
             })
     return table_from_rows(rows, task.class_names, skipped)

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from cxr_core.data.tables.covidx import COVIDX_CLASS_NAMES, read_covidx_split
+from cxr_core.data.tables.kermany_names import kermany_patient_id
 from cxr_core.data.tables.manifest import read_manifest_csv
 from cxr_core.data.tables.sample_table import (
     FOLDER_IMAGE_EXTENSIONS,
@@ -66,7 +67,9 @@ def read_class_folders(root, class_names=None, *, on_error: str = "raise") -> Sa
 
     Returns:
         A :class:`SampleTable`; ``sample_id`` is ``<class folder>/<relative path>`` (posix), the
-        same string as Keras' ``DirectoryIterator.filenames`` on posix systems; no patient ids.
+        same string as Keras' ``DirectoryIterator.filenames`` on posix systems. Patient ids only for
+        files named as Kermany named them (:func:`cxr_core.data.tables.kermany_names.kermany_patient_id`,
+        the rule of ``data build`` and ``data.format: kermany`` too); other files have none.
     """
     problems = Problems(on_error, collect=True)
     root_s = os.path.abspath(os.fspath(root))
@@ -112,7 +115,8 @@ def read_class_folders(root, class_names=None, *, on_error: str = "raise") -> Sa
                     problems.rows.append((full, "not an image extension"))
                     continue
                 n_images += 1
-                rows.append({"sample_id": relative_sample_id(full, root_s), "path": full, "label": label})
+                rows.append({"sample_id": relative_sample_id(full, root_s), "path": full, "label": label,
+                             "patient_id": kermany_patient_id(fname)})
         if n_images == 0:
             problems(class_dir, "class folder has no images",
                      f"class folder {class_dir} has no images (extensions {list(FOLDER_IMAGE_EXTENSIONS)})")
