@@ -36,6 +36,8 @@ from typing import Callable, Iterator
 import numpy as np
 import tensorflow as tf
 
+from cxr_core.seeds import validation_data_seed
+
 STEPS_MODES = ("full_pass", "keras2_floor_wraparound", "tf_keras_floor_restart")
 
 
@@ -156,6 +158,6 @@ def keras2_fit_plan(mode: str, n_train: int, n_val: int, batch_size: int, epochs
     if steps is None:
         return None
     train = training_index_batches(mode, n_train, batch_size, steps, epochs, first_epoch, seed)
-    val = (validation_index_batches(mode, n_val, batch_size, val_steps, first_epoch, seed + 1, shuffle=val_shuffle)
+    val = (validation_index_batches(mode, n_val, batch_size, val_steps, first_epoch, validation_data_seed(seed), shuffle=val_shuffle)
            if val_steps else None)
     return steps, val_steps, train, val

@@ -51,6 +51,7 @@ from cxr_core.data.decode.resize import RESIZE_METHODS, check_pre_resize
 from cxr_core.data.decode.images import SCALINGS, decode_resize_to_uint8_rgb, scale_pixels
 from cxr_core.data.keras2_iteration import dataset_from_index_batches
 from cxr_core.data.tables.sample_table import SampleTable
+from cxr_core.seeds import augmentation_seed
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -242,7 +243,7 @@ def build_dataset(
     if aug_spec is not None:
         # The same per-batch seeds for both placements: on the device the same parameters are applied.
         on_seeded_batch = raw_for_device if spec.augment_placement == "device" else finish
-        seeds = tf.data.Dataset.random(seed=seed + 7919, rerandomize_each_iteration=True).batch(2)
+        seeds = tf.data.Dataset.random(seed=augmentation_seed(seed), rerandomize_each_iteration=True).batch(2)
         ds = tf.data.Dataset.zip((ds, seeds)).map(
             lambda batch, s: on_seeded_batch(*batch, batch_seed=s), num_parallel_calls=AUTOTUNE, deterministic=True
         )

@@ -37,6 +37,7 @@ from cxr_core.models.build import check_parameter_count, model_builder
 from cxr_core.weights.imagenet import require_pretrained_weights
 from cxr_core.runs.inputs import check_run_inputs, fold_init_from, record_selected_weights, write_init_note
 from cxr_core.runs.directory import fold_dir, predictions_path, summarize_runs, write_run_config, write_samples
+from cxr_core.seeds import fold_seed, train_data_seed, validation_data_seed
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +217,7 @@ def run_fold(cfg: ExperimentConfig, table, split: Split, run_dir: Path, strategy
         log.info("fold %d: removed %s, a temporary file of an interrupted write", split.fold, stale)
     # Each fold seeds itself, so a fold trained alone (--folds, another machine, a restart) starts from
     # the same weights as in a full run.
-    seed_everything(cfg.train.seed + split.fold, cfg.train.deterministic)
+    seed_everything(fold_seed(cfg.train.seed, split.fold), cfg.train.deterministic)
     # model.init_from naming a run directory: this fold's weights file (cxr_core.runs.inputs), noted in the report
     init = write_init_note(cfg, split.fold, n_splits(cfg), run_dir)
     if init is not None and init != cfg.model.init_from:
@@ -264,7 +265,7 @@ def fit_fold(cfg: ExperimentConfig, train_table, val_table, fold: int, out_dir: 
 
     train_cfg = cfg.train
     spec = pipeline_spec(cfg)
-    seed = train_cfg.seed + fold
+    seed = fold_seed(train_cfg.seed, fold)
     n_val = 0 if val_table is None else len(val_table)
     # train.steps_mode other than full_pass: Keras 2's n // batch steps over its iterators' sample order
     # (cxr_core.data.keras2_iteration); an explicit train.steps_per_epoch / validation_steps (--smoke) wins.
@@ -284,20 +285,20 @@ def fit_fold(cfg: ExperimentConfig, train_table, val_table, fold: int, out_dir: 
     def train_data(first_epoch: int):
         if plan_steps is not None:
             return build_dataset(train_table, spec, batch_size=train_cfg.batch_size, augment=cfg.augment.enabled,
-                                 seed=seed + 7919 * first_epoch, index_batches=plan(first_epoch)[2])
+                                 seed=train_data_seed(seed, first_epoch), index_batches=plan(first_epoch)[2])
         return build_dataset(
             train_table, spec, batch_size=train_cfg.batch_size, shuffle=True, augment=cfg.augment.enabled,
-            seed=seed + 7919 * first_epoch, repeat=train_cfg.steps_per_epoch is not None,
+            seed=train_data_seed(seed, first_epoch), repeat=train_cfg.steps_per_epoch is not None,
         )
 
     def val_data(first_epoch: int):
         augment = cfg.augment.enabled and cfg.augment.on_validation
         if plan_steps is not None:
             return build_dataset(val_table, spec, batch_size=train_cfg.batch_size, augment=augment,
-                                 seed=seed + 1 + 7919 * first_epoch, index_batches=plan(first_epoch)[3])
+                                 seed=validation_data_seed(seed, first_epoch), index_batches=plan(first_epoch)[3])
         return build_dataset(
             val_table, spec, batch_size=train_cfg.batch_size, shuffle=False,
-            augment=augment, seed=seed + 1 + 7919 * first_epoch,
+            augment=augment, seed=validation_data_seed(seed, first_epoch),
             repeat=train_cfg.validation_steps is not None,
         )
 

@@ -8,7 +8,7 @@ sample table with its role in fold ``k``::
 One seeding rule: test folds come from :func:`cxr_core.protocol.splits.kfold_assignments` /
 :func:`~cxr_core.protocol.splits.holdout_assignments` seeded with ``protocol.seed``; the validation
 part of fold ``k``'s training rows (``protocol.validation: inner_split``) is drawn with
-:func:`inner_validation_seed` (``protocol.seed + 1000 + k``), for k-fold, holdout and fixed splits
+:func:`cxr_core.seeds.inner_validation_seed` (``protocol.seed + 1000 + k``), for k-fold, holdout and fixed splits
 alike.
 
 :func:`resolve_splits` gives a run the splits it wrote before (a resumed run), those of another run
@@ -27,6 +27,7 @@ import pandas as pd
 from cxr_core.config.experiment import ExperimentConfig
 from cxr_core.atomic_files import atomic_path
 from cxr_core.runs.directory import RunDirectoryError
+from cxr_core.seeds import inner_validation_seed
 
 SPLIT_ROLES = ("train", "val", "test", "unused")
 VALIDATION_MODES = ("test_fold", "inner_split", "validation_source", "none")
@@ -49,11 +50,6 @@ class Split:
 def n_splits(cfg: ExperimentConfig) -> int:
     """Number of folds of the protocol: ``protocol.n_folds`` for k-fold, else 1."""
     return cfg.protocol.n_folds if cfg.protocol.kind == "kfold" else 1
-
-
-def inner_validation_seed(seed: int, fold: int) -> int:
-    """The seed of fold ``fold``'s validation part (``inner_split``): ``seed + 1000 + fold``."""
-    return seed + 1000 + fold
 
 
 def holdout_style(cfg: ExperimentConfig) -> str:
