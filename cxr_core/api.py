@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from cxr_core.errors import CxrError
+
 log = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
@@ -155,7 +157,7 @@ def _load_export(path: Path, class_names: Sequence[str] | None) -> Classifier:
 
     meta = read_export_metadata(path)
     if meta is None:
-        raise ValueError(f"{path}: no covid_cxr.json in this export (written by `covid-cxr export`); load it with "
+        raise CxrError(f"{path}: no covid_cxr.json in this export (written by `covid-cxr export`); load it with "
                          "keras.models.load_model and preprocess the images yourself")
     family = get_family(meta["family"])  # imports the package: its custom layers are registered
     raw = dict(meta["config"])
@@ -210,21 +212,21 @@ def load_classifier(name_or_run: PathLike, weights: PathLike | None = None, fold
     if path.is_dir() and ((path / "config.yaml").is_file() or (path.parent / "config.yaml").is_file()):
         return _classifier(load_inference_model(weights, run=path, fold=fold, class_names=names, overrides=overrides))
     if fold is not None:
-        raise ValueError(f"load_classifier: fold={fold} needs a run directory; {text} is not one")
+        raise CxrError(f"load_classifier: fold={fold} needs a run directory; {text} is not one")
     if (path.suffix == ".keras" and path.is_file()) or (path.is_dir() and (path / "covid_cxr.json").is_file()):
         return _load_export(path, names)
     if path.suffix in (".yaml", ".yml") and path.is_file():
         if weights is None:
-            raise ValueError(f"load_classifier({text!r}): an experiment YAML needs weights=")
+            raise CxrError(f"load_classifier({text!r}): an experiment YAML needs weights=")
         return _classifier(load_inference_model(weights, config=path, class_names=names, overrides=overrides))
     if text.count("/") == 1 and not path.exists():
         family, preset = text.split("/")
         if weights is None:
-            raise ValueError(f"load_classifier({text!r}): give weights= (our .weights.h5, or the authors' released "
+            raise CxrError(f"load_classifier({text!r}): give weights= (our .weights.h5, or the authors' released "
                              "file); this package downloads no weights. A run directory needs none")
         return _classifier(load_inference_model(weights, family=family, preset=preset, class_names=names,
                                                 overrides=overrides))
-    raise ValueError(f"load_classifier: {text!r} is neither a run directory, 'family/preset', an experiment YAML "
+    raise CxrError(f"load_classifier: {text!r} is neither a run directory, 'family/preset', an experiment YAML "
                      "nor an exported .keras / SavedModel with covid_cxr.json")
 
 

@@ -140,6 +140,7 @@ def cmd_convert(args) -> int:
 
 
 def cmd_explain(args) -> int:
+    from cxr_core.data.tables.sample_table import SampleError
     from cxr_core.explain.overlays import explain_images
     from cxr_core.inference.model import unreadable_images
 
@@ -149,7 +150,7 @@ def cmd_explain(args) -> int:
     if bad and not args.skip_bad:
         listing = "\n  ".join(f"{p}: {why}" for p, why in list(bad.items())[:20])
         more = f"\n  ... and {len(bad) - 20} more" if len(bad) > 20 else ""
-        raise ValueError(f"{len(bad)} of {len(paths)} image files cannot be decoded:\n  {listing}{more}\n"
+        raise SampleError(f"{len(bad)} of {len(paths)} image files cannot be decoded:\n  {listing}{more}\n"
                          "Give --skip-bad to explain the others (each bad file printed as SKIPPED)")
     for p, why in bad.items():
         print(f"SKIPPED {p}: {why}", file=sys.stderr)
@@ -301,15 +302,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     quiet_tensorflow(verbose=verbose)  # before anything imports TensorFlow
     configure_logging(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
-    from cxr_core.config.schema import ConfigError
-    from cxr_core.weights.files import WeightFileError
-    from cxr_core.runs.directory import RunDirectoryError
+    from cxr_core.errors import EXPLAINED_OS_ERRORS, CxrError
 
     if os.environ.get("COVID_CXR_DEBUG"):
         return int(args.func(args) or 0)  # full tracebacks
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, WeightFileError, RunDirectoryError, FileNotFoundError, ValueError, KeyError) as exc:
+    except (CxrError, *EXPLAINED_OS_ERRORS) as exc:  # bad input: one line; anything else is a bug (traceback)
         print(f"covid-cxr {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # TensorFlow's errors from inside tf.data: plain words, no {{function_node ...}}

@@ -37,6 +37,7 @@ import numpy as np
 import tensorflow as tf
 
 from cxr_core.seeds import validation_data_seed
+from cxr_core.errors import CxrError
 
 STEPS_MODES = ("full_pass", "keras2_floor_wraparound", "tf_keras_floor_restart")
 
@@ -44,7 +45,7 @@ STEPS_MODES = ("full_pass", "keras2_floor_wraparound", "tf_keras_floor_restart")
 def floor_steps(n: int, batch_size: int, what: str = "training") -> int:
     """``n // batch_size`` (Keras 2 authors' ``STEP_SIZE = n // batch``); at least one batch needed."""
     if n < batch_size:
-        raise ValueError(
+        raise CxrError(
             f"train.steps_mode: {what} has {n} images, fewer than one batch of {batch_size}; "
             "n // batch steps would be 0 (use train.steps_mode: full_pass)"
         )

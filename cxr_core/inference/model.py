@@ -17,6 +17,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from cxr_core.errors import CxrError
+
 log = logging.getLogger(__name__)
 
 
@@ -73,24 +75,24 @@ def load_inference_model(weights: str | Path | None = None, *, config: str | Pat
         from cxr_core.inference.run_model import run_model
 
         if config or family:
-            raise ValueError("--run gives the model and its config: leave out --config and --model")
+            raise CxrError("--run gives the model and its config: leave out --config and --model")
         chosen = run_model(run, fold, overrides)
         cfg = chosen.config
         weights = weights or chosen.weights
     elif fold is not None:
-        raise ValueError("--fold needs --run RUN_DIR")
+        raise CxrError("--fold needs --run RUN_DIR")
     elif config:
         cfg = load_config(config, overrides=overrides)
     elif not family:
-        raise ValueError("--model is required without --config or --run (a registered model family)")
+        raise CxrError("--model is required without --config or --run (a registered model family)")
     else:
         cfg = resolve_config({"preset": f"{family}/{preset}"}, origin="--model/--preset", overrides=overrides)
     if weights is None:
-        raise ValueError("--weights is required without --run (a .weights.h5 file, or the authors' released file)")
+        raise CxrError("--weights is required without --run (a .weights.h5 file, or the authors' released file)")
     fam = get_family(cfg.model.family)
     names = tuple(class_names) if class_names else (chosen.class_names if chosen else cfg.data.class_names)
     if not names:
-        raise ValueError("--class-names is required: the preset names no classes")
+        raise CxrError("--class-names is required: the preset names no classes")
     model = load_model_weights(fam, cfg, names, weights)
     return InferenceModel(fam, cfg, model, tuple(names), from_config=bool(config or chosen),
                           weights_path=Path(weights), run_model=chosen)
@@ -146,7 +148,7 @@ def folder_files(items: Sequence[str | Path]) -> tuple[list[Path], list[tuple[Pa
             files = sorted(q for q in p.rglob("*") if q.is_file())
             found = [q for q in files if q.suffix.lower() in IMAGE_EXTENSIONS]
             if not found:
-                raise ValueError(f"{p}: folder holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+                raise CxrError(f"{p}: folder holds no images ({', '.join(IMAGE_EXTENSIONS)})")
             paths.extend(found)
             left_out += [(q, f"not an image extension (expected one of {', '.join(IMAGE_EXTENSIONS)})")
                          for q in files if q.suffix.lower() not in IMAGE_EXTENSIONS]
@@ -213,7 +215,7 @@ def predict_probabilities(model, dataset, *, output_kind: str = "probabilities",
     except tf.errors.OpError as exc:  # a file nobody checked fails inside tf.data: say so in plain words
         from cxr_core.data.decode.formats import pipeline_error_text
 
-        raise ValueError(pipeline_error_text(exc)) from None
+        raise CxrError(pipeline_error_text(exc)) from None
     return np.concatenate(chunks).astype(np.float64) if chunks else np.zeros((0, 0))
 
 

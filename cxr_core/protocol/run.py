@@ -38,6 +38,7 @@ from cxr_core.weights.imagenet import require_pretrained_weights
 from cxr_core.runs.inputs import check_run_inputs, fold_init_from, record_selected_weights, write_init_note
 from cxr_core.runs.directory import fold_dir, predictions_path, summarize_runs, write_run_config, write_samples
 from cxr_core.seeds import fold_seed, train_data_seed, validation_data_seed
+from cxr_core.errors import CxrError
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def run_protocol_steps(
     run_dir = Path(run_dir)
     PROGRESS.start(run_dir)
     if cfg.data.test_source and cfg.protocol.kind != "fixed_split":
-        raise ValueError(
+        raise CxrError(
             f"data.test_source ({cfg.data.test_source}) is only used by protocol.kind fixed_split, and this "
             f"experiment's protocol is {cfg.protocol.kind}; set --set protocol.kind=fixed_split (and "
             "protocol.validation inner_split for a validation part of the training data)"
@@ -94,7 +95,7 @@ def run_protocol_steps(
     count = n_splits(cfg)
     for k in folds or ():
         if not 0 <= k < count:
-            raise ValueError(f"--folds: fold {k} does not exist; this protocol has folds 0..{count - 1}")
+            raise CxrError(f"--folds: fold {k} does not exist; this protocol has folds 0..{count - 1}")
     for k in (folds or range(count)) if cfg.model.init_from else ():
         fold_init_from(cfg, k, count)  # a bad --init-from stops the run before any image is read
     if cfg.train.mlflow_uri:
@@ -113,7 +114,7 @@ def run_protocol_steps(
 
     table = prepare_samples(cfg, load_samples(cfg), smoke=smoke)
     if cfg.model.num_classes is not None and cfg.model.num_classes != len(table.class_names):
-        raise ValueError(
+        raise CxrError(
             f"model.num_classes is {cfg.model.num_classes} but the data has {len(table.class_names)} classes "
             f"{list(table.class_names)} (data.class_names / label_map)"
         )
@@ -192,7 +193,7 @@ def with_fixed_test_set(train_table, test_table, val_table=None):
     parts += [("test/", test_table, "data.test_source")] if test_table is not None else []
     for _, part, key in parts[1:]:
         if tuple(part.class_names) != tuple(train_table.class_names):
-            raise ValueError(
+            raise CxrError(
                 f"{key} classes {list(part.class_names)} differ from data.source classes "
                 f"{list(train_table.class_names)}"
             )

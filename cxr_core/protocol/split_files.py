@@ -28,6 +28,7 @@ from cxr_core.config.experiment import ExperimentConfig
 from cxr_core.atomic_files import atomic_path
 from cxr_core.runs.directory import RunDirectoryError
 from cxr_core.seeds import inner_validation_seed
+from cxr_core.errors import CxrError
 
 SPLIT_ROLES = ("train", "val", "test", "unused")
 VALIDATION_MODES = ("test_fold", "inner_split", "validation_source", "none")
@@ -100,7 +101,7 @@ def with_validation(cfg: ExperimentConfig, table, fold: int, train_pos: np.ndarr
         )
         val_pos, train_pos = train_pos[held], train_pos[~held]
     elif proto.validation == "validation_source":
-        raise ValueError("protocol.validation validation_source: the validation rows come from data.validation_source "
+        raise CxrError("protocol.validation validation_source: the validation rows come from data.validation_source "
                          "(--val-data), which only protocol.kind fixed_split reads")
     elif proto.validation != "none":
         raise ValueError(f"protocol.validation: expected one of {VALIDATION_MODES}, found {proto.validation!r}")
@@ -125,7 +126,7 @@ def fixed_split(cfg: ExperimentConfig, table, n_train: int, n_val: int = 0) -> S
     """
     if cfg.protocol.validation == "validation_source":
         if n_val < 1:
-            raise ValueError("protocol.validation validation_source: data.validation_source (--val-data) gave no rows")
+            raise CxrError("protocol.validation validation_source: data.validation_source (--val-data) gave no rows")
         stop = n_train + n_val
         return Split(0, np.arange(n_train), np.arange(n_train, stop), np.arange(stop, len(table)))
     return with_validation(cfg, table, 0, np.arange(n_train), np.arange(n_train, len(table)))

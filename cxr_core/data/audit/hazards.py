@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from cxr_core.atomic_files import file_sha256
+from cxr_core.errors import CxrError
 
 log = logging.getLogger(__name__)
 SIDES = ("train", "val", "test")
@@ -241,7 +242,7 @@ def require_patient_ids(protocol, table, where: str = "protocol.group_by_patient
     draws = protocol.kind in ("kfold", "holdout") or protocol.validation == "inner_split"
     if protocol.group_by_patient is not True or not draws or table.groups is not None:
         return
-    raise ValueError(
+    raise CxrError(
         f"{where} is true (patient-disjoint splits, e.g. a leak_free preset), but none of the {len(table)} "
         "samples has a patient id, so the split could only be drawn image by image. Give data that carry "
         "patient ids: a CSV manifest with a patient_id column (covid-cxr data build writes DIR/MANIFEST.csv: "

@@ -13,13 +13,14 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 import pandas as pd
 
 from cxr_core.data.decode.dicom import DICOM_EXTENSIONS
+from cxr_core.errors import CxrError
 
 SOURCE_COLUMNS = ("path", "label", "patient_id", "source", "source_path")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", *DICOM_EXTENSIONS)
 JUNK_DIRS = {"__MACOSX", ".git", ".ipynb_checkpoints"}
 
 
-class SourceError(ValueError):
+class SourceError(CxrError):
     """A source folder or metadata row that does not fit the layout (message names file and line)."""
 
 

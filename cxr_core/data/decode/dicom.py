@@ -36,11 +36,13 @@ from pathlib import Path
 
 import numpy as np
 
+from cxr_core.errors import CxrError
+
 DICOM_EXTENSIONS = (".dcm", ".dicom")
 DICOM_SCALINGS = ("bits_stored", "minmax")
 
 
-class DicomError(ValueError):
+class DicomError(CxrError):
     """A DICOM file that cannot be turned into an 8-bit image (message names the file and why)."""
 
 

@@ -80,6 +80,7 @@ from cxr_core.data.decode.png16 import png16_note, png16_to_uint8
 from cxr_core.data.decode.dicom import decode_dicom_tf, dicom_problem, is_dicom_bytes, is_dicom_tensor
 from cxr_core.data.tables.sample_table import SampleTable
 from cxr_core.data.decode.resize import _resize_any_channels, check_pre_resize, pre_resize_uint8, resize_uint8
+from cxr_core.errors import CxrError
 
 #: Keras' ``white_list_formats`` (keras-preprocessing ``Iterator``) [CN] [CVR-T], plus ``.gif``
 #: (not on Keras' list; decoded when a manifest names one).
@@ -304,7 +305,7 @@ def verify_images(table: SampleTable, *, on_error: str = "raise", num_threads: i
     if on_error == "raise":
         listing = "\n  ".join(f"{p}: {r}" for p, r in bad[:20])
         more = f"\n  ... and {len(bad) - 20} more" if len(bad) > 20 else ""
-        raise ValueError(
+        raise CxrError(
             f"{len(bad)} of {len(paths)} image files cannot be decoded"
             f"{' (first 20 listed)' if len(bad) > 20 else ''}:\n  {listing}{more}\n"
             f"Fix or remove them, or {skip_hint}."
@@ -334,5 +335,5 @@ def load_image_array(path: str | os.PathLike, size: tuple[int, int], method: str
             img = _to_rgb(pre_resize_uint8(img, pre))
     except tf.errors.OpError:
         reason = decode_problem(data) or "cannot be decoded"
-        raise ValueError(f"{path}: cannot be decoded as an image ({reason})") from None
+        raise CxrError(f"{path}: cannot be decoded as an image ({reason})") from None
     return resize_uint8(img, size, method).numpy()

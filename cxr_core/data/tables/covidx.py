@@ -120,7 +120,7 @@ def read_covidx_split(
     names = resolve_class_names(class_names, (), split)
 
     if drop_duplicates not in (True, False, "keep"):
-        raise ValueError(f"drop_duplicates must be true, false or 'keep'; found {drop_duplicates!r}")
+        raise SampleError(f"drop_duplicates must be true, false or 'keep'; found {drop_duplicates!r}")
     rows: list[dict] = []
     first_line: dict[str, tuple[int, str]] = {}
     repeats: dict[str, int] = {}

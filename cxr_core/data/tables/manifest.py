@@ -65,7 +65,7 @@ def read_manifest_csv(
     ``class_names`` defaults to the labels found, sorted (the same order as Keras' sorted folders).
     """
     if drop_duplicates not in (True, False, "keep"):
-        raise ValueError(f"drop_duplicates must be true, false or 'keep' ({path}); found {drop_duplicates!r}")
+        raise SampleError(f"drop_duplicates must be true, false or 'keep' ({path}); found {drop_duplicates!r}")
     repeats: dict[str, int] = {}
     problems = Problems(on_error, collect=True)
     manifest = os.path.abspath(os.fspath(path))

@@ -25,6 +25,7 @@ from cxr_core.data.tables.sample_table import (
     resolve_class_names,
     table_from_rows,
 )
+from cxr_core.errors import CxrError
 
 __all__ = ["read_class_folders", "read_samples"]
 
@@ -166,7 +167,7 @@ def family_readers() -> dict:
 def _family_reader(format: str):
     readers = family_readers()
     if format not in readers:
-        raise ValueError(f"format must be one of {list(_FORMATS) + sorted(readers)}; got {format!r}")
+        raise CxrError(f"format must be one of {list(_FORMATS) + sorted(readers)}; got {format!r}")
     return readers[format]
 
 
@@ -198,15 +199,15 @@ def read_samples(
     source = os.fspath(source)
     if format not in _FORMATS:
         if label_column is not None:
-            raise ValueError(f"data.label_column applies to CSV manifests only, not to data.format {format!r}")
+            raise CxrError(f"data.label_column applies to CSV manifests only, not to data.format {format!r}")
         return _family_reader(format)(source, class_names=class_names, image_dir=image_dir,
                                       drop_duplicates=drop_duplicates, on_error=on_error)
     fmt = _detect_format(source) if format == "auto" else format
     if label_column is not None and fmt != "manifest":
-        raise ValueError(f"data.label_column ({label_column!r}) applies to CSV manifests only; {source} is read as {fmt}")
+        raise CxrError(f"data.label_column ({label_column!r}) applies to CSV manifests only; {source} is read as {fmt}")
     if fmt == "folders":
         if image_dir is not None:
-            raise ValueError(f"image_dir={image_dir!r} does not apply to the class-folder dataset {source}")
+            raise CxrError(f"image_dir={image_dir!r} does not apply to the class-folder dataset {source}")
         return read_class_folders(source, class_names, on_error=on_error)
     if fmt == "manifest":
         return read_manifest_csv(source, root=image_dir, class_names=class_names, label_column=label_column,

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cxr_core.errors import CxrError
+
 SAMPLE_COLUMNS = ("sample_id", "path", "label", "label_index", "patient_id", "source")
 SKIPPED_COLUMNS = ("path", "reason")
 
@@ -100,7 +102,7 @@ FOLDER_IMAGE_EXTENSIONS = KERAS_IMAGE_EXTENSIONS + (".dcm",)
 ON_ERROR = ("raise", "skip")
 
 
-class SampleError(ValueError):
+class SampleError(CxrError):
     """A dataset file or row that does not fit what the reader expects (message names it)."""
 
 
@@ -145,9 +147,9 @@ def resolve_class_names(class_names, found_labels, where: str) -> tuple[str, ...
         return names
     names = tuple(str(c) for c in class_names)
     if len(set(names)) != len(names):
-        raise ValueError(f"class_names has repeated entries: {list(names)}")
+        raise SampleError(f"class_names has repeated entries: {list(names)}")
     if not names:
-        raise ValueError("class_names is empty")
+        raise SampleError("class_names is empty")
     return names
 
 
