@@ -274,6 +274,10 @@ def run_experiment(config: Any, data: PathLike | None = None, run_dir: PathLike 
         smoke: the CLI's ``--smoke`` (tiny input, one epoch of two steps): a pipeline check.
         overrides: config values on top, as ``--set``.
 
+    Keras' global dtype policy and TensorFlow's op determinism, which the run sets
+    (``train.mixed_precision``, ``train.deterministic``), are restored when it returns or raises
+    (:func:`cxr_core.training.global_state.restored_global_state`).
+
     Raises:
         cxr_core.config.schema.ConfigError: a config value that does not fit, naming the key.
         cxr_core.runs.directory.RunDirectoryError: ``run_dir`` holds a run of another config or data.
@@ -281,6 +285,7 @@ def run_experiment(config: Any, data: PathLike | None = None, run_dir: PathLike 
     _quiet_tensorflow_once()
     from cxr_core.config.experiment import ExperimentConfig, deep_merge, load_config, replace, resolve_config, smoke_overrides
     from cxr_core.protocol.run import run_protocol
+    from cxr_core.training.global_state import restored_global_state
 
     over: dict = dict(overrides or {})
     if data is not None:
@@ -303,5 +308,6 @@ def run_experiment(config: Any, data: PathLike | None = None, run_dir: PathLike 
             cfg = replace(cfg, over, origin="run_experiment")  # explicit values win over the smoke settings
     target = Path(run_dir) if run_dir is not None else Path(out) / cfg.name / time.strftime("%Y%m%d-%H%M%S")
     log.info("%s: run directory %s", cfg.name, target)
-    run_protocol(cfg, target, folds=list(folds) if folds is not None else None, smoke=smoke)
+    with restored_global_state():  # the precision policy and op determinism the run sets do not outlive it
+        run_protocol(cfg, target, folds=list(folds) if folds is not None else None, smoke=smoke)
     return ExperimentRun(target)
