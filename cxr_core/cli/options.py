@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from cxr_core.config.choices import MIXED_PRECISIONS, STRATEGIES
+
 log = logging.getLogger(__name__)
 
 
@@ -147,13 +149,13 @@ def add_experiment_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. --set train.epochs=3 (repeatable; VALUE is YAML)")
     p.add_argument("--epochs", type=int, help="override train.epochs")
     p.add_argument("--batch-size", type=int, help="override train.batch_size (global batch across replicas)")
-    p.add_argument("--mixed-precision", choices=["float32", "mixed_float16", "mixed_bfloat16", "mixed_float16_on_gpu"],
+    p.add_argument("--mixed-precision", choices=MIXED_PRECISIONS,
                    help="Keras mixed precision policy (softmax stays float32); mixed_float16_on_gpu: mixed_float16 where a "
                         "GPU is visible, else float32 (train.mixed_precision)")
     p.add_argument("--jit-compile", action="store_true",
                    help="compile train/predict steps with XLA (slower on CPU; try it on GPUs); also sets "
                         "train.deterministic=false, since Keras compiles without XLA while op determinism is on")
-    p.add_argument("--strategy", choices=["default", "mirrored", "multi_worker"], help="tf.distribute strategy; multi_worker reads TF_CONFIG")
+    p.add_argument("--strategy", choices=STRATEGIES, help="tf.distribute strategy; multi_worker reads TF_CONFIG")
     p.add_argument("--mlflow", metavar="URI", help="also log the run to MLflow at this tracking URI (e.g. file:///tmp/mlruns): "
                    "config, metrics per epoch, report and figures; needs pip install 'covid-cxr-tf[mlflow]' (train.mlflow_uri)")
 

@@ -36,10 +36,10 @@ from typing import Callable, Iterator
 import numpy as np
 import tensorflow as tf
 
+from cxr_core.config.choices import STEPS_MODES
 from cxr_core.seeds import validation_data_seed
 from cxr_core.errors import CxrError
 
-STEPS_MODES = ("full_pass", "keras2_floor_wraparound", "tf_keras_floor_restart")
 
 
 def floor_steps(n: int, batch_size: int, what: str = "training") -> int:

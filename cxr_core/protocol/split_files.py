@@ -24,6 +24,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from cxr_core.config.choices import VALIDATION_MODES
 from cxr_core.config.experiment import ExperimentConfig
 from cxr_core.atomic_files import atomic_path
 from cxr_core.runs.directory import RunDirectoryError
@@ -31,7 +32,6 @@ from cxr_core.seeds import inner_validation_seed
 from cxr_core.errors import CxrError
 
 SPLIT_ROLES = ("train", "val", "test", "unused")
-VALIDATION_MODES = ("test_fold", "inner_split", "validation_source", "none")
 
 
 @dataclass

@@ -34,6 +34,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from cxr_core.config.choices import LOSSES, STRATEGIES
 from cxr_core.config.experiment import TrainConfig
 from cxr_core.atomic_files import atomic_write_text, remove_stale_temporaries
 from cxr_core.runs.progress import PROGRESS, progress_callback
@@ -48,7 +49,6 @@ logger = logging.getLogger(__name__)
 OPTIMIZERS: dict[str, Callable[..., Any]] = {}
 """Extra optimizer factories by name, ``factory(learning_rate, **options)``; paper packages add theirs."""
 
-LOSSES = ("categorical_crossentropy", "categorical_crossentropy_from_logits", "mse")
 
 
 def register_optimizer(name: str, factory: Callable[..., Any]) -> None:
@@ -128,7 +128,7 @@ def make_strategy(name: str):
         if "TF_CONFIG" not in os.environ:
             raise CxrError("train.strategy: multi_worker needs the TF_CONFIG environment variable (cluster and task)")
         return _keras_multi_worker_strategy()
-    raise CxrError(f"train.strategy: expected default, mirrored or multi_worker, found {name!r}")
+    raise CxrError(f"train.strategy: expected one of {STRATEGIES}, found {name!r}")
 
 
 def _keras_multi_worker_strategy():

@@ -36,10 +36,10 @@ from typing import Any, Mapping
 import tensorflow as tf
 
 from cxr_core.data.augment.keras2 import Keras2AugmentSpec, apply_transform
-from cxr_core.data.decode.images import SCALINGS, scale_pixels
+from cxr_core.config.choices import AUGMENT_PLACEMENTS as PLACEMENTS, SCALINGS
+from cxr_core.data.decode.images import scale_pixels
 from cxr_core.errors import CxrError
 
-PLACEMENTS = ("host", "device")
 RAW_IMAGES = "images"
 RAW_PARAMS = "augment_params"
 PARAM_KEYS = ("theta", "tx", "ty", "shear", "zx", "zy", "flip_horizontal", "flip_vertical",
@@ -81,7 +81,7 @@ class DeviceAugmentation:
     """Turns a raw batch into model inputs: augment (Keras 2 equivalent), then scale.
 
     ``spec``: the augmentation (its ``fill_mode``, ``cval`` and whether a channel shift is drawn);
-    ``scaling``: one of :data:`cxr_core.data.decode.images.SCALINGS`.
+    ``scaling``: one of :data:`cxr_core.config.choices.SCALINGS`.
     """
 
     spec: Keras2AugmentSpec

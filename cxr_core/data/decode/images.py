@@ -67,6 +67,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from cxr_core.config.choices import ON_BAD_FILE, SCALINGS
 from cxr_core.data.decode.formats import (
     clean_tf_message,
     decode_pil,
@@ -85,7 +86,6 @@ from cxr_core.errors import CxrError
 #: Keras' ``white_list_formats`` (keras-preprocessing ``Iterator``) [CN] [CVR-T], plus ``.gif``
 #: (not on Keras' list; decoded when a manifest names one).
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".dcm")  # + DICOM (pydicom)
-SCALINGS = ("rescale01", "minus1_1", "imagenet", "raw255")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -292,8 +292,8 @@ def verify_images(table: SampleTable, *, on_error: str = "raise", num_threads: i
     ``on_error="skip"`` returns a table without them, each added to ``skipped`` with its reason.
     Nothing is ever dropped silently. JPEGs are checked at 1/8 scale (cheap, still finds truncation).
     """
-    if on_error not in ("raise", "skip"):
-        raise ValueError(f"on_error must be 'raise' or 'skip'; got {on_error!r}")
+    if on_error not in ON_BAD_FILE:
+        raise ValueError(f"on_error must be one of {ON_BAD_FILE}; got {on_error!r}")
     paths = table.frame["path"].astype(str).tolist()
     threads = num_threads or min(8, (os.cpu_count() or 1) * 2)
     with ThreadPoolExecutor(max_workers=threads) as pool:

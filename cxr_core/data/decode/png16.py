@@ -20,9 +20,9 @@ import struct
 import numpy as np
 import tensorflow as tf
 
+from cxr_core.config.choices import PNG16_MODES
 from cxr_core.errors import CxrError
 
-PNG16_MODES = ("scale257", "sbit", "minmax")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 #: A 16-bit image whose maximum is below this uses at most 12 of its bits.
 LOW_RANGE_MAX = 1 << 12

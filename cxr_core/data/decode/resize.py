@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from cxr_core.config.choices import PRE_RESIZE_METHODS, RESIZE_METHODS
+
 from cxr_core.data.decode.formats import pil_resize
 from cxr_core.errors import CxrError
 
-RESIZE_METHODS = ("nearest", "bilinear", "area", "shorter_side_center_crop")
 #: Filters of the pre-resize, each exactly PIL's ``Image.resize`` filter of the same name.
-PRE_RESIZE_METHODS = ("nearest", "bilinear", "bicubic", "lanczos", "box", "hamming")
 
 
 def _pil_nearest_indices(n_in: tf.Tensor, n_out: int) -> tf.Tensor:

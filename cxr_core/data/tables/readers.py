@@ -12,6 +12,7 @@ import csv
 import os
 from pathlib import Path
 
+from cxr_core.config.choices import DATADATA_FORMATS
 from cxr_core.data.tables.covidx import COVIDX_CLASS_NAMES, read_covidx_split
 from cxr_core.data.tables.kermany_names import kermany_patient_id
 from cxr_core.data.tables.manifest import read_manifest_csv
@@ -129,7 +130,6 @@ def read_class_folders(root, class_names=None, *, on_error: str = "raise") -> Sa
 # Dispatch and label maps
 # --------------------------------------------------------------------------------------------------
 
-_FORMATS = ("auto", "folders", "manifest", "covidx")
 
 
 def _detect_format(source: str) -> str:
@@ -167,7 +167,7 @@ def family_readers() -> dict:
 def _family_reader(format: str):
     readers = family_readers()
     if format not in readers:
-        raise CxrError(f"format must be one of {list(_FORMATS) + sorted(readers)}; got {format!r}")
+        raise CxrError(f"format must be one of {list(DATA_FORMATS) + sorted(readers)}; got {format!r}")
     return readers[format]
 
 
@@ -197,7 +197,7 @@ def read_samples(
     ``label`` and ``class``; it is an error for the other layouts.
     """
     source = os.fspath(source)
-    if format not in _FORMATS:
+    if format not in DATA_FORMATS:
         if label_column is not None:
             raise CxrError(f"data.label_column applies to CSV manifests only, not to data.format {format!r}")
         return _family_reader(format)(source, class_names=class_names, image_dir=image_dir,

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cxr_core.config.choices import ON_BAD_FILE as ON_ERROR
 from cxr_core.errors import CxrError
 
 SAMPLE_COLUMNS = ("sample_id", "path", "label", "label_index", "patient_id", "source")
@@ -99,7 +100,6 @@ KERAS_IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tif
 #: :mod:`cxr_core.data.decode.dicom`), which Keras does not read.
 FOLDER_IMAGE_EXTENSIONS = KERAS_IMAGE_EXTENSIONS + (".dcm",)
 
-ON_ERROR = ("raise", "skip")
 
 
 class SampleError(CxrError):
