@@ -34,7 +34,7 @@ from typing import Mapping
 
 import pandas as pd
 
-from cxr_core.data.decode.images import IMAGE_EXTENSIONS
+from cxr_core.data.decode.extensions import is_image_name
 from cxr_core.data.tables.kermany_names import kermany_patient_id
 from cxr_core.data.tables.sample_table import SampleError, SampleTable, table_from_rows
 from cxr_core.errors import CxrError, CxrLookupError
@@ -156,7 +156,7 @@ def _image_files(folder: Path) -> list[Path]:
     found = []
     for dirpath, _, files in os.walk(folder, followlinks=True):
         for f in sorted(files):
-            if f.lower().endswith(IMAGE_EXTENSIONS):
+            if is_image_name(f):
                 found.append(Path(dirpath) / f)
     return sorted(found)
 

@@ -138,7 +138,7 @@ def folder_files(items: Sequence[str | Path]) -> tuple[list[Path], list[tuple[Pa
         FileNotFoundError: an item that is neither a file nor a folder.
         ValueError: a folder holding no images.
     """
-    from cxr_core.data.decode.images import IMAGE_EXTENSIONS
+    from cxr_core.data.decode.extensions import IMAGE_EXTENSIONS, is_image_name
 
     paths: list[Path] = []
     left_out: list[tuple[Path, str]] = []
@@ -146,12 +146,12 @@ def folder_files(items: Sequence[str | Path]) -> tuple[list[Path], list[tuple[Pa
         p = Path(item)
         if p.is_dir():
             files = sorted(q for q in p.rglob("*") if q.is_file())
-            found = [q for q in files if q.suffix.lower() in IMAGE_EXTENSIONS]
+            found = [q for q in files if is_image_name(q.name)]
             if not found:
                 raise CxrError(f"{p}: folder holds no images ({', '.join(IMAGE_EXTENSIONS)})")
             paths.extend(found)
             left_out += [(q, f"not an image extension (expected one of {', '.join(IMAGE_EXTENSIONS)})")
-                         for q in files if q.suffix.lower() not in IMAGE_EXTENSIONS]
+                         for q in files if not is_image_name(q.name)]
         elif p.is_file():
             paths.append(p)
         else:

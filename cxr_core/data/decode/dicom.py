@@ -36,9 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
+from cxr_core.data.decode.extensions import DICOM_EXTENSIONS
 from cxr_core.errors import CxrError
 
-DICOM_EXTENSIONS = (".dcm", ".dicom")
 DICOM_SCALINGS = ("bits_stored", "minmax")
 
 

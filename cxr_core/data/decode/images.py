@@ -83,9 +83,6 @@ from cxr_core.data.tables.sample_table import SampleTable
 from cxr_core.data.decode.resize import _resize_any_channels, check_pre_resize, pre_resize_uint8, resize_uint8
 from cxr_core.errors import CxrError
 
-#: Keras' ``white_list_formats`` (keras-preprocessing ``Iterator``) [CN] [CVR-T], plus ``.gif``
-#: (not on Keras' list; decoded when a manifest names one).
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".dcm")  # + DICOM (pydicom)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 

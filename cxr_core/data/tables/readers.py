@@ -12,16 +12,15 @@ import csv
 import os
 from pathlib import Path
 
-from cxr_core.config.choices import DATADATA_FORMATS
+from cxr_core.config.choices import DATA_FORMATS
+from cxr_core.data.decode.extensions import IMAGE_EXTENSIONS, is_image_name
 from cxr_core.data.tables.covidx import COVIDX_CLASS_NAMES, read_covidx_split
 from cxr_core.data.tables.kermany_names import kermany_patient_id
 from cxr_core.data.tables.manifest import read_manifest_csv
 from cxr_core.data.tables.sample_table import (
-    FOLDER_IMAGE_EXTENSIONS,
     Problems,
     SampleError,
     SampleTable,
-    is_image_name,
     relative_sample_id,
     resolve_class_names,
     table_from_rows,
@@ -46,7 +45,8 @@ def read_class_folders(root, class_names=None, *, on_error: str = "raise") -> Sa
       ``sorted(os.listdir(root))`` order, unless ``class_names`` is given;
     - files: each class folder is walked recursively (``os.walk(followlinks=False)``, folders sorted by
       path, files sorted by name), keeping names whose lower-cased extension is in
-      :data:`KERAS_IMAGE_EXTENSIONS` or ``.dcm`` (DICOM, read with pydicom; Keras does not read it);
+      :data:`cxr_core.data.decode.extensions.IMAGE_EXTENSIONS`: Keras' list plus ``.gif`` and DICOM
+      ``.dcm`` / ``.dicom``, which we decode and Keras 2 does not list;
       the row order is Keras' ``filenames`` order.
 
     Differences from Keras (nothing disappears silently):
@@ -121,7 +121,7 @@ def read_class_folders(root, class_names=None, *, on_error: str = "raise") -> Sa
                              "patient_id": kermany_patient_id(fname)})
         if n_images == 0:
             problems(class_dir, "class folder has no images",
-                     f"class folder {class_dir} has no images (extensions {list(FOLDER_IMAGE_EXTENSIONS)})")
+                     f"class folder {class_dir} has no images (extensions {list(IMAGE_EXTENSIONS)})")
     problems.raise_collected(f"class-folder dataset {root_s}")
     return table_from_rows(rows, names, problems.rows)
 

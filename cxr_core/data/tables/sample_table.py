@@ -92,15 +92,6 @@ class SampleTable:
 # Shared helpers
 # --------------------------------------------------------------------------------------------------
 
-#: Keras 2 ``flow_from_directory`` white list (``keras_preprocessing.image.Iterator.white_list_formats``),
-#: matched case-insensitively. Keras tests ``name.lower().endswith('png')`` without a dot, so it would
-#: also accept a file called ``scan_png``; we require the dot (such a file is listed in ``skipped``).
-KERAS_IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff")
-#: What our class-folder reader takes: Keras' list plus DICOM (``.dcm``, read with pydicom,
-#: :mod:`cxr_core.data.decode.dicom`), which Keras does not read.
-FOLDER_IMAGE_EXTENSIONS = KERAS_IMAGE_EXTENSIONS + (".dcm",)
-
-
 
 class SampleError(CxrError):
     """A dataset file or row that does not fit what the reader expects (message names it)."""
@@ -109,11 +100,6 @@ class SampleError(CxrError):
 def check_on_error(on_error: str) -> None:
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {ON_ERROR}; got {on_error!r}")
-
-
-def is_image_name(name: str) -> bool:
-    """The name ends in one of :data:`FOLDER_IMAGE_EXTENSIONS` (case-insensitive, with the dot)."""
-    return name.lower().endswith(FOLDER_IMAGE_EXTENSIONS)
 
 
 def escaping_name(name: str) -> str | None:
