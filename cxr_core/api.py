@@ -26,7 +26,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -259,9 +258,11 @@ class ExperimentRun:
 
 def run_experiment(config: Any, data: PathLike | None = None, run_dir: PathLike | None = None, *,
                    test_data: PathLike | None = None, val_data: PathLike | None = None,
-                   folds: Sequence[int] | None = None, smoke: bool = False,
+                   folds: Sequence[int] | None = None, smoke: bool = False, holdout: float | None = None,
                    overrides: Mapping[str, Any] | None = None, out: PathLike = "runs") -> ExperimentRun:
-    """Run (or resume) an experiment's protocol, as ``covid-cxr cv``; returns the run.
+    """Run (or resume) an experiment's protocol, as ``covid-cxr cv`` (``covid-cxr train`` with ``holdout``);
+    returns the run. The config and run directory come from
+    :func:`cxr_core.protocol.experiment_from.experiment_from`, as on the command line.
 
     Args:
         config: an experiment YAML path, a mapping in the YAML's shape (e.g.
@@ -272,6 +273,8 @@ def run_experiment(config: Any, data: PathLike | None = None, run_dir: PathLike 
         test_data, val_data: fixed test / validation sets (``--test-data``, ``--val-data``).
         folds: only these folds (default all).
         smoke: the CLI's ``--smoke`` (tiny input, one epoch of two steps): a pipeline check.
+        holdout: as ``covid-cxr train --holdout``: a k-fold experiment trains one model on a holdout split
+            with this held-out fraction (other protocols are kept).
         overrides: config values on top, as ``--set``.
 
     Keras' global dtype policy and TensorFlow's op determinism, which the run sets
@@ -283,30 +286,15 @@ def run_experiment(config: Any, data: PathLike | None = None, run_dir: PathLike 
         cxr_core.runs.directory.RunDirectoryError: ``run_dir`` holds a run of another config or data.
     """
     _quiet_tensorflow_once()
-    from cxr_core.config.experiment import ExperimentConfig, deep_merge, load_config, replace, resolve_config, smoke_overrides
+    from cxr_core.protocol.experiment_from import experiment_from
     from cxr_core.protocol.run import run_protocol
     from cxr_core.training.global_state import restored_global_state
 
-    over: dict = dict(overrides or {})
-    if data is not None:
-        over = deep_merge(over, {"data": {"source": os.fspath(data)}})
-    if test_data is not None:
-        over = deep_merge(over, {"data": {"test_source": os.fspath(test_data)}})
-    if val_data is not None:
-        over = deep_merge(over, {"data": {"validation_source": os.fspath(val_data)},
-                                 "protocol": {"validation": "validation_source"}})
-    if isinstance(config, ExperimentConfig):
-        cfg = replace(config, over, origin="run_experiment") if over else config
-    elif isinstance(config, Mapping):
-        cfg = resolve_config(config, origin="run_experiment(config=...)", overrides=over,
-                             overrides_origin="run_experiment(overrides/data=...)")
-    else:
-        cfg = load_config(config, overrides=over, overrides_origin="run_experiment(overrides/data=...)")
-    if smoke:
-        cfg = replace(cfg, smoke_overrides(cfg))
-        if over:
-            cfg = replace(cfg, over, origin="run_experiment")  # explicit values win over the smoke settings
-    target = Path(run_dir) if run_dir is not None else Path(out) / cfg.name / time.strftime("%Y%m%d-%H%M%S")
+    experiment = experiment_from(config, overrides, data=data, test_data=test_data, val_data=val_data, smoke=smoke,
+                                 holdout=holdout, run_dir=run_dir, out=out,
+                                 overrides_origin="run_experiment(overrides/data=...)",
+                                 config_origin="run_experiment(config=...)")
+    cfg, target = experiment.config, experiment.run_dir
     log.info("%s: run directory %s", cfg.name, target)
     with restored_global_state():  # the precision policy and op determinism the run sets do not outlive it
         run_protocol(cfg, target, folds=list(folds) if folds is not None else None, smoke=smoke)

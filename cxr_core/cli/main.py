@@ -25,12 +25,11 @@ from cxr_core.cli.options import (
     add_inference_options,
     add_model_options,
     evaluation_setting,
-    experiment_config,
+    experiment,
     families_text,
     image_files,
     inference_model,
     logging_options,
-    new_run_dir,
     parse_folds,
     print_count,
     set_overrides,
@@ -46,8 +45,8 @@ log = logging.getLogger(__name__)
 def cmd_cv(args) -> int:
     from cxr_core.protocol.run import run_protocol
 
-    cfg = experiment_config(args)
-    run_dir = new_run_dir(args, cfg)
+    chosen = experiment(args)
+    cfg, run_dir = chosen.config, chosen.run_dir
     log.info("%s: run directory %s", cfg.name, run_dir)
     run_protocol(cfg, run_dir, folds=parse_folds(args.folds), smoke=args.smoke)
     log.info("done: %s", run_dir / "report.md")
@@ -55,13 +54,10 @@ def cmd_cv(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from cxr_core.config.experiment import replace
     from cxr_core.protocol.run import run_protocol
 
-    cfg = experiment_config(args)
-    if cfg.protocol.kind == "kfold":
-        cfg = replace(cfg, {"protocol": {"kind": "holdout", "holdout_fraction": args.holdout}})
-    run_dir = new_run_dir(args, cfg)
+    chosen = experiment(args, holdout=args.holdout)  # a k-fold experiment becomes one holdout split
+    cfg, run_dir = chosen.config, chosen.run_dir
     log.info("%s: training one %s split into %s", cfg.name, cfg.protocol.kind, run_dir)
     run_protocol(cfg, run_dir, smoke=args.smoke)
     log.info("weights: %s; report: %s", run_dir / "fold_0" / "checkpoints", run_dir / "report.md")

@@ -3,7 +3,7 @@
 :mod:`cxr_core.cli.main` defines the subcommands; a new subcommand (or a module of them) takes its option
 groups from here (:func:`add_experiment_options`, :func:`add_model_options`,
 :func:`add_inference_options`) and turns parsed options into library calls with
-:func:`experiment_config`, :func:`new_run_dir` and :func:`inference_model`. Nothing here prints
+:func:`experiment` and :func:`inference_model`. Nothing here prints
 results; skipped files and counts go to stderr.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
 from pathlib import Path
 
 from cxr_core.config.choices import MIXED_PRECISIONS, STRATEGIES
@@ -42,17 +41,11 @@ def set_overrides(args) -> dict:
 def config_overrides(args) -> dict:
     """``--set`` and the experiment options (``--data``, ``--epochs``, ...) as nested config values."""
     from cxr_core.config.experiment import deep_merge
+    from cxr_core.protocol.experiment_from import input_overrides
 
-    merged = set_overrides(args)
-    if getattr(args, "data", None):
-        merged = deep_merge(merged, {"data": {"source": str(args.data)}})
-    if getattr(args, "test_data", None):
-        merged = deep_merge(merged, {"data": {"test_source": str(args.test_data)}})
-    if getattr(args, "val_data", None):
-        merged = deep_merge(merged, {"data": {"validation_source": str(args.val_data)},
-                                     "protocol": {"validation": "validation_source"}})
-    if getattr(args, "init_from", None):
-        merged = deep_merge(merged, {"model": {"init_from": str(args.init_from)}})
+    merged = deep_merge(set_overrides(args), input_overrides(
+        data=getattr(args, "data", None) or None, test_data=getattr(args, "test_data", None) or None,
+        val_data=getattr(args, "val_data", None) or None, init_from=getattr(args, "init_from", None) or None))
     for flag, section, key in (
         ("mixed_precision", "train", "mixed_precision"),
         ("strategy", "train", "strategy"),
@@ -69,21 +62,13 @@ def config_overrides(args) -> dict:
     return merged
 
 
-def experiment_config(args):
-    from cxr_core.config.experiment import load_config, replace, smoke_overrides
+def experiment(args, *, holdout: float | None = None):
+    """The :class:`~cxr_core.protocol.experiment_from.Experiment` (config and run directory) of ``cv`` /
+    ``train``'s options: :func:`~cxr_core.protocol.experiment_from.experiment_from`, as the Python API."""
+    from cxr_core.protocol.experiment_from import experiment_from
 
-    cfg = load_config(args.config, overrides=config_overrides(args))
-    if getattr(args, "smoke", False):
-        cfg = replace(cfg, smoke_overrides(cfg))
-        cfg = replace(cfg, config_overrides(args))  # explicit options win over the smoke settings
-    return cfg
-
-
-def new_run_dir(args, cfg) -> Path:
-    if args.run_dir:
-        return Path(args.run_dir)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path(args.out) / cfg.name / stamp
+    return experiment_from(args.config, config_overrides(args), smoke=getattr(args, "smoke", False),
+                           holdout=holdout, run_dir=args.run_dir or None, out=args.out)
 
 
 def inference_model(args):
