@@ -50,6 +50,14 @@ class WeightFileError(CxrError):
     """A weight file does not fit the model it is loaded into; the message says where and how."""
 
 
+class MissingWeightError(WeightFileError, KeyError):
+    """A weight file lacks (or has an unexpected) named tensor; also a ``KeyError``. ``str()`` is the
+    message itself (``KeyError`` would quote it)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 @dataclass
 class StoredLayer:
     """The weights of one layer as a Keras-2 file stores them, in stored order."""

@@ -14,11 +14,12 @@ from cxr_core.errors import CxrError, CxrLookupError
 from cxr_core.inference.export import ExportMismatchError
 from cxr_core.protocol.splits import SplitError
 from cxr_core.runs.directory import RunDirectoryError
-from cxr_core.weights.files import WeightFileError
+from cxr_core.weights.files import MissingWeightError, WeightFileError
 
 
 @pytest.mark.parametrize("cls", [ConfigError, BuildError, SourceError, DicomError, SampleError, ExportMismatchError,
-                                 SplitError, RunDirectoryError, WeightFileError, CxrLookupError])
+                                 SplitError, RunDirectoryError, WeightFileError, MissingWeightError,
+                                 CxrLookupError])
 def test_project_errors_derive_from_cxr_error(cls):
     assert issubclass(cls, CxrError) and issubclass(cls, ValueError)
 
