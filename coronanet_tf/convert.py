@@ -19,6 +19,7 @@ import numpy as np
 from coronanet_tf.model import build_coronanet, build_vgg16_bn_backbone
 from coronanet_tf.torch_weights import ConversionReport, coronanet_arrays_from_torch, torchvision_vgg16_bn_arrays
 from cxr_core.atomic_files import atomic_path
+from cxr_core.errors import CxrError
 from cxr_core.weights.transfer import copy_weights
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 def _save_model_weights(model, arrays: Mapping[str, list[np.ndarray]], dst: str | os.PathLike, source: str) -> Path:
     dst = Path(dst)
     if not dst.name.endswith(".weights.h5"):
-        raise ValueError(f"destination must end with .weights.h5 (Keras 3 weights format); found {dst}")
+        raise CxrError(f"destination must end with .weights.h5 (Keras 3 weights format); found {dst}")
     copy_weights(model, dict(arrays), source_name=source, allow=("not_in_source",))
     with atomic_path(dst, suffix=".weights.h5") as tmp:
         model.save_weights(tmp)

@@ -20,6 +20,7 @@ import copy
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from cxr_core.errors import CxrLookupError
 from cxr_core.family import Preset
 
 AUTHORS_CLASS_NAMES = ("COVID-19", "normal", "pneumonia")  # sorted pathologies [CR-A]
@@ -215,5 +216,5 @@ def preset_values(name: str) -> dict[str, Any]:
     """A mutable deep copy of a preset's values (lists instead of tuples)."""
 
     if name not in PRESETS:
-        raise KeyError(f"coronanet has no preset {name!r}; available: {sorted(PRESETS)}")
+        raise CxrLookupError(f"coronanet has no preset {name!r}; available: {sorted(PRESETS)}")
     return _thaw(PRESETS[name].values)

@@ -37,6 +37,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from cxr_core.weights.files import MissingWeightError, WeightFileError
 from coronanet_tf.layout import (
     BOTTLENECK_CHANNELS,
     CLASSIFIER_UNITS,
@@ -172,19 +173,19 @@ def read_torch_state_dict(src: str | os.PathLike) -> tuple[dict[str, np.ndarray]
         with torch.serialization.safe_globals(numpy_metadata_globals()):
             obj = torch.load(src, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ValueError(f"{src}: {_load_refusal(exc)}") from exc
+        raise WeightFileError(f"{src}: {_load_refusal(exc)}") from exc
     _refuse_object_arrays(obj, src)
     if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
         state = obj["state_dict"]
     elif isinstance(obj, Mapping):
         state = obj
     else:
-        raise ValueError(f"{src}: expected a state dict or a dict with 'state_dict', found {type(obj).__name__}")
+        raise WeightFileError(f"{src}: expected a state dict or a dict with 'state_dict', found {type(obj).__name__}")
     arrays: dict[str, np.ndarray] = {}
     casts: dict[str, str] = {}
     for key, value in state.items():
         if not isinstance(value, torch.Tensor):
-            raise ValueError(
+            raise WeightFileError(
                 f"{src}: state dict entry {key!r} is {type(value).__name__}, expected a tensor "
                 f"(top-level keys: {sorted(map(str, obj))[:10]})"
             )
@@ -195,7 +196,7 @@ def read_torch_state_dict(src: str | os.PathLike) -> tuple[dict[str, np.ndarray]
             tensor = tensor.float()
         arrays[key] = tensor.numpy().copy()
     if not arrays:
-        raise ValueError(f"{src}: the state dict is empty")
+        raise WeightFileError(f"{src}: the state dict is empty")
     return arrays, casts
 
 
@@ -274,7 +275,7 @@ def _convert_entries(
             if entry.torch_prefix in optional:
                 missing.extend(absent)
                 continue
-            raise KeyError(
+            raise MissingWeightError(
                 f"{source}: missing key {absent[0]!r} (expected shape {entry.shapes[keys.index(absent[0])]}) "
                 f"for Keras layer {entry.keras_layer!r}"
             )
@@ -282,7 +283,7 @@ def _convert_entries(
         for i, (key, shape) in enumerate(zip(keys, entry.shapes)):
             found = tuple(state[key].shape)
             if found != tuple(shape):
-                raise ValueError(
+                raise WeightFileError(
                     f"{source}: key {key!r} has shape {found}, expected {tuple(shape)} "
                     f"(Keras layer {entry.keras_layer!r})"
                 )
@@ -335,12 +336,12 @@ def coronanet_arrays_from_torch(
     state, casts, source = _as_state(src)
     last = f"classifier.{2 * len(CLASSIFIER_UNITS)}.weight"
     if last not in state:
-        raise KeyError(f"{source}: missing key {last!r} (the last classifier Linear); keys start {sorted(state)[:8]}")
+        raise MissingWeightError(f"{source}: missing key {last!r} (the last classifier Linear); keys start {sorted(state)[:8]}")
     found_classes = int(state[last].shape[0])
     if num_classes is None:
         num_classes = found_classes
     elif found_classes != num_classes:
-        raise ValueError(
+        raise WeightFileError(
             f"{source}: key {last!r} has shape {tuple(state[last].shape)}, expected "
             f"({num_classes}, {CLASSIFIER_UNITS[-1]}) for num_classes={num_classes}"
         )
@@ -348,7 +349,7 @@ def coronanet_arrays_from_torch(
     if with_decoder is None:
         with_decoder = has_decoder_keys and num_classes == 3
     if with_decoder and num_classes != 3:
-        raise ValueError(f"{source}: Decoder224 needs num_classes=3 [CR]; found num_classes={num_classes}")
+        raise WeightFileError(f"{source}: Decoder224 needs num_classes=3 [CR]; found num_classes={num_classes}")
 
     entries = _vgg_entries("net_fet") + _head_entries(num_classes)
     dec_entries = _decoder_entries()
@@ -372,7 +373,7 @@ def coronanet_arrays_from_torch(
         else:
             unexpected = sorted(k for k in state if k not in known and k not in ignored and not k.endswith(".num_batches_tracked")
                                 and not k.startswith(UNUSED_DECODER_PREFIXES) and k not in dec_keys)
-            raise KeyError(
+            raise MissingWeightError(
                 f"{source}: unexpected key(s) for CORONA-Net vgg_ae [CR]: {unexpected[:10]}"
                 + (f" and {len(unexpected) - 10} more" if len(unexpected) > 10 else "")
             )
@@ -414,7 +415,7 @@ def torchvision_vgg16_bn_arrays(
         elif not key.startswith(f"{group}."):
             ignored[key] = "not part of the VGG16-BN features"
         else:
-            raise KeyError(f"{source}: unexpected key {key!r} for torchvision vgg16_bn features")
+            raise MissingWeightError(f"{source}: unexpected key {key!r} for torchvision vgg16_bn features")
     report = ConversionReport(
         source=source,
         destination=None,

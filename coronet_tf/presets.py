@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from cxr_core.errors import CxrError
 from cxr_core.family import Preset
 
 #: Class names per task, index order. 4 classes: the authors' folders [CN]; 3 classes [S4].
@@ -114,7 +115,7 @@ def class_names_for(num_classes: int) -> tuple[str, ...]:
     try:
         return CLASS_NAMES[int(num_classes)]
     except KeyError:
-        raise ValueError(f"CoroNet has 4-, 3- and 2-class tasks [S4]; got num_classes={num_classes}") from None
+        raise CxrError(f"CoroNet has 4-, 3- and 2-class tasks [S4]; got num_classes={num_classes}") from None
 
 
 def label_map_for(num_classes: int, *, binary: str = "covid_vs_normal") -> dict[str, str | None]:
@@ -134,7 +135,7 @@ def label_map_for(num_classes: int, *, binary: str = "covid_vs_normal") -> dict[
         return {name: None for name in pneumonia}
     if binary == "covid_vs_rest":
         return {"normal": "non_covid", **{name: "non_covid" for name in pneumonia}}
-    raise ValueError(f"binary must be 'covid_vs_normal' or 'covid_vs_rest'; got {binary!r}")
+    raise CxrError(f"binary must be 'covid_vs_normal' or 'covid_vs_rest'; got {binary!r}")
 
 
 def preset_for(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cvrnet_tf.tasks import TASKS, read_kermany
+from cxr_core.errors import CxrError
 
 #: Tasks whose classes a Kermany folder can give (Task-5 is CT; Task-4 has Task-2's classes).
 _XRAY_TASKS = (1, 2, 3)
@@ -32,7 +33,7 @@ def read_kermany_folder(source, *, class_names=None, image_dir=None, drop_duplic
     """
     root = Path(source)
     if image_dir is not None or drop_duplicates:
-        raise ValueError(f"data.format kermany: image_dir / drop_duplicates do not apply to the folder {root}")
+        raise CxrError(f"data.format kermany: image_dir / drop_duplicates do not apply to the folder {root}")
     if not root.is_dir():
         raise FileNotFoundError(f"data.format kermany: folder {root} not found (expected NORMAL/ and PNEUMONIA/)")
     if class_names is None:
@@ -41,7 +42,7 @@ def read_kermany_folder(source, *, class_names=None, image_dir=None, drop_duplic
         wanted = tuple(str(c) for c in class_names)
         matches = [TASKS[n] for n in _XRAY_TASKS if TASKS[n].class_names == wanted]
         if not matches:
-            raise ValueError(f"data.format kermany: class_names {list(wanted)} are no X-ray task's classes; "
+            raise CxrError(f"data.format kermany: class_names {list(wanted)} are no X-ray task's classes; "
                              f"expected one of {[list(TASKS[n].class_names) for n in _XRAY_TASKS]}")
         task = matches[0]
     pneumonia = _subfolder(root, "PNEUMONIA")

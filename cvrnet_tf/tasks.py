@@ -34,8 +34,10 @@ from typing import Mapping
 
 import pandas as pd
 
-from cxr_core.data.decode.images import IMAGE_EXTENSIONS
-from cxr_core.data.tables.sample_table import SampleTable, table_from_rows
+from cxr_core.data.decode.extensions import is_image_name
+from cxr_core.data.tables.kermany_names import kermany_patient_id
+from cxr_core.data.tables.sample_table import SampleError, SampleTable, table_from_rows
+from cxr_core.errors import CxrError, CxrLookupError
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,6 @@ MINI_CLASS_MAP: dict[int, dict[str, str | None]] = {
 }
 
 _KERMANY_KIND = re.compile(r"_(bacteria|virus)_", re.IGNORECASE)
-_KERMANY_PATIENT = re.compile(r"(person\d+|IM-\d+)", re.IGNORECASE)
 
 
 def get_task(task: int | str | Task) -> Task:
@@ -138,7 +139,7 @@ def get_task(task: int | str | Task) -> Task:
         return task
     m = re.fullmatch(r"(?:task[-_ ]?)?([1-5])", str(task).strip(), re.IGNORECASE)
     if not m:
-        raise KeyError(f"unknown CVR-Net task {task!r}; tasks are 1-5 ({[t.name for t in TASKS.values()]})")
+        raise CxrLookupError(f"unknown CVR-Net task {task!r}; tasks are 1-5 ({[t.name for t in TASKS.values()]})")
     return TASKS[int(m.group(1))]
 
 
@@ -150,18 +151,12 @@ def kermany_kind(file_name: str) -> str | None:
     return "CPB" if m.group(1).lower() == "bacteria" else "CPV"
 
 
-def kermany_patient(file_name: str) -> str | None:
-    """Patient id in a Kermany file name: ``person1`` (pneumonia) or ``IM-0115`` (normal); else ``None``."""
-    m = _KERMANY_PATIENT.search(os.path.basename(file_name))
-    return m.group(1) if m else None
-
-
 def _image_files(folder: Path) -> list[Path]:
     """Image files under ``folder`` (recursive), sorted as Keras' ``flow_from_directory`` sorts them."""
     found = []
     for dirpath, _, files in os.walk(folder, followlinks=True):
         for f in sorted(files):
-            if f.lower().endswith(IMAGE_EXTENSIONS):
+            if is_image_name(f):
                 found.append(Path(dirpath) / f)
     return sorted(found)
 
@@ -192,14 +187,14 @@ def read_task_folders(root: str | Path, task: int | str | Task, *, on_error: str
             msg = (f"{sub}: folder {sub.name!r} is not a class of {task.name} "
                    f"(expected one of {sorted(known)})")
             if on_error == "raise":
-                raise ValueError(msg)
+                raise SampleError(msg)
             skipped += [(str(f), f"folder {sub.name!r} not a class of {task.name}") for f in files]
             continue
         for f in files:
             rows.append({"sample_id": f.relative_to(root).as_posix(), "path": os.path.abspath(f), "label": label,
                          "patient_id": None, "source": None})
     if not rows:
-        raise ValueError(f"{root}: no images found in the folders of {task.name} ({sorted(known)})")
+        raise SampleError(f"{root}: no images found in the folders of {task.name} ({sorted(known)})")
     return table_from_rows(rows, task.class_names, skipped)
 
 
@@ -216,14 +211,16 @@ def read_kermany(
     The pneumonia class comes from the file name, as Kermany named them (``person1_bacteria_1.jpeg``
     -> CPB, ``person1_virus_6.jpeg`` -> CPV); Task-3 keeps CPB/CPV, Tasks 2 and 4 pool them into CPN,
     Task-1 into NOR (non-COVID). A pneumonia file with neither marker raises, or with
-    ``on_error="skip"`` goes to ``skipped``. Patient ids come from the file names (``person1``,
-    ``IM-0115``); ``covid_dir`` images get no patient id. ``sample_id`` is the path relative to the
+    ``on_error="skip"`` goes to ``skipped``. Patient ids come from the file names by the core's one rule,
+    :func:`cxr_core.data.tables.kermany_names.kermany_patient_id` (``kermany-person1_bacteria``,
+    ``kermany-IM-0115``, ``kermany-NORMAL2-IM-1427``), as ``data build`` and class folders give them;
+    ``covid_dir`` images get no patient id. ``sample_id`` is the path relative to the
     common parent of the given folders.
     """
     _check_on_error(on_error)
     task = get_task(task)
     if task.number == 5:
-        raise ValueError("Task-5 is the CT task; Kermany's X-rays belong to Tasks 1-4")
+        raise CxrError("Task-5 is the CT task; Kermany's X-rays belong to Tasks 1-4")
     pool = MINI_CLASS_MAP[task.number]
     dirs = {"pneumonia": Path(pneumonia_dir)}
     if normal_dir is not None:
@@ -245,7 +242,7 @@ def read_kermany(
                 if sub is None:
                     msg = f"{f}: Kermany pneumonia file name has neither '_bacteria_' nor '_virus_'"
                     if on_error == "raise":
-                        raise ValueError(msg)
+                        raise SampleError(msg)
                     skipped.append((str(f), "no _bacteria_/_virus_ in file name"))
                     continue
                 label = pool["pneumonia_bacterial" if sub == "CPB" else "pneumonia_viral"]
@@ -255,7 +252,7 @@ def read_kermany(
                 "sample_id": f.relative_to(base).as_posix(),
                 "path": str(f),
                 "label": label,
-                "patient_id": None if kind == "covid" else kermany_patient(f.name),
+                "patient_id": None if kind == "covid" else kermany_patient_id(f.name),
                 "source": None if kind == "covid" else "kermany",
             })
     return table_from_rows(rows, task.class_names, skipped)
@@ -276,11 +273,11 @@ def read_mini_for_task(root: str | Path, task: int | str | Task) -> SampleTable:
     frame = pd.read_csv(manifest, dtype=str, keep_default_na=False)
     for col in ("path", "class"):
         if col not in frame.columns:
-            raise ValueError(f"{manifest}: missing column {col!r}; found {list(frame.columns)}")
+            raise SampleError(f"{manifest}: missing column {col!r}; found {list(frame.columns)}")
     mapping = MINI_CLASS_MAP[task.number]
     unknown = sorted(set(frame["class"]) - set(mapping))
     if unknown:
-        raise ValueError(
+        raise SampleError(
             f"{manifest}: classes {unknown} have no mapping for {task.name} ({task.modality}); "
             f"expected {sorted(mapping)} - use cxr4-mini for Tasks 1-4 and ct2-mini for Task 5"
         )

@@ -26,10 +26,11 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
+
+from cxr_core.errors import CxrError
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ def _load_export(path: Path, class_names: Sequence[str] | None) -> Classifier:
 
     meta = read_export_metadata(path)
     if meta is None:
-        raise ValueError(f"{path}: no covid_cxr.json in this export (written by `covid-cxr export`); load it with "
+        raise CxrError(f"{path}: no covid_cxr.json in this export (written by `covid-cxr export`); load it with "
                          "keras.models.load_model and preprocess the images yourself")
     family = get_family(meta["family"])  # imports the package: its custom layers are registered
     raw = dict(meta["config"])
@@ -227,21 +228,21 @@ def load_classifier(name_or_run: PathLike, weights: PathLike | None = None, fold
         return _classifier(load_inference_model(weights, run=path, fold=fold, class_names=names, overrides=overrides,
                                                 ensemble=True))
     if fold is not None:
-        raise ValueError(f"load_classifier: fold={fold} needs a run directory; {text} is not one")
+        raise CxrError(f"load_classifier: fold={fold} needs a run directory; {text} is not one")
     if (path.suffix == ".keras" and path.is_file()) or (path.is_dir() and (path / "covid_cxr.json").is_file()):
         return _load_export(path, names)
     if path.suffix in (".yaml", ".yml") and path.is_file():
         if weights is None:
-            raise ValueError(f"load_classifier({text!r}): an experiment YAML needs weights=")
+            raise CxrError(f"load_classifier({text!r}): an experiment YAML needs weights=")
         return _classifier(load_inference_model(weights, config=path, class_names=names, overrides=overrides))
     if text.count("/") == 1 and not path.exists():
         family, preset = text.split("/")
         if weights is None:
-            raise ValueError(f"load_classifier({text!r}): give weights= (our .weights.h5, or the authors' released "
+            raise CxrError(f"load_classifier({text!r}): give weights= (our .weights.h5, or the authors' released "
                              "file); this package downloads no weights. A run directory needs none")
         return _classifier(load_inference_model(weights, family=family, preset=preset, class_names=names,
                                                 overrides=overrides))
-    raise ValueError(f"load_classifier: {text!r} is neither a run directory, 'family/preset', an experiment YAML "
+    raise CxrError(f"load_classifier: {text!r} is neither a run directory, 'family/preset', an experiment YAML "
                      "nor an exported .keras / SavedModel with covid_cxr.json")
 
 
@@ -283,9 +284,11 @@ class ExperimentRun:
 
 def run_experiment(config: Any, data: PathLike | None = None, run_dir: PathLike | None = None, *,
                    test_data: PathLike | None = None, val_data: PathLike | None = None,
-                   folds: Sequence[int] | None = None, smoke: bool = False,
+                   folds: Sequence[int] | None = None, smoke: bool = False, holdout: float | None = None,
                    overrides: Mapping[str, Any] | None = None, out: PathLike = "runs") -> ExperimentRun:
-    """Run (or resume) an experiment's protocol, as ``covid-cxr cv``; returns the run.
+    """Run (or resume) an experiment's protocol, as ``covid-cxr cv`` (``covid-cxr train`` with ``holdout``);
+    returns the run. The config and run directory come from
+    :func:`cxr_core.protocol.experiment_from.experiment_from`, as on the command line.
 
     Args:
         config: an experiment YAML path, a mapping in the YAML's shape (e.g.
@@ -296,36 +299,29 @@ def run_experiment(config: Any, data: PathLike | None = None, run_dir: PathLike 
         test_data, val_data: fixed test / validation sets (``--test-data``, ``--val-data``).
         folds: only these folds (default all).
         smoke: the CLI's ``--smoke`` (tiny input, one epoch of two steps): a pipeline check.
+        holdout: as ``covid-cxr train --holdout``: a k-fold experiment trains one model on a holdout split
+            with this held-out fraction (other protocols are kept).
         overrides: config values on top, as ``--set``.
+
+    Keras' global dtype policy and TensorFlow's op determinism, which the run sets
+    (``train.mixed_precision``, ``train.deterministic``), are restored when it returns or raises
+    (:func:`cxr_core.training.global_state.restored_global_state`).
 
     Raises:
         cxr_core.config.schema.ConfigError: a config value that does not fit, naming the key.
         cxr_core.runs.directory.RunDirectoryError: ``run_dir`` holds a run of another config or data.
     """
     _quiet_tensorflow_once()
-    from cxr_core.config.experiment import ExperimentConfig, deep_merge, load_config, replace, resolve_config, smoke_overrides
+    from cxr_core.protocol.experiment_from import experiment_from
     from cxr_core.protocol.run import run_protocol
+    from cxr_core.training.global_state import restored_global_state
 
-    over: dict = dict(overrides or {})
-    if data is not None:
-        over = deep_merge(over, {"data": {"source": os.fspath(data)}})
-    if test_data is not None:
-        over = deep_merge(over, {"data": {"test_source": os.fspath(test_data)}})
-    if val_data is not None:
-        over = deep_merge(over, {"data": {"validation_source": os.fspath(val_data)},
-                                 "protocol": {"validation": "validation_source"}})
-    if isinstance(config, ExperimentConfig):
-        cfg = replace(config, over, origin="run_experiment") if over else config
-    elif isinstance(config, Mapping):
-        cfg = resolve_config(config, origin="run_experiment(config=...)", overrides=over,
-                             overrides_origin="run_experiment(overrides/data=...)")
-    else:
-        cfg = load_config(config, overrides=over, overrides_origin="run_experiment(overrides/data=...)")
-    if smoke:
-        cfg = replace(cfg, smoke_overrides(cfg))
-        if over:
-            cfg = replace(cfg, over, origin="run_experiment")  # explicit values win over the smoke settings
-    target = Path(run_dir) if run_dir is not None else Path(out) / cfg.name / time.strftime("%Y%m%d-%H%M%S")
+    experiment = experiment_from(config, overrides, data=data, test_data=test_data, val_data=val_data, smoke=smoke,
+                                 holdout=holdout, run_dir=run_dir, out=out,
+                                 overrides_origin="run_experiment(overrides/data=...)",
+                                 config_origin="run_experiment(config=...)")
+    cfg, target = experiment.config, experiment.run_dir
     log.info("%s: run directory %s", cfg.name, target)
-    run_protocol(cfg, target, folds=list(folds) if folds is not None else None, smoke=smoke)
+    with restored_global_state():  # the precision policy and op determinism the run sets do not outlive it
+        run_protocol(cfg, target, folds=list(folds) if folds is not None else None, smoke=smoke)
     return ExperimentRun(target)

@@ -18,6 +18,8 @@ from importlib import import_module, metadata
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
+from cxr_core.errors import CxrLookupError
+
 ENTRY_POINT_GROUP = "covid_cxr.models"
 
 
@@ -110,7 +112,7 @@ class ModelFamily:
         try:
             return self.presets[name]
         except KeyError:
-            raise KeyError(
+            raise CxrLookupError(
                 f"model family {self.name!r} has no preset {name!r}; available: {sorted(self.presets)}"
             ) from None
 
@@ -176,12 +178,12 @@ def get_family(name: str) -> ModelFamily:
         return _REGISTERED[name]
     targets = _entry_points()
     if name not in targets:
-        raise KeyError(f"unknown model family {name!r}; registered families: {available_families()}")
+        raise CxrLookupError(f"unknown model family {name!r}; registered families: {available_families()}")
     module, _, attr = targets[name].partition(":")
     try:
         family = getattr(import_module(module.strip()), attr.strip())
     except (ImportError, AttributeError) as exc:
-        raise KeyError(f"model family {name!r} could not be loaded from {targets[name]}: {exc}") from exc
+        raise CxrLookupError(f"model family {name!r} could not be loaded from {targets[name]}: {exc}") from exc
     if not isinstance(family, ModelFamily):
         raise TypeError(f"entry point {name!r} gave {type(family).__name__}, expected cxr_core.family.ModelFamily")
     return family

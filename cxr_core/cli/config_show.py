@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from cxr_core.cli.options import add_experiment_options, config_overrides, experiment_config
+from cxr_core.cli.options import add_experiment_options, config_overrides, experiment
 
 
 def add_config_parser(sub, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -48,7 +48,7 @@ def value_origins(args) -> list[tuple[str, Any, str]]:
     """``(dotted key, value, origin)`` for every leaf of the config ``args`` resolve to (see the module doc)."""
     from cxr_core.config.experiment import config_to_dict, preset_values, smoke_overrides
 
-    cfg = experiment_config(args)
+    cfg = experiment(args).config
     resolved = flatten(config_to_dict(cfg))
     raw = yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {}
     explicit = config_overrides(args)

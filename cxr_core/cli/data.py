@@ -13,6 +13,8 @@ import argparse
 import shlex
 import sys
 
+from cxr_core.errors import EXPLAINED_OS_ERRORS, CxrError
+
 SOURCES_HELP = ("ieee8023 (github ieee8023/covid-chestxray-dataset), kermany (Kaggle chest-xray-pneumonia / "
                 "Mendeley rscbjbr9sj), covid-ct (github UCSD-AI4H/COVID-CT), figure1, actualmed "
                 "(github agchung/...), rsna (Kaggle rsna-pneumonia-detection-challenge), radiography "
@@ -33,8 +35,7 @@ def _recipe_list() -> str:
 
 
 def cmd_data_build(args) -> int:
-    from cxr_core.data.build.assemble import BuildError, build_dataset_from_recipe, parse_source_options
-    from cxr_core.data.build.layout import SourceError
+    from cxr_core.data.build.assemble import build_dataset_from_recipe, parse_source_options
 
     if args.recipe == "list":
         print(_recipe_list())
@@ -47,7 +48,7 @@ def cmd_data_build(args) -> int:
             args.recipe, parse_source_options(args.source), args.out, seed=args.seed, link=args.link,
             counts=args.counts, split_files=args.split_file or (),
             command="covid-cxr " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
-    except (BuildError, SourceError, FileNotFoundError) as exc:
+    except (CxrError, *EXPLAINED_OS_ERRORS) as exc:  # BuildError, SourceError, ...
         print(f"covid-cxr data build: {exc}", file=sys.stderr)
         return 2
     counts = manifest.groupby(["subset", "label"]).size()
@@ -65,7 +66,7 @@ def cmd_data_audit(args) -> int:
     try:
         result = audit_dataset(args.data, args.out, splits=args.splits, threshold=args.threshold,
                                num_threads=args.threads)
-    except (FileNotFoundError, ValueError) as exc:
+    except (CxrError, *EXPLAINED_OS_ERRORS) as exc:
         print(f"covid-cxr data audit: {exc}", file=sys.stderr)
         return 2
     n_groups = result.groups["group"].nunique() if len(result.groups) else 0

@@ -26,12 +26,11 @@ from cxr_core.cli.options import (
     add_inference_options,
     add_model_options,
     evaluation_setting,
-    experiment_config,
+    experiment,
     families_text,
     image_files,
     inference_model,
     logging_options,
-    new_run_dir,
     parse_folds,
     print_count,
     set_overrides,
@@ -57,8 +56,8 @@ def print_written(folder: Path) -> None:
 def cmd_cv(args) -> int:
     from cxr_core.protocol.run import run_protocol
 
-    cfg = experiment_config(args)
-    run_dir = new_run_dir(args, cfg)
+    chosen = experiment(args)
+    cfg, run_dir = chosen.config, chosen.run_dir
     log.info("%s: run directory %s", cfg.name, run_dir)
     run_protocol(cfg, run_dir, folds=parse_folds(args.folds), smoke=args.smoke)
     log.info("done: %s", run_dir / "report.md")
@@ -67,13 +66,10 @@ def cmd_cv(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from cxr_core.config.experiment import replace
     from cxr_core.protocol.run import run_protocol
 
-    cfg = experiment_config(args)
-    if cfg.protocol.kind == "kfold":
-        cfg = replace(cfg, {"protocol": {"kind": "holdout", "holdout_fraction": args.holdout}})
-    run_dir = new_run_dir(args, cfg)
+    chosen = experiment(args, holdout=args.holdout)  # a k-fold experiment becomes one holdout split
+    cfg, run_dir = chosen.config, chosen.run_dir
     log.info("%s: training one %s split into %s", cfg.name, cfg.protocol.kind, run_dir)
     run_protocol(cfg, run_dir, smoke=args.smoke)
     log.info("weights: %s; report: %s", run_dir / "fold_0" / "checkpoints", run_dir / "report.md")
@@ -180,6 +176,7 @@ def cmd_convert(args) -> int:
 
 
 def cmd_explain(args) -> int:
+    from cxr_core.data.tables.sample_table import SampleError
     from cxr_core.explain.overlays import explain_images
     from cxr_core.inference.model import unreadable_images
 
@@ -189,7 +186,7 @@ def cmd_explain(args) -> int:
     if bad and not args.skip_bad:
         listing = "\n  ".join(f"{p}: {why}" for p, why in list(bad.items())[:20])
         more = f"\n  ... and {len(bad) - 20} more" if len(bad) > 20 else ""
-        raise ValueError(f"{len(bad)} of {len(paths)} image files cannot be decoded:\n  {listing}{more}\n"
+        raise SampleError(f"{len(bad)} of {len(paths)} image files cannot be decoded:\n  {listing}{more}\n"
                          "Give --skip-bad to explain the others (each bad file printed as SKIPPED)")
     for p, why in bad.items():
         print(f"SKIPPED {p}: {why}", file=sys.stderr)
@@ -346,9 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     quiet_tensorflow(verbose=verbose)  # before anything imports TensorFlow
     configure_logging(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
-    from cxr_core.config.schema import ConfigError
-    from cxr_core.weights.files import WeightFileError
-    from cxr_core.runs.directory import RunDirectoryError
+    from cxr_core.errors import EXPLAINED_OS_ERRORS, CxrError
 
     from cxr_core.runs.disk import disk_full_message, is_disk_full
     from cxr_core.runs.progress import PROGRESS
@@ -358,7 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _require_writable_outputs(args)  # a read-only --run-dir / --out is found before any work
         return int(args.func(args) or 0)
-    except (ConfigError, WeightFileError, RunDirectoryError, FileNotFoundError, ValueError, KeyError) as exc:
+    except (CxrError, *EXPLAINED_OS_ERRORS) as exc:  # bad input: one line; anything else is a bug (traceback)
         print(f"covid-cxr {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # TensorFlow's errors from inside tf.data: plain words, no {{function_node ...}}

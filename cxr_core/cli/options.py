@@ -3,7 +3,7 @@
 :mod:`cxr_core.cli.main` defines the subcommands; a new subcommand (or a module of them) takes its option
 groups from here (:func:`add_experiment_options`, :func:`add_model_options`,
 :func:`add_inference_options`) and turns parsed options into library calls with
-:func:`experiment_config`, :func:`new_run_dir` and :func:`inference_model`. Nothing here prints
+:func:`experiment` and :func:`inference_model`. Nothing here prints
 results; skipped files and counts go to stderr.
 """
 
@@ -12,8 +12,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
 from pathlib import Path
+
+from cxr_core.config.choices import MIXED_PRECISIONS, STRATEGIES
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +41,11 @@ def set_overrides(args) -> dict:
 def config_overrides(args) -> dict:
     """``--set`` and the experiment options (``--data``, ``--epochs``, ...) as nested config values."""
     from cxr_core.config.experiment import deep_merge
+    from cxr_core.protocol.experiment_from import input_overrides
 
-    merged = set_overrides(args)
-    if getattr(args, "data", None):
-        merged = deep_merge(merged, {"data": {"source": str(args.data)}})
-    if getattr(args, "test_data", None):
-        merged = deep_merge(merged, {"data": {"test_source": str(args.test_data)}})
-    if getattr(args, "val_data", None):
-        merged = deep_merge(merged, {"data": {"validation_source": str(args.val_data)},
-                                     "protocol": {"validation": "validation_source"}})
-    if getattr(args, "init_from", None):
-        merged = deep_merge(merged, {"model": {"init_from": str(args.init_from)}})
+    merged = deep_merge(set_overrides(args), input_overrides(
+        data=getattr(args, "data", None) or None, test_data=getattr(args, "test_data", None) or None,
+        val_data=getattr(args, "val_data", None) or None, init_from=getattr(args, "init_from", None) or None))
     for flag, section, key in (
         ("mixed_precision", "train", "mixed_precision"),
         ("strategy", "train", "strategy"),
@@ -67,21 +62,13 @@ def config_overrides(args) -> dict:
     return merged
 
 
-def experiment_config(args):
-    from cxr_core.config.experiment import load_config, replace, smoke_overrides
+def experiment(args, *, holdout: float | None = None):
+    """The :class:`~cxr_core.protocol.experiment_from.Experiment` (config and run directory) of ``cv`` /
+    ``train``'s options: :func:`~cxr_core.protocol.experiment_from.experiment_from`, as the Python API."""
+    from cxr_core.protocol.experiment_from import experiment_from
 
-    cfg = load_config(args.config, overrides=config_overrides(args))
-    if getattr(args, "smoke", False):
-        cfg = replace(cfg, smoke_overrides(cfg))
-        cfg = replace(cfg, config_overrides(args))  # explicit options win over the smoke settings
-    return cfg
-
-
-def new_run_dir(args, cfg) -> Path:
-    if args.run_dir:
-        return Path(args.run_dir)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path(args.out) / cfg.name / stamp
+    return experiment_from(args.config, config_overrides(args), smoke=getattr(args, "smoke", False),
+                           holdout=holdout, run_dir=args.run_dir or None, out=args.out)
 
 
 def inference_model(args):
@@ -151,13 +138,13 @@ def add_experiment_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. --set train.epochs=3 (repeatable; VALUE is YAML)")
     p.add_argument("--epochs", type=int, help="override train.epochs")
     p.add_argument("--batch-size", type=int, help="override train.batch_size (global batch across replicas)")
-    p.add_argument("--mixed-precision", choices=["float32", "mixed_float16", "mixed_bfloat16", "mixed_float16_on_gpu"],
+    p.add_argument("--mixed-precision", choices=MIXED_PRECISIONS,
                    help="Keras mixed precision policy (softmax stays float32); mixed_float16_on_gpu: mixed_float16 where a "
                         "GPU is visible, else float32 (train.mixed_precision)")
     p.add_argument("--jit-compile", action="store_true",
                    help="compile train/predict steps with XLA (slower on CPU; try it on GPUs); also sets "
                         "train.deterministic=false, since Keras compiles without XLA while op determinism is on")
-    p.add_argument("--strategy", choices=["default", "mirrored", "multi_worker"], help="tf.distribute strategy; multi_worker reads TF_CONFIG")
+    p.add_argument("--strategy", choices=STRATEGIES, help="tf.distribute strategy; multi_worker reads TF_CONFIG")
     p.add_argument("--mlflow", metavar="URI", help="also log the run to MLflow at this tracking URI (e.g. sqlite:///mlflow.db): "
                    "config, metrics per epoch, report and figures; needs pip install 'covid-cxr-tf[mlflow]' (train.mlflow_uri)")
 

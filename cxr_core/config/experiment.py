@@ -24,6 +24,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping
 
 
+from cxr_core.config.choices import (
+    DATA_FORMATS, AugmentPlacement, FillMode, Loss, MixedPrecision, OnBadFile, Png16Mode, PreResizeMethod, ResizeMethod,
+    Scaling, StepsMode, Strategy, ValidationMode,
+)
 from cxr_core.config.callbacks import EarlyStoppingKeywords, Monitor, ReduceLROnPlateauKeywords, check_monitored_logs
 from cxr_core.config.notes import deviation_notes, dotted_keys
 from cxr_core.config.schema import (
@@ -52,12 +56,12 @@ class DataConfig:
     # The validation data of a fixed split (protocol.validation: validation_source; --val-data), e.g. the
     # official COVID-CT `valid` list [CVR-P3]; read like data.source, never undersampled.
     validation_source: str | None = None
-    format: str = "auto"
+    format: str = "auto"  # DATA_FORMATS (cxr_core.config.choices) or a family's reader, checked at load
     class_names: tuple[str, ...] | None = None
     image_dir: str | None = None
     test_image_dir: str | None = None
     drop_duplicates: Literal[False, True, "keep"] = False  # keep: every repeated row (COVIDx split files)
-    on_bad_file: Literal["raise", "skip"] = "raise"
+    on_bad_file: OnBadFile = "raise"
     # The manifest column holding the labels when it has both 'label' and 'class' (null: whichever exists).
     label_column: str | None = None
     verify_images: bool = True
@@ -70,18 +74,18 @@ class PreprocessConfig:
     """Resize and scaling (see :mod:`cxr_core.data.decode.images`)."""
 
     image_size: tuple[PositiveInt, PositiveInt] = (150, 150)
-    resize_method: Literal["nearest", "bilinear", "area", "shorter_side_center_crop"] = "nearest"
-    scaling: Literal["rescale01", "minus1_1", "imagenet", "raw255"] = "rescale01"
+    resize_method: ResizeMethod = "nearest"
+    scaling: Scaling = "rescale01"
     cache: bool | str = False  # false, true (memory) or a file path prefix
     # 16-bit PNGs to 8 bits (cxr_core.data.decode.images): scale257 round(v/257) (default; PIL/Keras would clip
     # at 255, see the module), sbit: by the file's significant bits (PNG sBIT chunk, else its maximum's
     # bit length: 12-bit data -> v*255/4095), minmax: the file's own min..max to 0..255.
-    png16: Literal["scale257", "sbit", "minmax"] = "scale257"
+    png16: Png16Mode = "scale257"
     # DICOM to 8 bits (cxr_core.data.decode.dicom): bits_stored (default), minmax, voi_lut (window / VOI LUT applied)
     dicom: Literal["bits_stored", "minmax", "voi_lut"] = "bits_stored"
     # A first resize before image_size: [height, width, method] (method as PIL's filter; CoroNet's data
     # set was resized to 224x224 before Keras' nearest resize to 150 [S4] [CN]); null = none.
-    pre_resize: tuple[PositiveInt, PositiveInt, Literal["nearest", "bilinear", "bicubic", "lanczos", "box", "hamming"]] | None = None
+    pre_resize: tuple[PositiveInt, PositiveInt, PreResizeMethod] | None = None
 
 
 @dataclass(frozen=True)
@@ -98,11 +102,11 @@ class AugmentConfig:
     channel_shift_range: NonNegFloat = 0.0
     horizontal_flip: bool = False
     vertical_flip: bool = False
-    fill_mode: Literal["constant", "nearest", "reflect", "wrap"] = "constant"
+    fill_mode: FillMode = "constant"
     cval: float = 0.0
     # host: tf.data augments and scales on the CPU; device: the CPU serves uint8 images and the
     # training step augments and scales them on the accelerator (cxr_core.data.augment.device).
-    placement: Literal["host", "device"] = "host"
+    placement: AugmentPlacement = "host"
 
 
 @dataclass(frozen=True)
@@ -131,14 +135,14 @@ class TrainConfig:
     """Optimisation, callbacks and the GPU switches (mixed precision, XLA, tf.distribute)."""
 
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
-    loss: Literal["categorical_crossentropy", "categorical_crossentropy_from_logits", "mse"] = "categorical_crossentropy"
+    loss: Loss = "categorical_crossentropy"
     batch_size: PositiveInt = 10
     epochs: PositiveInt = 80
     steps_per_epoch: PositiveInt | None = None
     validation_steps: PositiveInt | None = None
     # How steps per epoch and the sample order are taken (cxr_core.data.keras2_iteration): full_pass (ours),
     # keras2_floor_wraparound (Keras 2.3.1 fit_generator [CVR-T]), tf_keras_floor_restart (tf.keras 2.x [CN]).
-    steps_mode: Literal["full_pass", "keras2_floor_wraparound", "tf_keras_floor_restart"] = "full_pass"
+    steps_mode: StepsMode = "full_pass"
     # BatchNormalization moving-variance update (cxr_core.training.batchnorm): biased (Keras 3) or unbiased
     # (TF 2 fused BN / Keras 2.3.1 / PyTorch).
     bn_moving_variance: Literal["biased", "unbiased"] = "biased"
@@ -152,13 +156,13 @@ class TrainConfig:
     checkpoint: Literal["last", "best"] = "last"
     checkpoint_monitor: Monitor = "val_accuracy"
     # mixed_float16_on_gpu: mixed_float16 (dynamic loss scaling) when a GPU is visible, else float32
-    mixed_precision: Literal["float32", "mixed_float16", "mixed_bfloat16", "mixed_float16_on_gpu"] | None = None
+    mixed_precision: MixedPrecision | None = None
     jit_compile: bool = False
     # Folds (and training phases) of one run train one compiled model, reset to each fold's fresh build
     # (its seed, ImageNet backbone, init_from; optimizer and metrics reset): the training step is traced
     # (XLA-compiled) once per run, not per fold. Changes no result (cxr_core.training.model_reuse).
     reuse_model_across_folds: bool = True
-    strategy: Literal["default", "mirrored", "multi_worker"] = "default"
+    strategy: Strategy = "default"
     deterministic: bool = True
     seed: NonNegInt = 7
     verbose: Literal[0, 1, 2] = 2
@@ -182,7 +186,7 @@ class ProtocolConfig:
     blank_patient_ids: Literal["error", "own_group"] = "error"
     # test_fold: validate on the test rows; inner_split: a part of the training rows; validation_source:
     # the separate data.validation_source (fixed_split only); none: no validation data.
-    validation: Literal["test_fold", "inner_split", "validation_source", "none"] = "test_fold"
+    validation: ValidationMode = "test_fold"
     inner_val_fraction: Fraction = 0.1
     holdout_fraction: Fraction = 0.2
     seed: NonNegInt = 42
@@ -242,11 +246,6 @@ def deep_merge(base: Mapping, override: Mapping) -> dict:
 
 # Mappings whose content is data, not further config sections: replaced, not merged.
 _OPAQUE_KEYS = {"label_map", "undersample", "class_weight"}
-
-
-DATA_FORMATS = ("auto", "folders", "manifest", "covidx")
-"""``data.format`` values the core reads (:func:`cxr_core.data.tables.readers.read_samples`); a family adds
-its own readers' names (:attr:`cxr_core.family.ModelFamily.readers`)."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from cxr_core.config.schema import NonNegInt
+from cxr_core.errors import CxrError
 
 
 @dataclass(frozen=True)
@@ -68,5 +69,5 @@ def compare_param_counts(model, expected: Any, *, key: str, context: str = "") -
              if getattr(want, name) is not None and getattr(got, name) != getattr(want, name)]
     if wrong:
         parts = "; ".join(f"{name.replace('_', '-')} {g:,} parameters, the config expects {w:,}" for name, g, w in wrong)
-        raise ValueError(f"{key}: the model {context + ' ' if context else ''}has {parts}")
+        raise CxrError(f"{key}: the model {context + ' ' if context else ''}has {parts}")
     return got

@@ -30,6 +30,8 @@ import typing
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Mapping
 
+from cxr_core.errors import CxrError
+
 __all__ = [
     "Choices", "ConfigError", "Fraction", "Keywords", "NonNegFloat", "NonNegInt", "PositiveFloat", "PositiveInt",
     "Range",
@@ -37,7 +39,7 @@ __all__ = [
 ]
 
 
-class ConfigError(ValueError):
+class ConfigError(CxrError):
     """An experiment config is malformed; the message names the file (or ``--set``) and the key.
 
     ``key`` is the dotted key path (``preprocess.resize_method``) and ``detail`` the message without

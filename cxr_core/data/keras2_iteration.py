@@ -36,13 +36,16 @@ from typing import Callable, Iterator
 import numpy as np
 import tensorflow as tf
 
-STEPS_MODES = ("full_pass", "keras2_floor_wraparound", "tf_keras_floor_restart")
+from cxr_core.config.choices import STEPS_MODES
+from cxr_core.seeds import validation_data_seed
+from cxr_core.errors import CxrError
+
 
 
 def floor_steps(n: int, batch_size: int, what: str = "training") -> int:
     """``n // batch_size`` (Keras 2 authors' ``STEP_SIZE = n // batch``); at least one batch needed."""
     if n < batch_size:
-        raise ValueError(
+        raise CxrError(
             f"train.steps_mode: {what} has {n} images, fewer than one batch of {batch_size}; "
             "n // batch steps would be 0 (use train.steps_mode: full_pass)"
         )
@@ -156,6 +159,6 @@ def keras2_fit_plan(mode: str, n_train: int, n_val: int, batch_size: int, epochs
     if steps is None:
         return None
     train = training_index_batches(mode, n_train, batch_size, steps, epochs, first_epoch, seed)
-    val = (validation_index_batches(mode, n_val, batch_size, val_steps, first_epoch, seed + 1, shuffle=val_shuffle)
+    val = (validation_index_batches(mode, n_val, batch_size, val_steps, first_epoch, validation_data_seed(seed), shuffle=val_shuffle)
            if val_steps else None)
     return steps, val_steps, train, val

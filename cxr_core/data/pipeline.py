@@ -45,12 +45,14 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from cxr_core.config.choices import AUGMENT_PLACEMENTS as PLACEMENTS, RESIZE_METHODS, SCALINGS
 from cxr_core.data.augment.keras2 import Keras2AugmentSpec, apply_transform, sample_transform_params
-from cxr_core.data.augment.device import PLACEMENTS, RAW_IMAGES, RAW_PARAMS, DeviceAugmentation, pack_params
-from cxr_core.data.decode.resize import RESIZE_METHODS, check_pre_resize
-from cxr_core.data.decode.images import SCALINGS, decode_resize_to_uint8_rgb, scale_pixels
+from cxr_core.data.augment.device import RAW_IMAGES, RAW_PARAMS, DeviceAugmentation, pack_params
+from cxr_core.data.decode.resize import check_pre_resize
+from cxr_core.data.decode.images import decode_resize_to_uint8_rgb, scale_pixels
 from cxr_core.data.keras2_iteration import dataset_from_index_batches
 from cxr_core.data.tables.sample_table import SampleTable
+from cxr_core.seeds import augmentation_seed
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -245,7 +247,7 @@ def build_dataset(
     if aug_spec is not None:
         # The same per-batch seeds for both placements: on the device the same parameters are applied.
         on_seeded_batch = raw_for_device if spec.augment_placement == "device" else finish
-        seeds = tf.data.Dataset.random(seed=seed + 7919, rerandomize_each_iteration=True).batch(2)
+        seeds = tf.data.Dataset.random(seed=augmentation_seed(seed), rerandomize_each_iteration=True).batch(2)
         ds = tf.data.Dataset.zip((ds, seeds)).map(
             lambda batch, s: on_seeded_batch(*batch, batch_seed=s), num_parallel_calls=AUTOTUNE, deterministic=True
         )

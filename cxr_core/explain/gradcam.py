@@ -37,6 +37,8 @@ from typing import Sequence
 
 import numpy as np
 
+from cxr_core.errors import CxrError
+
 #: keras.layers class names treated as global pooling when tracing CVR-Net-style branches.
 _GLOBAL_POOLS = ("GlobalAveragePooling2D", "GlobalMaxPooling2D")
 
@@ -83,7 +85,7 @@ def find_layer_path(model, name: str) -> list[str]:
     for layer in model.layers:
         if _is_model(layer) and _contains(layer, name):
             return [layer.name] + find_layer_path(layer, name)
-    raise ValueError(f"model {model.name!r}: no layer named {name!r} (searched nested models too); "
+    raise CxrError(f"model {model.name!r}: no layer named {name!r} (searched nested models too); "
                      f"top-level layers: {[layer.name for layer in model.layers][:40]}")
 
 
@@ -96,7 +98,7 @@ def default_layer(model) -> str:
         shape = getattr(shape, "shape", None)
         if shape is not None and len(shape) == 4:
             return layer.name
-    raise ValueError(f"model {model.name!r}: no layer with a 4-D (spatial) output for Grad-CAM")
+    raise CxrError(f"model {model.name!r}: no layer with a 4-D (spatial) output for Grad-CAM")
 
 
 def _first(out):
@@ -202,10 +204,10 @@ def _targets(target_class, n: int, probs: np.ndarray) -> np.ndarray:
     if t.size == 1:
         t = np.full(n, int(t[0]), dtype=np.int64)
     if t.size != n:
-        raise ValueError(f"target_class: expected one class index or {n}, found {t.size}")
+        raise CxrError(f"target_class: expected one class index or {n}, found {t.size}")
     c = probs.shape[1]
     if t.min() < 0 or t.max() >= c:
-        raise ValueError(f"target_class: class indices must lie in [0, {c - 1}], found {t.tolist()}")
+        raise CxrError(f"target_class: class indices must lie in [0, {c - 1}], found {t.tolist()}")
     return t
 
 
@@ -238,7 +240,7 @@ def gradcam_explanation(model, images, target_class=None, layer_name: str | None
         target = _targets(target_class, int(x.shape[0]), probs)
         score = tf.gather(tf.cast(scores, tf.float32), target, axis=1, batch_dims=1)
     if feature is None or len(feature.shape) != 4:
-        raise ValueError(f"gradcam: layer {layer_name!r} has no spatial [N, h, w, C] output")
+        raise CxrError(f"gradcam: layer {layer_name!r} has no spatial [N, h, w, C] output")
     grads = tape.gradient(score, feature)
     heat = _finish(_cam(feature, grads), tuple(x.shape[1:3]))
     return Explanation("output", layer_name, heat, probs, target)

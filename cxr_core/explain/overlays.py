@@ -16,6 +16,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from cxr_core.explain.gradcam import average_branches, gradcam_branches, gradcam_explanation
+from cxr_core.errors import CxrError
 
 
 def _shorten(text: str, width: int = 64) -> str:
@@ -115,7 +116,7 @@ def _class_index(target, class_names: Sequence[str]) -> int | None:
         return int(text)
     if text in class_names:
         return list(class_names).index(text)
-    raise ValueError(f"target class {text!r}: expected an index or one of {list(class_names)}")
+    raise CxrError(f"target class {text!r}: expected an index or one of {list(class_names)}")
 
 
 def _label(class_names, target: int, probs: np.ndarray) -> str:
@@ -179,7 +180,7 @@ def explain_images(family_name: str, model, paths: Sequence[str | os.PathLike],
             for e in explanations:
                 t = int(e.target[i])
                 if len(names) != e.probabilities.shape[1]:
-                    raise ValueError(f"class_names: {len(names)} names for a model with "
+                    raise CxrError(f"class_names: {len(names)} names for a model with "
                                      f"{e.probabilities.shape[1]} outputs")
                 where = e.name if e.name != "output" else f"{family_name}, layer {e.layer}"
                 if e.name.startswith("branch"):

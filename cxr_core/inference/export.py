@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cxr_core.errors import CxrError
+
 FORMATS = ("keras", "savedmodel")
 METADATA_NAME = "covid_cxr.json"
 METADATA_VERSION = 1
@@ -79,7 +81,7 @@ def read_export_metadata(path: str | os.PathLike) -> dict | None:
         meta = path / METADATA_NAME
         return json.loads(meta.read_text(encoding="utf-8")) if meta.is_file() else None
     if not zipfile.is_zipfile(path):
-        raise ValueError(f"{path}: not a Keras 3 .keras archive (not a zip file)")
+        raise CxrError(f"{path}: not a Keras 3 .keras archive (not a zip file)")
     with zipfile.ZipFile(path) as z:
         if METADATA_NAME not in z.namelist():
             return None
@@ -106,7 +108,7 @@ def export_path(out: str | os.PathLike, format: str) -> Path:
         return out if out.suffix == ".keras" else out.with_name(out.name + ".keras")
     if format == "savedmodel":
         return out
-    raise ValueError(f"export format: expected one of {FORMATS}, found {format!r}")
+    raise CxrError(f"export format: expected one of {FORMATS}, found {format!r}")
 
 
 def _outputs(value) -> list[np.ndarray]:
@@ -130,7 +132,7 @@ def load_exported(path: str | os.PathLike, format: str):
 
         loaded = tf.saved_model.load(str(path))
         return lambda x: _outputs(loaded.serve(tf.convert_to_tensor(x, tf.float32)))
-    raise ValueError(f"export format: expected one of {FORMATS}, found {format!r}")
+    raise CxrError(f"export format: expected one of {FORMATS}, found {format!r}")
 
 
 def sample_inputs(model, n: int = 2, seed: int = 0, *, high: float = 1.0) -> np.ndarray:
@@ -141,7 +143,7 @@ def sample_inputs(model, n: int = 2, seed: int = 0, *, high: float = 1.0) -> np.
     return np.random.default_rng(seed).uniform(0.0, high, (n, *shape)).astype(np.float32)
 
 
-class ExportMismatchError(ValueError):
+class ExportMismatchError(CxrError):
     """The reloaded export predicts differently from the model (one line: path, output, largest difference)."""
 
     def __init__(self, message: str, difference: float | None = None):

@@ -17,6 +17,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from cxr_core.errors import CxrError
+
 log = logging.getLogger(__name__)
 
 
@@ -76,24 +78,24 @@ def load_inference_model(weights: str | Path | None = None, *, config: str | Pat
         from cxr_core.inference.run_model import run_model
 
         if config or family:
-            raise ValueError("--run gives the model and its config: leave out --config and --model")
+            raise CxrError("--run gives the model and its config: leave out --config and --model")
         chosen = run_model(run, fold, overrides, ensemble=ensemble and weights is None)
         cfg = chosen.config
         weights = weights or chosen.weights
     elif fold is not None:
-        raise ValueError("--fold needs --run RUN_DIR")
+        raise CxrError("--fold needs --run RUN_DIR")
     elif config:
         cfg = load_config(config, overrides=overrides)
     elif not family:
-        raise ValueError("--model is required without --config or --run (a registered model family)")
+        raise CxrError("--model is required without --config or --run (a registered model family)")
     else:
         cfg = resolve_config({"preset": f"{family}/{preset}"}, origin="--model/--preset", overrides=overrides)
     if weights is None:
-        raise ValueError("--weights is required without --run (a .weights.h5 file, or the authors' released file)")
+        raise CxrError("--weights is required without --run (a .weights.h5 file, or the authors' released file)")
     fam = get_family(cfg.model.family)
     names = tuple(class_names) if class_names else (chosen.class_names if chosen else cfg.data.class_names)
     if not names:
-        raise ValueError("--class-names is required: the preset names no classes")
+        raise CxrError("--class-names is required: the preset names no classes")
     if chosen is not None and chosen.ensemble_weights:
         from cxr_core.inference.run_model import fold_ensemble
 
@@ -137,9 +139,6 @@ def image_paths(items: Sequence[str | Path]) -> list[Path]:
     return folder_files(items)[0]
 
 
-#: Files of a folder that predict/explain read besides :data:`~cxr_core.data.decode.images.IMAGE_EXTENSIONS`
-#: (GIF: first frame, an animated one is warned about when checked).
-EXTRA_FOLDER_EXTENSIONS = (".gif",)
 #: Extensions refused with the real reason instead of "not an image extension".
 UNSUPPORTED_EXTENSIONS = {".webp": "WebP: not supported, convert to PNG",
                           ".heic": "HEIC: not supported, convert to PNG",
@@ -200,24 +199,24 @@ def folder_files(items: Sequence[str | Path]) -> tuple[list[Path], list[tuple[Pa
         FileNotFoundError: an item that is neither a file nor a folder.
         ValueError: a folder holding no images.
     """
-    from cxr_core.data.decode.images import IMAGE_EXTENSIONS
+    from cxr_core.data.decode.extensions import IMAGE_EXTENSIONS, is_image_name
 
-    readable = tuple(IMAGE_EXTENSIONS) + EXTRA_FOLDER_EXTENSIONS
+    readable = IMAGE_EXTENSIONS
     paths: list[Path] = []
     left_out: list[tuple[Path, str]] = []
     for item in items:
         p = Path(item)
         if p.is_dir():
             files, links = _walk_folder(p)
-            found = [q for q in files if q.suffix.lower() in readable]
+            found = [q for q in files if is_image_name(q.name)]
             if not found:
-                raise ValueError(f"{p}: folder holds no images ({', '.join(readable)})"
-                                 + (f"; left out: {links[0][0]}: {links[0][1]}" if links else ""))
+                raise CxrError(f"{p}: folder holds no images ({', '.join(readable)})"
+                               + (f"; left out: {links[0][0]}: {links[0][1]}" if links else ""))
             paths.extend(found)
             left_out += links
             left_out += [(q, UNSUPPORTED_EXTENSIONS.get(q.suffix.lower()) or
                           f"not an image extension (expected one of {', '.join(readable)})")
-                         for q in files if q.suffix.lower() not in readable]
+                         for q in files if not is_image_name(q.name)]
         elif p.is_file():
             paths.append(p)
         else:
@@ -281,7 +280,7 @@ def predict_probabilities(model, dataset, *, output_kind: str = "probabilities",
     except tf.errors.OpError as exc:  # a file nobody checked fails inside tf.data: say so in plain words
         from cxr_core.data.decode.formats import pipeline_error_text
 
-        raise ValueError(pipeline_error_text(exc)) from None
+        raise CxrError(pipeline_error_text(exc)) from None
     return np.concatenate(chunks).astype(np.float64) if chunks else np.zeros((0, 0))
 
 

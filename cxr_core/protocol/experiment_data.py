@@ -14,6 +14,7 @@ import hashlib
 import logging
 
 from cxr_core.config.experiment import ExperimentConfig
+from cxr_core.errors import CxrError
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def load_samples(cfg: ExperimentConfig, source: str | None = None, *, test: bool
     if not src:
         key, flag = ("data.test_source", "--test-data") if test else \
             ("data.validation_source", "--val-data") if validation else ("data.source", "--data")
-        raise ValueError(f"{key} is not set: give {flag} DIR (or {key} in the experiment YAML)")
+        raise CxrError(f"{key} is not set: give {flag} DIR (or {key} in the experiment YAML)")
     image_dir = data.test_image_dir if test else data.image_dir
     read_classes = None if data.label_map else data.class_names
     table = read_samples(

@@ -39,6 +39,8 @@ from cxr_core.runs.inputs import check_run_inputs, fold_init_from, record_select
 from cxr_core.runs.directory import (
     check_resume_config, fold_dir, predictions_path, summarize_runs, write_run_config, write_samples,
 )
+from cxr_core.seeds import fold_seed, train_data_seed, validation_data_seed
+from cxr_core.errors import CxrError
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +93,7 @@ def run_protocol_steps(
     run_dir = Path(run_dir)
     PROGRESS.start(run_dir)
     if cfg.data.test_source and cfg.protocol.kind != "fixed_split":
-        raise ValueError(
+        raise CxrError(
             f"data.test_source ({cfg.data.test_source}) is only used by protocol.kind fixed_split, and this "
             f"experiment's protocol is {cfg.protocol.kind}; set --set protocol.kind=fixed_split (and "
             "protocol.validation inner_split for a validation part of the training data)"
@@ -100,7 +102,7 @@ def run_protocol_steps(
     count = n_splits(cfg)
     for k in folds or ():
         if not 0 <= k < count:
-            raise ValueError(f"--folds: fold {k} does not exist; this protocol has folds 0..{count - 1}")
+            raise CxrError(f"--folds: fold {k} does not exist; this protocol has folds 0..{count - 1}")
     for k in (folds or range(count)) if cfg.model.init_from else ():
         fold_init_from(cfg, k, count)  # a bad --init-from stops the run before any image is read
     if cfg.train.mlflow_uri:
@@ -120,7 +122,7 @@ def run_protocol_steps(
 
     table = prepare_samples(cfg, load_samples(cfg), smoke=smoke)
     if cfg.model.num_classes is not None and cfg.model.num_classes != len(table.class_names):
-        raise ValueError(
+        raise CxrError(
             f"model.num_classes is {cfg.model.num_classes} but the data has {len(table.class_names)} classes "
             f"{list(table.class_names)} (data.class_names / label_map)"
         )
@@ -199,7 +201,7 @@ def with_fixed_test_set(train_table, test_table, val_table=None):
     parts += [("test/", test_table, "data.test_source")] if test_table is not None else []
     for _, part, key in parts[1:]:
         if tuple(part.class_names) != tuple(train_table.class_names):
-            raise ValueError(
+            raise CxrError(
                 f"{key} classes {list(part.class_names)} differ from data.source classes "
                 f"{list(train_table.class_names)}"
             )
@@ -224,7 +226,7 @@ def run_fold(cfg: ExperimentConfig, table, split: Split, run_dir: Path, strategy
         log.info("fold %d: removed %s, a temporary file of an interrupted write", split.fold, stale)
     # Each fold seeds itself, so a fold trained alone (--folds, another machine, a restart) starts from
     # the same weights as in a full run.
-    seed_everything(cfg.train.seed + split.fold, cfg.train.deterministic)
+    seed_everything(fold_seed(cfg.train.seed, split.fold), cfg.train.deterministic)
     # model.init_from naming a run directory: this fold's weights file (cxr_core.runs.inputs), noted in the report
     init = write_init_note(cfg, split.fold, n_splits(cfg), run_dir)
     if init is not None and init != cfg.model.init_from:
@@ -272,7 +274,7 @@ def fit_fold(cfg: ExperimentConfig, train_table, val_table, fold: int, out_dir: 
 
     train_cfg = cfg.train
     spec = pipeline_spec(cfg)
-    seed = train_cfg.seed + fold
+    seed = fold_seed(train_cfg.seed, fold)
     n_val = 0 if val_table is None else len(val_table)
     # train.steps_mode other than full_pass: Keras 2's n // batch steps over its iterators' sample order
     # (cxr_core.data.keras2_iteration); an explicit train.steps_per_epoch / validation_steps (--smoke) wins.
@@ -298,20 +300,20 @@ def fit_fold(cfg: ExperimentConfig, train_table, val_table, fold: int, out_dir: 
     def train_data(first_epoch: int):
         if plan_steps is not None:
             return build_dataset(train_table, spec, batch_size=train_cfg.batch_size, augment=cfg.augment.enabled,
-                                 seed=seed + 7919 * first_epoch, index_batches=plan(first_epoch)[2])
+                                 seed=train_data_seed(seed, first_epoch), index_batches=plan(first_epoch)[2])
         return build_dataset(
             train_table, spec, batch_size=train_cfg.batch_size, shuffle=True, augment=cfg.augment.enabled,
-            seed=seed + 7919 * first_epoch, repeat=train_cfg.steps_per_epoch is not None,
+            seed=train_data_seed(seed, first_epoch), repeat=train_cfg.steps_per_epoch is not None,
         )
 
     def val_data(first_epoch: int):
         augment = cfg.augment.enabled and cfg.augment.on_validation
         if plan_steps is not None:
             return build_dataset(val_table, spec, batch_size=train_cfg.batch_size, augment=augment,
-                                 seed=seed + 1 + 7919 * first_epoch, index_batches=plan(first_epoch)[3])
+                                 seed=validation_data_seed(seed, first_epoch), index_batches=plan(first_epoch)[3])
         return build_dataset(
             val_table, spec, batch_size=train_cfg.batch_size, shuffle=False,
-            augment=augment, seed=seed + 1 + 7919 * first_epoch,
+            augment=augment, seed=validation_data_seed(seed, first_epoch),
             repeat=train_cfg.validation_steps is not None,
         )
 

@@ -8,7 +8,7 @@ sample table with its role in fold ``k``::
 One seeding rule: test folds come from :func:`cxr_core.protocol.splits.kfold_assignments` /
 :func:`~cxr_core.protocol.splits.holdout_assignments` seeded with ``protocol.seed``; the validation
 part of fold ``k``'s training rows (``protocol.validation: inner_split``) is drawn with
-:func:`inner_validation_seed` (``protocol.seed + 1000 + k``), for k-fold, holdout and fixed splits
+:func:`cxr_core.seeds.inner_validation_seed` (``protocol.seed + 1000 + k``), for k-fold, holdout and fixed splits
 alike.
 
 :func:`resolve_splits` gives a run the splits it wrote before (a resumed run), those of another run
@@ -24,12 +24,14 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from cxr_core.config.choices import VALIDATION_MODES
 from cxr_core.config.experiment import ExperimentConfig
 from cxr_core.atomic_files import atomic_path
 from cxr_core.runs.directory import RunDirectoryError
+from cxr_core.seeds import inner_validation_seed
+from cxr_core.errors import CxrError
 
 SPLIT_ROLES = ("train", "val", "test", "unused")
-VALIDATION_MODES = ("test_fold", "inner_split", "validation_source", "none")
 
 
 @dataclass
@@ -49,11 +51,6 @@ class Split:
 def n_splits(cfg: ExperimentConfig) -> int:
     """Number of folds of the protocol: ``protocol.n_folds`` for k-fold, else 1."""
     return cfg.protocol.n_folds if cfg.protocol.kind == "kfold" else 1
-
-
-def inner_validation_seed(seed: int, fold: int) -> int:
-    """The seed of fold ``fold``'s validation part (``inner_split``): ``seed + 1000 + fold``."""
-    return seed + 1000 + fold
 
 
 def holdout_style(cfg: ExperimentConfig) -> str:
@@ -104,7 +101,7 @@ def with_validation(cfg: ExperimentConfig, table, fold: int, train_pos: np.ndarr
         )
         val_pos, train_pos = train_pos[held], train_pos[~held]
     elif proto.validation == "validation_source":
-        raise ValueError("protocol.validation validation_source: the validation rows come from data.validation_source "
+        raise CxrError("protocol.validation validation_source: the validation rows come from data.validation_source "
                          "(--val-data), which only protocol.kind fixed_split reads")
     elif proto.validation != "none":
         raise ValueError(f"protocol.validation: expected one of {VALIDATION_MODES}, found {proto.validation!r}")
@@ -129,7 +126,7 @@ def fixed_split(cfg: ExperimentConfig, table, n_train: int, n_val: int = 0) -> S
     """
     if cfg.protocol.validation == "validation_source":
         if n_val < 1:
-            raise ValueError("protocol.validation validation_source: data.validation_source (--val-data) gave no rows")
+            raise CxrError("protocol.validation validation_source: data.validation_source (--val-data) gave no rows")
         stop = n_train + n_val
         return Split(0, np.arange(n_train), np.arange(n_train, stop), np.arange(stop, len(table)))
     return with_validation(cfg, table, 0, np.arange(n_train), np.arange(n_train, len(table)))

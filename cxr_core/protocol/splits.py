@@ -15,6 +15,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, StratifiedShuffleSplit
 
 from cxr_core.data.tables.sample_table import SampleTable
+from cxr_core.errors import CxrError
 
 
 _STYLES = ("stratified", "authors_contiguous")
@@ -22,7 +23,7 @@ _STYLES = ("stratified", "authors_contiguous")
 HOLDOUT_STYLES = ("stratified", "keras_validation_split")
 
 
-class SplitError(ValueError):
+class SplitError(CxrError):
     """A split that cannot be made or a split file that does not fit its table."""
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 
 from cxr_core.evaluation.metrics import CLASSWISE_COLUMNS, TABLE_COLUMNS
 from cxr_core.family import ModelFamily, available_families, get_family, iter_families
+from cxr_core.errors import CxrLookupError
 
 NAN = float("nan")
 #: Columns of :func:`cxr_core.evaluation.metrics.fold_table` and :func:`cxr_core.evaluation.metrics.classwise_table`.
@@ -111,7 +112,7 @@ def find_published(key: str) -> tuple[ModelFamily, PublishedTable]:
     for family, table in entries:
         if table.key == key:
             return family, table
-    raise KeyError(f"published table {key!r} not found; known: {', '.join(t.key for _, t in entries)}")
+    raise CxrLookupError(f"published table {key!r} not found; known: {', '.join(t.key for _, t in entries)}")
 
 
 def published_entry(key: str) -> PublishedTable:

@@ -30,11 +30,12 @@ from cxr_core.config.experiment import ExperimentConfig, config_to_dict
 from cxr_core.protocol.experiment_data import manifest_hash
 from cxr_core.runs.provenance import git_commit
 from cxr_core.atomic_files import atomic_path, atomic_write_text
+from cxr_core.errors import CxrError
 
 log = logging.getLogger(__name__)
 
 
-class RunDirectoryError(ValueError):
+class RunDirectoryError(CxrError):
     """A run directory holds results of a different experiment or data, or is not a run directory."""
 
 

@@ -31,6 +31,7 @@ import pandas as pd
 import yaml
 
 from cxr_core.config.experiment import ExperimentConfig
+from cxr_core.errors import CxrError
 
 #: Config keys with the command-line option that sets them.
 CLI_OPTIONS = {
@@ -71,23 +72,23 @@ def check_run_inputs(cfg: ExperimentConfig) -> None:
     data, proto = cfg.data, cfg.protocol
     missing = [k for k in ("data.source", *tuple((cfg.extra or {}).get("required") or ())) if _value(cfg, k) in (None, "")]
     if missing:
-        raise ValueError(f"{cfg.name}: {missing[0]} is not set: {_option(missing[0])}; this experiment needs it"
+        raise CxrError(f"{cfg.name}: {missing[0]} is not set: {_option(missing[0])}; this experiment needs it"
                          + (" (extra.required)" if missing[0] != "data.source" else ""))
     if proto.kind == "fixed_split" and not data.test_source:
-        raise ValueError(
+        raise CxrError(
             f"{cfg.name}: protocol.kind is fixed_split, which tests on a separate test set, and none is given: "
             f"{_option('data.test_source')}. The run never tests on its validation split"
             + (f" (protocol.validation {proto.validation})" if proto.validation != "none" else "")
             + "; for a k-fold or holdout run instead, --set protocol.kind=kfold (or holdout)"
         )
     if proto.validation == "validation_source" and not data.validation_source:
-        raise ValueError(f"{cfg.name}: protocol.validation is validation_source but no validation data is given: "
+        raise CxrError(f"{cfg.name}: protocol.validation is validation_source but no validation data is given: "
                          f"{_option('data.validation_source')}")
     if data.validation_source and proto.validation != "validation_source":
-        raise ValueError(f"{cfg.name}: data.validation_source is set but protocol.validation is {proto.validation}; "
+        raise CxrError(f"{cfg.name}: data.validation_source is set but protocol.validation is {proto.validation}; "
                          "set --set protocol.validation=validation_source (--val-data sets both)")
     if data.validation_source and proto.kind != "fixed_split":
-        raise ValueError(f"{cfg.name}: data.validation_source (--val-data) is the validation data of a fixed split; "
+        raise CxrError(f"{cfg.name}: data.validation_source (--val-data) is the validation data of a fixed split; "
                          f"this experiment's protocol.kind is {proto.kind} (set --set protocol.kind=fixed_split "
                          "with --test-data DIR)")
 
@@ -156,14 +157,14 @@ def fold_init_from(cfg: ExperimentConfig, fold: int, n_folds: int) -> tuple[str,
             how = (f"the final model of run {src} (its one {kind} split; protocols differ: {kind} there, "
                    f"{cfg.protocol.kind} with {n_folds} fold(s) here)")
         else:
-            raise ValueError(
+            raise CxrError(
                 f"--init-from {src}: a {count}-fold run, and this experiment runs {cfg.protocol.kind} with "
                 f"{n_folds} fold(s): the source has no single final model. Name one of its folds "
                 f"(--init-from {src}/fold_K, K in 0..{count - 1}), or train one model with `covid-cxr train`")
     elif src.name.startswith("fold_") and (src.parent / "config.yaml").is_file():
         chosen, how = src, f"{src.name} of run {src.parent}"
     else:
-        raise ValueError(f"--init-from {src}: a folder, but not a run directory (no config.yaml) nor a run's fold_k")
+        raise CxrError(f"--init-from {src}: a folder, but not a run directory (no config.yaml) nor a run's fold_k")
     return str(selected_weights(chosen)), how, chosen
 
 

@@ -27,6 +27,7 @@ import logging
 from pathlib import Path
 
 from cxr_core.atomic_files import atomic_path
+from cxr_core.errors import CxrError
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ LAST_NAME = "last.weights.h5"
 def selected_name(checkpoint: str) -> str:
     """``best.weights.h5`` for ``train.checkpoint: best``, ``last.weights.h5`` for ``last``."""
     if checkpoint not in ("last", "best"):
-        raise ValueError(f"train.checkpoint: expected 'last' or 'best', found {checkpoint!r}")
+        raise CxrError(f"train.checkpoint: expected 'last' or 'best', found {checkpoint!r}")
     return BEST_NAME if checkpoint == "best" else LAST_NAME
 
 
@@ -150,7 +151,7 @@ def restore_resume_checkpoint(model, weights_path: Path) -> None:
             log.info("%s holds no optimizer state: the optimizer starts afresh", weights_path)
             load_model_weights(model, weights_path)
     except ValueError as exc:
-        raise ValueError(f"{weights_path}: cannot resume from this checkpoint ({exc}); was the config changed?") from exc
+        raise CxrError(f"{weights_path}: cannot resume from this checkpoint ({exc}); was the config changed?") from exc
 
 
 def _has_optimizer_variables(path: Path) -> bool:

@@ -34,6 +34,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from cxr_core.config.choices import LOSSES, STRATEGIES
 from cxr_core.config.experiment import TrainConfig
 from cxr_core.atomic_files import atomic_write_text, remove_stale_temporaries
 from cxr_core.runs.progress import PROGRESS, progress_callback
@@ -41,11 +42,10 @@ from cxr_core.training.precision import LOSS_SCALE_GROWTH_STEPS, LOSS_SCALE_INIT
 from cxr_core.training.callbacks import tensorboard_callback
 from cxr_core.training.callbacks import epoch_logger, make_checkpointer, resumable
 from cxr_core.training.checkpoints import read_state
+from cxr_core.errors import CxrError
 from cxr_core.training.optimizers import make_optimizer
 
 logger = logging.getLogger(__name__)
-
-LOSSES = ("categorical_crossentropy", "categorical_crossentropy_from_logits", "mse")
 
 
 def make_loss(name: str):
@@ -58,7 +58,7 @@ def make_loss(name: str):
         return keras.losses.CategoricalCrossentropy(from_logits=True)
     if name == "mse":
         return keras.losses.MeanSquaredError()
-    raise ValueError(f"train.loss: unknown loss {name!r}; known: {list(LOSSES)}")
+    raise CxrError(f"train.loss: unknown loss {name!r}; known: {list(LOSSES)}")
 
 
 def class_weights(spec: Any, labels: np.ndarray, class_names: tuple[str, ...]) -> dict[int, float] | None:
@@ -73,14 +73,14 @@ def class_weights(spec: Any, labels: np.ndarray, class_names: tuple[str, ...]) -
         counts = np.bincount(labels, minlength=len(class_names))
         if (counts == 0).any():
             empty = [class_names[i] for i in np.flatnonzero(counts == 0)]
-            raise ValueError(f"train.class_weight: class(es) {empty} have no training samples")
+            raise CxrError(f"train.class_weight: class(es) {empty} have no training samples")
         return {i: round(float(counts.max() / c), 2) for i, c in enumerate(counts)}
     if isinstance(spec, Mapping):
         unknown = [k for k in spec if k not in class_names]
         if unknown:
-            raise ValueError(f"train.class_weight: unknown class {unknown[0]!r}; classes: {list(class_names)}")
+            raise CxrError(f"train.class_weight: unknown class {unknown[0]!r}; classes: {list(class_names)}")
         return {i: float(spec.get(name, 1.0)) for i, name in enumerate(class_names)}
-    raise ValueError(f"train.class_weight: expected null, 'round_max_over_count' or a mapping, found {spec!r}")
+    raise CxrError(f"train.class_weight: expected null, 'round_max_over_count' or a mapping, found {spec!r}")
 
 
 def make_strategy(name: str):
@@ -98,9 +98,9 @@ def make_strategy(name: str):
         return tf.distribute.MirroredStrategy()
     if name == "multi_worker":
         if "TF_CONFIG" not in os.environ:
-            raise ValueError("train.strategy: multi_worker needs the TF_CONFIG environment variable (cluster and task)")
+            raise CxrError("train.strategy: multi_worker needs the TF_CONFIG environment variable (cluster and task)")
         return _keras_multi_worker_strategy()
-    raise ValueError(f"train.strategy: expected default, mirrored or multi_worker, found {name!r}")
+    raise CxrError(f"train.strategy: expected one of {STRATEGIES}, found {name!r}")
 
 
 def _keras_multi_worker_strategy():
@@ -242,7 +242,7 @@ def fit_split(
     log_path = out_dir / "training_log.csv"
     strategy = strategy or make_strategy("default")
     if train.checkpoint not in ("last", "best"):
-        raise ValueError(f"train.checkpoint: expected 'last' or 'best', found {train.checkpoint!r}")
+        raise CxrError(f"train.checkpoint: expected 'last' or 'best', found {train.checkpoint!r}")
 
     state = read_state(ckpt_dir)
     start_epoch = int(state["epochs_done"]) if state else 0
@@ -312,7 +312,7 @@ def fit_split(
     monitor = train.checkpoint_monitor
     if (train.early_stopping or train.reduce_lr or train.checkpoint == "best") and not needs_val:
         if any(str(m).startswith("val_") for m in (monitor, *(c.monitor for c in state_callbacks.values()))):
-            raise ValueError("train: callbacks monitor a validation metric but the protocol has no validation data")
+            raise CxrError("train: callbacks monitor a validation metric but the protocol has no validation data")
     mode = None
     if train.checkpoint == "best":
         mode = "min" if "loss" in monitor else "max"

@@ -8,6 +8,8 @@ the keyword names ``train.optimizer.options`` may hold, read from the constructo
 
 from __future__ import annotations
 
+from cxr_core.errors import CxrError
+
 import inspect
 from typing import Any, Callable, Mapping
 
@@ -40,7 +42,7 @@ def make_optimizer(name: str, learning_rate: Any, options: Mapping[str, Any] | N
     if key in OPTIMIZERS:
         return OPTIMIZERS[key](learning_rate=learning_rate, **options)
     if key not in BUILTIN_OPTIMIZERS:
-        raise ValueError(f"train.optimizer.name: unknown optimizer {name!r}; "
+        raise CxrError(f"train.optimizer.name: unknown optimizer {name!r}; "
                          f"known: {sorted(BUILTIN_OPTIMIZERS) + sorted(OPTIMIZERS)}")
     return _builtin(key)(learning_rate=learning_rate, **options)
 

@@ -15,11 +15,13 @@ import logging
 from pathlib import Path
 
 from cxr_core.atomic_files import atomic_write_text
+from cxr_core.config.choices import MIXED_PRECISIONS
+from cxr_core.errors import CxrError
 
 logger = logging.getLogger(__name__)
 
 
-PRECISIONS = (None, "float32", "mixed_float16", "mixed_bfloat16", "mixed_float16_on_gpu")
+PRECISIONS = (None, *MIXED_PRECISIONS)  # null: float32
 """``train.mixed_precision`` values; ``mixed_float16_on_gpu`` resolves by :func:`resolve_precision`."""
 
 LOSS_SCALE_INITIAL = 2.0**16
@@ -46,7 +48,7 @@ def resolve_precision(policy: str | None) -> str:
     ValueError for another value.
     """
     if policy not in PRECISIONS:
-        raise ValueError(f"train.mixed_precision: expected one of {PRECISIONS}, found {policy!r}")
+        raise CxrError(f"train.mixed_precision: expected one of {PRECISIONS}, found {policy!r}")
     if policy == "mixed_float16_on_gpu":
         return "mixed_float16" if gpu_available() else "float32"
     return policy or "float32"

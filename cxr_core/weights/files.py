@@ -40,13 +40,23 @@ from typing import Any
 import h5py
 import numpy as np
 
+from cxr_core.errors import CxrError
+
 #: Formats :func:`weight_file_format` tells apart.
 FORMATS = ("keras2_full_model", "keras2_weights", "keras3_weights", "keras3_archive", "torch", "unknown")
 _TORCH_SUFFIXES = (".pth", ".pt", ".pth.tar", ".tar", ".bin")
 
 
-class WeightFileError(ValueError):
+class WeightFileError(CxrError):
     """A weight file does not fit the model it is loaded into; the message says where and how."""
+
+
+class MissingWeightError(WeightFileError, KeyError):
+    """A weight file lacks (or has an unexpected) named tensor; also a ``KeyError``. ``str()`` is the
+    message itself (``KeyError`` would quote it)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 @dataclass

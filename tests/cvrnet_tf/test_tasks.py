@@ -12,7 +12,6 @@ from cvrnet_tf.tasks import (
     TASKS,
     get_task,
     kermany_kind,
-    kermany_patient,
     read_kermany,
     read_mini_for_task,
     read_task_folders,
@@ -38,8 +37,6 @@ def test_kermany_file_names():
     assert kermany_kind("person1_bacteria_1.jpeg") == "CPB"
     assert kermany_kind("kermany_person100_virus_184.jpeg") == "CPV"
     assert kermany_kind("IM-0115-0001.jpeg") is None
-    assert kermany_patient("kermany_person100_virus_184.jpeg") == "person100"
-    assert kermany_patient("NORMAL2-IM-1427-0001.jpeg") == "IM-1427"
 
 
 def _manifest(root):
@@ -101,7 +98,7 @@ def test_read_kermany_builds_cpb_cpv_from_file_names(kermany_tree, cxr4_mini):
         if sid.startswith("PNEUMONIA/"):
             assert label == ("CPB" if os.path.basename(sid) in bac else "CPV")
     pneu = t3.frame[t3.frame["sample_id"].str.startswith("PNEUMONIA/")]
-    assert pneu["patient_id"].str.fullmatch(r"person\d+").all()
+    assert pneu["patient_id"].str.fullmatch(r"kermany-person\d+_(bacteria|virus)").all()  # kermany_patient_id
     t2 = read_kermany(kermany_tree / "PNEUMONIA", normal_dir=kermany_tree / "NORMAL", task=2)
     assert t2.class_counts().to_dict() == {"NOR": n_nor, "CPN": n_bac + n_vir, "NCP": 0}
     t1 = read_kermany(kermany_tree / "PNEUMONIA", normal_dir=kermany_tree / "NORMAL",

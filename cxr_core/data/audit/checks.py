@@ -37,6 +37,7 @@ import pandas as pd
 from cxr_core.data.decode.dicom import DicomError, is_dicom_path
 from cxr_core.data.audit.report import write_audit_outputs
 from cxr_core.data.audit.hazards import class_source_table, single_source_classes
+from cxr_core.errors import CxrError
 
 log = logging.getLogger(__name__)
 NEAR_THRESHOLD = 4
@@ -189,7 +190,7 @@ def read_split_roles(splits, sample_ids) -> dict[str, np.ndarray]:
     for f in files:
         frame = pd.read_csv(f, dtype=str, keep_default_na=False)
         if "sample_id" not in frame.columns or not ({"role", "fold"} & set(frame.columns)):
-            raise ValueError(f"{f}: expected columns sample_id and role (or fold); found {list(frame.columns)}")
+            raise CxrError(f"{f}: expected columns sample_id and role (or fold); found {list(frame.columns)}")
         pos = frame["sample_id"].map(index)
         unmatched += int(pos.isna().sum())
         frame, pos = frame[pos.notna()], pos[pos.notna()].astype(int).to_numpy()

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from cxr_core.atomic_files import file_sha256
+from cxr_core.errors import CxrError
 
 log = logging.getLogger(__name__)
 SIDES = ("train", "val", "test")
@@ -300,7 +301,7 @@ def require_patient_ids(protocol, table, where: str = "protocol.group_by_patient
     if not blank.any():
         return
     if blank.all():
-        raise ValueError(
+        raise CxrError(
             f"{where} is true (patient-disjoint splits, e.g. a leak_free preset), but none of the {len(table)} "
             "samples has a patient id, so the split could only be drawn image by image. Give data that carry "
             "patient ids: a CSV manifest with a patient_id column (covid-cxr data build writes DIR/MANIFEST.csv), "
@@ -316,7 +317,7 @@ def require_patient_ids(protocol, table, where: str = "protocol.group_by_patient
                     "own_group), so a patient among them may still be on both sides of a split (first: %s)",
                     where, n, len(table), first)
         return
-    raise ValueError(
+    raise CxrError(
         f"{where} is true (patient-disjoint splits), but {n} of the {len(table)} samples have no patient id "
         f"(first: {first}); a patient among them could land on both sides of a split. Fill their patient_id, "
         "or make each its own group with --set protocol.blank_patient_ids=own_group (a WARNING gives the count), "

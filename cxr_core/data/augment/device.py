@@ -36,9 +36,10 @@ from typing import Any, Mapping
 import tensorflow as tf
 
 from cxr_core.data.augment.keras2 import Keras2AugmentSpec, apply_transform
-from cxr_core.data.decode.images import SCALINGS, scale_pixels
+from cxr_core.config.choices import SCALINGS
+from cxr_core.data.decode.images import scale_pixels
+from cxr_core.errors import CxrError
 
-PLACEMENTS = ("host", "device")
 RAW_IMAGES = "images"
 RAW_PARAMS = "augment_params"
 PARAM_KEYS = ("theta", "tx", "ty", "shear", "zx", "zy", "flip_horizontal", "flip_vertical",
@@ -80,7 +81,7 @@ class DeviceAugmentation:
     """Turns a raw batch into model inputs: augment (Keras 2 equivalent), then scale.
 
     ``spec``: the augmentation (its ``fill_mode``, ``cval`` and whether a channel shift is drawn);
-    ``scaling``: one of :data:`cxr_core.data.decode.images.SCALINGS`.
+    ``scaling``: one of :data:`cxr_core.config.choices.SCALINGS`.
     """
 
     spec: Keras2AugmentSpec
@@ -109,11 +110,11 @@ def check_train_data(element_spec: Any, augmentation: DeviceAugmentation | None,
     x = parts[0]
     y = parts[1] if len(parts) > 1 else None
     if is_raw_batch(y):
-        raise ValueError(
+        raise CxrError(
             f"{where}: the target is a raw (not yet augmented) batch, i.e. a reconstruction of the augmented "
             "input; augment.placement: device does not support that: use --set augment.placement=host")
     if is_raw_batch(x) and augmentation is None:
-        raise ValueError(
+        raise CxrError(
             f"{where}: the batches are raw uint8 images for augment.placement: device, but the model was not "
             "given the device augmentation (pass device_augmentation= to cxr_core.training.fit.fit_split)")
 
@@ -148,7 +149,7 @@ def with_device_augmentation(model, augmentation: DeviceAugmentation):
         raise ValueError(f"with_device_augmentation: expected a DeviceAugmentation, got {type(augmentation).__name__}")
     inputs = getattr(model, "inputs", None)
     if not inputs:
-        raise ValueError(f"with_device_augmentation: model {getattr(model, 'name', model)!r} is not a built functional "
+        raise CxrError(f"with_device_augmentation: model {getattr(model, 'name', model)!r} is not a built functional "
                          "model (it has no symbolic inputs); augment.placement: device needs one")
     def single(tensors):
         return tensors[0] if len(tensors) == 1 else tensors

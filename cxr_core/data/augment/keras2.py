@@ -52,9 +52,9 @@ from typing import Mapping, Sequence
 
 import tensorflow as tf
 
+from cxr_core.config.choices import FILL_MODES
 from cxr_core.data.augment.resample import projective_transform_bilinear
 
-FILL_MODES = ("constant", "nearest", "reflect", "wrap")
 
 
 @dataclass(frozen=True)

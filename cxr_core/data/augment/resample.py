@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-FILL_MODES = ("constant", "nearest", "reflect", "wrap")
+from cxr_core.config.choices import FILL_MODES
+
 
 
 def _truncate(v: tf.Tensor) -> tf.Tensor:

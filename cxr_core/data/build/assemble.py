@@ -41,6 +41,7 @@ import pandas as pd
 from cxr_core.data.decode.dicom import dicom_to_png_bytes, is_dicom_path
 from cxr_core.data.build.layout import SourceSamples, safe_relative_name
 from cxr_core.atomic_files import atomic_write_text, file_sha256
+from cxr_core.errors import CxrError
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ MANIFEST_COLUMNS = ("path", "label", "patient_id", "source", "source_path", "sha
 CONVERSIONS = (None, "dicom_png", "gray_png")
 
 
-class BuildError(ValueError):
+class BuildError(CxrError):
     """A recipe that cannot be built as asked (message names the recipe, source, file or row)."""
 
 

@@ -14,14 +14,14 @@ from typing import Sequence
 
 import pandas as pd
 
-from cxr_core.data.decode.dicom import DICOM_EXTENSIONS
+from cxr_core.data.decode.extensions import is_image_name
+from cxr_core.errors import CxrError
 
 SOURCE_COLUMNS = ("path", "label", "patient_id", "source", "source_path")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", *DICOM_EXTENSIONS)
 JUNK_DIRS = {"__MACOSX", ".git", ".ipynb_checkpoints"}
 
 
-class SourceError(ValueError):
+class SourceError(CxrError):
     """A source folder or metadata row that does not fit the layout (message names file and line)."""
 
 
@@ -138,7 +138,8 @@ def walk_files(root: Path):
 
 
 def is_image_file(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_SUFFIXES
+    """A name we decode (:data:`cxr_core.data.decode.extensions.IMAGE_EXTENSIONS`)."""
+    return is_image_name(path.name)
 
 
 def rel_posix(path: Path, root: Path) -> str:

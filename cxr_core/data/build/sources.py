@@ -32,8 +32,9 @@ themselves (read with the project's code-search tools, June 2025 snapshot):
   ``Viral Pneumonia/``; later ``COVID/images/``, ``Normal/images/``, ``Lung_Opacity/images/``,
   ``Viral Pneumonia/images/`` (``masks/`` skipped). Label = folder name; no patient ids.
 
-Patient ids are namespaced by source (``ieee8023-19``, ``kermany-person1``) so that two sources'
-numbering never merges different people.
+Patient ids are namespaced by source (``ieee8023-19``, ``kermany-person1_bacteria``) so that two
+sources' numbering never merges different people; Kermany's rule (the same for ``data.format`` readers
+and class folders) is :func:`cxr_core.data.tables.kermany_names.kermany_patient_id`.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from cxr_core.data.build.layout import (
     safe_relative_name,
     walk_files,
 )
+from cxr_core.data.tables.kermany_names import kermany_patient_id
 
 __all__ = ["READERS", "index_files_by_name", "read_source"]
 
@@ -123,21 +125,19 @@ def read_ieee8023(root) -> SourceSamples:
 # ------------------------------------------------------------------------------------------ kermany
 _KERMANY_SPLITS = ("train", "test", "val")
 _KERMANY_CLASSES = ("NORMAL", "PNEUMONIA")
-_PNEUMONIA_KIND = re.compile(r"^(person\d+)_(bacteria|virus)_", re.IGNORECASE)
-_NORMAL_STEM = re.compile(r"^((?:NORMAL\d*-)?IM-\d+)-\d+", re.IGNORECASE)
+_PNEUMONIA_KIND = re.compile(r"^person\d+_(bacteria|virus)_", re.IGNORECASE)
 
 
-def kermany_label_and_patient(file_name: str, folder: str) -> tuple[str | None, str | None]:
-    """``(label, patient)`` from a Kermany file name: ``bacterial``/``viral`` + ``personN`` for
-    pneumonia, ``normal`` + the ``IM-xxxx`` / ``NORMAL2-IM-xxxx`` stem for normal; ``(None, None)``
-    when the name does not follow Kermany's naming."""
+def kermany_label(file_name: str, folder: str) -> str | None:
+    """The label of a Kermany file: ``bacterial``/``viral`` from a ``PNEUMONIA`` file's name, ``normal``
+    in ``NORMAL``; ``None`` for a pneumonia name without Kermany's ``personN_bacteria_`` /
+    ``personN_virus_``. Patient ids: :func:`cxr_core.data.tables.kermany_names.kermany_patient_id`."""
     if folder.upper() == "PNEUMONIA":
         m = _PNEUMONIA_KIND.match(file_name)
         if not m:
-            return None, None
-        return ("bacterial" if m.group(2).lower() == "bacteria" else "viral"), m.group(1).lower()
-    m = _NORMAL_STEM.match(file_name)
-    return "normal", (m.group(1) if m else None)
+            return None
+        return "bacterial" if m.group(1).lower() == "bacteria" else "viral"
+    return "normal"
 
 
 def _kermany_trees(root: Path) -> list[Path]:
@@ -174,12 +174,12 @@ def read_kermany(root) -> SourceSamples:
                 if not is_image_file(f):
                     skipped.append((str(f), "not an image file"))
                     continue
-                label, patient = kermany_label_and_patient(f.name, cls)
+                label = kermany_label(f.name, cls)
                 if label is None:
                     skipped.append((str(f), "pneumonia file name without _bacteria_/_virus_"))
                     continue
                 out.append({"path": str(f), "label": label,
-                            "patient_id": f"kermany-{patient}" if patient else None,
+                            "patient_id": kermany_patient_id(f.name),
                             "source": "kermany", "source_path": rel_posix(f, root), "split": split})
     layout = f"Kermany tree at {rel_posix(tree, root) or '.'} (splits: {', '.join(s for s in _KERMANY_SPLITS if (tree / s).is_dir())})"
     return make_samples("kermany", root, out, skipped, layout)

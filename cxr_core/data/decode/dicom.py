@@ -41,11 +41,13 @@ from pathlib import Path
 
 import numpy as np
 
-DICOM_EXTENSIONS = (".dcm", ".dicom")
+from cxr_core.data.decode.extensions import DICOM_EXTENSIONS
+from cxr_core.errors import CxrError
+
 DICOM_SCALINGS = ("bits_stored", "minmax", "voi_lut")
 
 
-class DicomError(ValueError):
+class DicomError(CxrError):
     """A DICOM file that cannot be turned into an 8-bit image (message names the file and why)."""
 
 

@@ -68,6 +68,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from cxr_core.config.choices import ON_BAD_FILE, SCALINGS
 from cxr_core.data.decode.formats import (
     clean_tf_message,
     decode_pil,
@@ -83,11 +84,8 @@ from cxr_core.data.decode.dicom import (decode_dicom_tf, dicom_file_notes, dicom
                                        is_dicom_tensor)
 from cxr_core.data.tables.sample_table import SampleTable
 from cxr_core.data.decode.resize import _resize_any_channels, check_pre_resize, pre_resize_uint8, resize_uint8
+from cxr_core.errors import CxrError
 
-#: Keras' ``white_list_formats`` (keras-preprocessing ``Iterator``) [CN] [CVR-T], plus ``.gif``
-#: (not on Keras' list; decoded when a manifest names one).
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".dcm")  # + DICOM (pydicom)
-SCALINGS = ("rescale01", "minus1_1", "imagenet", "raw255")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -315,8 +313,8 @@ def verify_images(table: SampleTable, *, on_error: str = "raise", num_threads: i
     ``on_error="skip"`` returns a table without them, each added to ``skipped`` with its reason.
     Nothing is ever dropped silently. JPEGs are checked at 1/8 scale (cheap, still finds truncation).
     """
-    if on_error not in ("raise", "skip"):
-        raise ValueError(f"on_error must be 'raise' or 'skip'; got {on_error!r}")
+    if on_error not in ON_BAD_FILE:
+        raise ValueError(f"on_error must be one of {ON_BAD_FILE}; got {on_error!r}")
     paths = table.frame["path"].astype(str).tolist()
     threads = num_threads or min(8, (os.cpu_count() or 1) * 2)
     with ThreadPoolExecutor(max_workers=threads) as pool:
@@ -328,7 +326,7 @@ def verify_images(table: SampleTable, *, on_error: str = "raise", num_threads: i
     if on_error == "raise":
         listing = "\n  ".join(f"{p}: {r}" for p, r in bad[:20])
         more = f"\n  ... and {len(bad) - 20} more" if len(bad) > 20 else ""
-        raise ValueError(
+        raise CxrError(
             f"{len(bad)} of {len(paths)} image files cannot be decoded"
             f"{' (first 20 listed)' if len(bad) > 20 else ''}:\n  {listing}{more}\n"
             f"Fix or remove them, or {skip_hint}."
@@ -359,5 +357,5 @@ def load_image_array(path: str | os.PathLike, size: tuple[int, int], method: str
             img = _to_rgb(pre_resize_uint8(img, pre))
     except tf.errors.OpError:
         reason = decode_problem(data) or "cannot be decoded"
-        raise ValueError(f"{path}: cannot be decoded as an image ({reason})") from None
+        raise CxrError(f"{path}: cannot be decoded as an image ({reason})") from None
     return resize_uint8(img, size, method).numpy()

@@ -27,7 +27,9 @@ import struct
 import numpy as np
 import tensorflow as tf
 
-PNG16_MODES = ("scale257", "sbit", "minmax")
+from cxr_core.config.choices import PNG16_MODES
+from cxr_core.errors import CxrError
+
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 #: A 16-bit image whose maximum is below this uses at most 12 of its bits.
 LOW_RANGE_MAX = 1 << 12
@@ -137,4 +139,4 @@ def png16_to_uint8(image16: tf.Tensor, contents: tf.Tensor, mode: str = "scale25
         b = tf.where(bits > 0, tf.cast(bits, tf.int64), tf.maximum(from_peak, 8))
         top = tf.bitwise.left_shift(tf.constant(1, tf.int64), b) - 1
         return tf.cast(tf.minimum((v * 255 * 2 + top) // (2 * top), 255), tf.uint8)
-    raise ValueError(f"preprocess.png16: expected one of {PNG16_MODES}, found {mode!r}")
+    raise CxrError(f"preprocess.png16: expected one of {PNG16_MODES}, found {mode!r}")

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from cxr_core.data.decode.formats import pil_resize
+from cxr_core.config.choices import PRE_RESIZE_METHODS, RESIZE_METHODS
 
-RESIZE_METHODS = ("nearest", "bilinear", "area", "shorter_side_center_crop")
+from cxr_core.data.decode.formats import pil_resize
+from cxr_core.errors import CxrError
+
 #: Filters of the pre-resize, each exactly PIL's ``Image.resize`` filter of the same name.
-PRE_RESIZE_METHODS = ("nearest", "bilinear", "bicubic", "lanczos", "box", "hamming")
 
 
 def _pil_nearest_indices(n_in: tf.Tensor, n_out: int) -> tf.Tensor:
@@ -64,11 +65,11 @@ def check_pre_resize(pre_resize) -> tuple[int, int, str] | None:
         h, w, method = pre_resize
         h, w = int(h), int(w)
     except (TypeError, ValueError):
-        raise ValueError(f"pre_resize must be (height, width, method) or None; got {pre_resize!r}") from None
+        raise CxrError(f"pre_resize must be (height, width, method) or None; got {pre_resize!r}") from None
     if min(h, w) < 1:
-        raise ValueError(f"pre_resize height and width must be >= 1; got {pre_resize!r}")
+        raise CxrError(f"pre_resize height and width must be >= 1; got {pre_resize!r}")
     if method not in PRE_RESIZE_METHODS:
-        raise ValueError(f"pre_resize method must be one of {PRE_RESIZE_METHODS}; got {method!r}")
+        raise CxrError(f"pre_resize method must be one of {PRE_RESIZE_METHODS}; got {method!r}")
     return h, w, str(method)
 
 
@@ -108,7 +109,7 @@ def _resize_any_channels(image: tf.Tensor, size: tuple[int, int], method: str) -
         out = _round_uint8(x)
     elif method == "shorter_side_center_crop":
         if size[0] != size[1]:
-            raise ValueError(
+            raise CxrError(
                 f"resize method 'shorter_side_center_crop' needs a square size; got {size}"
             )
         s = size[0]

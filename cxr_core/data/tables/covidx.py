@@ -11,6 +11,7 @@ import csv
 import os
 
 from cxr_core.data.tables.patient_ids import covidx_patient_id
+from cxr_core.data.tables.repeated_rows import RepeatedRows
 from cxr_core.data.tables.sample_table import (
     Problems,
     SampleError,
@@ -110,7 +111,8 @@ def read_covidx_split(
     dropped row in ``skipped`` as ``"duplicate row of <file> (line N, kept line M)"``. A filename
     repeated with a different label is an error (or skipped with ``on_error="skip"``) either way.
     ``drop_duplicates="keep"`` keeps every repeated row as its own sample (``sample_id`` ``file#2``,
-    ``file#3`` ...), as the authors' CORONA-Net loader evaluates them [CR-A].
+    ``file#3`` ...), as the authors' CORONA-Net loader evaluates them [CR-A]. The same rule, in the same
+    order, as a CSV manifest's (:mod:`cxr_core.data.tables.repeated_rows`).
     """
     problems = Problems(on_error, collect=True)
     split = os.path.abspath(os.fspath(path))
@@ -121,11 +123,8 @@ def read_covidx_split(
         raise FileNotFoundError(f"COVIDx image folder {base} (for {split}) is not a folder")
     names = resolve_class_names(class_names, (), split)
 
-    if drop_duplicates not in (True, False, "keep"):
-        raise ValueError(f"drop_duplicates must be true, false or 'keep'; found {drop_duplicates!r}")
+    repeated = RepeatedRows(drop_duplicates, split, note=" (COVIDx *_split_v2 files repeat images)")
     rows: list[dict] = []
-    first_line: dict[str, tuple[int, str]] = {}
-    repeats: dict[str, int] = {}
     for line, fields, n_fields, n_header in _covidx_records(split):
         if not n_header and not split.lower().endswith(".csv"):
             parsed = _split_from_right(fields[:n_fields], names)
@@ -158,29 +157,14 @@ def read_covidx_split(
                      f"{split} line {line}: label {label!r} of {fname} is not one of the allowed classes "
                      f"{list(names)}{label_hint(label, names)}")
             continue
-        sid = relative_sample_id(full, base)
-        if sid in first_line:
-            first, first_label = first_line[sid]
-            if first_label != label:
-                problems(full, f"{fname} labelled {label!r} on line {line} but {first_label!r} on line {first}",
-                         f"{split} line {line}: {fname} labelled {label!r}, but {first_label!r} on line {first}")
-            elif drop_duplicates == "keep":
-                repeats[sid] = repeats.get(sid, 1) + 1
-                rows.append({"sample_id": f"{sid}#{repeats[sid]}", "path": full, "label": label,
-                             "patient_id": covidx_patient_id(patient, source), "source": source})
-            elif drop_duplicates:
-                problems.rows.append((full, f"duplicate row of {fname} (line {line}, kept line {first})"))
-            else:
-                problems(full, f"duplicate row of {fname} (line {line}, first on line {first})",
-                         f"{split} line {line}: {fname} repeats line {first} (COVIDx *_split_v2 files repeat "
-                         "images; set data.drop_duplicates: true to keep the first row, or keep to keep every "
-                         "row; command line: --set data.drop_duplicates=true)")
+        sid = repeated.check(relative_sample_id(full, base), line, label, full, fname, problems)
+        if sid is None:
             continue
         if not os.path.isfile(full):
             problems(full, "file not found",
                      f"{split} line {line}: file not found: {fname} (looked for {full})")
             continue
-        first_line[sid] = (line, label)
+        repeated.taken(sid, line, label)
         rows.append({"sample_id": sid, "path": full, "label": label, "patient_id": covidx_patient_id(patient, source), "source": source})
     problems.raise_collected(f"COVIDx split file {split}")
     return table_from_rows(rows, names, problems.rows)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 
+from cxr_core.data.tables.repeated_rows import RepeatedRows
 from cxr_core.data.tables.sample_table import (
     Problems,
     SampleError,
@@ -57,18 +58,16 @@ def read_manifest_csv(
     :class:`SampleError` lists the first 20 and the count. ``sample_id`` is the path relative to that folder (posix; the absolute posix path
     for files outside it). Problems (missing file, empty path, unknown or empty label, repeated
     sample) raise :class:`SampleError` naming the manifest, its line number and the path/label, or
-    with ``on_error="skip"`` go to ``skipped``. A repeated row of the same file is dropped (and listed
-    in ``skipped``) when ``drop_duplicates=True`` and carries the same label; with
-    ``drop_duplicates="keep"`` every repeated row is its own sample (``sample_id`` ``file#2`` ...),
-    as for COVIDx split files (:func:`read_covidx_split`).
+    with ``on_error="skip"`` go to ``skipped``. A repeated row of the same file follows the one rule of
+    COVIDx split files too (:mod:`cxr_core.data.tables.repeated_rows`): dropped and listed in
+    ``skipped`` with ``drop_duplicates=True``, its own sample (``file#2`` ...) with ``"keep"``, an
+    error otherwise or when the labels differ.
 
     ``class_names`` defaults to the labels found, sorted (the same order as Keras' sorted folders).
     """
-    if drop_duplicates not in (True, False, "keep"):
-        raise ValueError(f"drop_duplicates must be true, false or 'keep' ({path}); found {drop_duplicates!r}")
-    repeats: dict[str, int] = {}
     problems = Problems(on_error, collect=True)
     manifest = os.path.abspath(os.fspath(path))
+    repeated = RepeatedRows(drop_duplicates, manifest)
     if not os.path.isfile(manifest):
         raise FileNotFoundError(f"manifest {manifest} not found")
     base = os.path.abspath(os.fspath(root)) if root is not None else os.path.dirname(manifest)
@@ -105,7 +104,6 @@ def read_manifest_csv(
     names = resolve_class_names(class_names, [r[2] for r in raw if r[2]], manifest)
 
     rows: list[dict] = []
-    first_line: dict[str, tuple[int, str]] = {}
     for line, rel, label, patient, source in raw:
         if not rel:
             problems(f"{manifest}:{line}", "empty path", f"{manifest} line {line}: empty 'path' cell")
@@ -125,26 +123,13 @@ def read_manifest_csv(
                      f"{manifest} line {line}: label {label!r} of {rel} is not one of the allowed "
                      f"classes {list(names)}{label_hint(label, names)}")
             continue
+        sid = repeated.check(relative_sample_id(full, base), line, label, full, rel, problems)
+        if sid is None:
+            continue
         if not os.path.isfile(full):
             problems(full, "file not found", f"{manifest} line {line}: file not found: {rel} (looked for {full})")
             continue
-        sid = relative_sample_id(full, base)
-        if sid in first_line:
-            first, first_label = first_line[sid]
-            if drop_duplicates == "keep" and first_label == label:
-                repeats[sid] = repeats.get(sid, 1) + 1
-                rows.append({"sample_id": f"{sid}#{repeats[sid]}", "path": full, "label": label,
-                             "patient_id": patient, "source": source})
-            elif drop_duplicates and first_label == label:
-                problems.rows.append((full, f"duplicate row of {sid} (line {line}, kept line {first})"))
-            else:
-                why = "with a different label " + repr(first_label) if first_label != label else ""
-                problems(full, f"duplicate row of {sid} (line {line}, first on line {first})",
-                         f"{manifest} line {line}: {rel} repeats line {first} {why}".rstrip()
-                         + ("" if why else " (set data.drop_duplicates: true to drop repeats; command line: "
-                                           "--set data.drop_duplicates=true)"))
-            continue
-        first_line[sid] = (line, label)
+        repeated.taken(sid, line, label)
         rows.append({"sample_id": sid, "path": full, "label": label,
                      "patient_id": patient, "source": source})
     problems.raise_collected(f"manifest {manifest}")

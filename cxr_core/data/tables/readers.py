@@ -13,18 +13,20 @@ import logging
 import os
 from pathlib import Path
 
+from cxr_core.config.choices import DATA_FORMATS
+from cxr_core.data.decode.extensions import IMAGE_EXTENSIONS, is_image_name
 from cxr_core.data.tables.covidx import COVIDX_CLASS_NAMES, read_covidx_split
+from cxr_core.data.tables.kermany_names import kermany_patient_id
 from cxr_core.data.tables.manifest import read_manifest_csv
 from cxr_core.data.tables.sample_table import (
-    FOLDER_IMAGE_EXTENSIONS,
     Problems,
     SampleError,
     SampleTable,
-    is_image_name,
     relative_sample_id,
     resolve_class_names,
     table_from_rows,
 )
+from cxr_core.errors import CxrError
 
 __all__ = ["read_class_folders", "read_samples"]
 
@@ -48,7 +50,8 @@ def read_class_folders(root, class_names=None, *, on_error: str = "raise") -> Sa
       ``sorted(os.listdir(root))`` order, unless ``class_names`` is given;
     - files: each class folder is walked recursively (``os.walk(followlinks=False)``, folders sorted by
       path, files sorted by name), keeping names whose lower-cased extension is in
-      :data:`KERAS_IMAGE_EXTENSIONS` or ``.dcm`` (DICOM, read with pydicom; Keras does not read it);
+      :data:`cxr_core.data.decode.extensions.IMAGE_EXTENSIONS`: Keras' list plus ``.gif`` and DICOM
+      ``.dcm`` / ``.dicom``, which we decode and Keras 2 does not list;
       the row order is Keras' ``filenames`` order.
 
     Differences from Keras (nothing disappears silently):
@@ -77,7 +80,9 @@ def read_class_folders(root, class_names=None, *, on_error: str = "raise") -> Sa
 
     Returns:
         A :class:`SampleTable`; ``sample_id`` is ``<class folder>/<relative path>`` (posix), the
-        same string as Keras' ``DirectoryIterator.filenames`` on posix systems.
+        same string as Keras' ``DirectoryIterator.filenames`` on posix systems. Patient ids only for
+        files named as Kermany named them (:func:`cxr_core.data.tables.kermany_names.kermany_patient_id`,
+        the rule of ``data build`` and ``data.format: kermany`` too); other files have none.
     """
     problems = Problems(on_error, collect=True)
     root_s = os.path.abspath(os.fspath(root))
@@ -127,18 +132,19 @@ def read_class_folders(root, class_names=None, *, on_error: str = "raise") -> Sa
                     problems.rows.append((full, "not an image extension"))
                     continue
                 n_images += 1
-                rows.append({"sample_id": relative_sample_id(full, root_s), "path": full, "label": label})
+                rows.append({"sample_id": relative_sample_id(full, root_s), "path": full, "label": label,
+                             "patient_id": kermany_patient_id(fname)})
         if n_images == 0:
             problems(class_dir, "class folder has no images",
-                     f"class folder {class_dir} has no images (extensions {list(FOLDER_IMAGE_EXTENSIONS)})")
+                     f"class folder {class_dir} has no images (extensions {list(IMAGE_EXTENSIONS)})")
     problems.raise_collected(f"class-folder dataset {root_s}")
     ids = folder_manifest_ids(root_s)
     if ids:
         unlisted = []
         for r in rows:
             patient, source = ids.get(os.path.normpath(r["path"]), ("", ""))
-            r["patient_id"], r["source"] = patient, source
-            if not patient:
+            r["patient_id"], r["source"] = patient or r["patient_id"], source  # the manifest's id wins
+            if not r["patient_id"]:
                 unlisted.append(r["sample_id"])
         if unlisted:
             log.warning("%s: %d of %d images have no patient id in %s (e.g. %s)", root_s, len(unlisted), len(rows),
@@ -182,7 +188,6 @@ def folder_manifest_ids(root: str) -> dict[str, tuple[str, str]]:
 # Dispatch and label maps
 # --------------------------------------------------------------------------------------------------
 
-_FORMATS = ("auto", "folders", "manifest", "covidx")
 
 
 def _detect_format(source: str) -> str:
@@ -220,7 +225,7 @@ def family_readers() -> dict:
 def _family_reader(format: str):
     readers = family_readers()
     if format not in readers:
-        raise ValueError(f"format must be one of {list(_FORMATS) + sorted(readers)}; got {format!r}")
+        raise CxrError(f"format must be one of {list(DATA_FORMATS) + sorted(readers)}; got {format!r}")
     return readers[format]
 
 
@@ -250,17 +255,17 @@ def read_samples(
     ``label`` and ``class``; it is an error for the other layouts.
     """
     source = os.fspath(source)
-    if format not in _FORMATS:
+    if format not in DATA_FORMATS:
         if label_column is not None:
-            raise ValueError(f"data.label_column applies to CSV manifests only, not to data.format {format!r}")
+            raise CxrError(f"data.label_column applies to CSV manifests only, not to data.format {format!r}")
         return _family_reader(format)(source, class_names=class_names, image_dir=image_dir,
                                       drop_duplicates=drop_duplicates, on_error=on_error)
     fmt = _detect_format(source) if format == "auto" else format
     if label_column is not None and fmt != "manifest":
-        raise ValueError(f"data.label_column ({label_column!r}) applies to CSV manifests only; {source} is read as {fmt}")
+        raise CxrError(f"data.label_column ({label_column!r}) applies to CSV manifests only; {source} is read as {fmt}")
     if fmt == "folders":
         if image_dir is not None:
-            raise ValueError(f"image_dir={image_dir!r} does not apply to the class-folder dataset {source}")
+            raise CxrError(f"image_dir={image_dir!r} does not apply to the class-folder dataset {source}")
         return read_class_folders(source, class_names, on_error=on_error)
     if fmt == "manifest":
         return read_manifest_csv(source, root=image_dir, class_names=class_names, label_column=label_column,

@@ -15,6 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cxr_core.config.choices import ON_BAD_FILE as ON_ERROR
+from cxr_core.errors import CxrError
+
 SAMPLE_COLUMNS = ("sample_id", "path", "label", "label_index", "patient_id", "source")
 SKIPPED_COLUMNS = ("path", "reason")
 
@@ -89,29 +92,14 @@ class SampleTable:
 # Shared helpers
 # --------------------------------------------------------------------------------------------------
 
-#: Keras 2 ``flow_from_directory`` white list (``keras_preprocessing.image.Iterator.white_list_formats``),
-#: matched case-insensitively. Keras tests ``name.lower().endswith('png')`` without a dot, so it would
-#: also accept a file called ``scan_png``; we require the dot (such a file is listed in ``skipped``).
-KERAS_IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff")
-#: What our class-folder reader takes: Keras' list plus DICOM (``.dcm``, read with pydicom,
-#: :mod:`cxr_core.data.decode.dicom`), which Keras does not read.
-FOLDER_IMAGE_EXTENSIONS = KERAS_IMAGE_EXTENSIONS + (".dcm",)
 
-ON_ERROR = ("raise", "skip")
-
-
-class SampleError(ValueError):
+class SampleError(CxrError):
     """A dataset file or row that does not fit what the reader expects (message names it)."""
 
 
 def check_on_error(on_error: str) -> None:
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {ON_ERROR}; got {on_error!r}")
-
-
-def is_image_name(name: str) -> bool:
-    """The name ends in one of :data:`FOLDER_IMAGE_EXTENSIONS` (case-insensitive, with the dot)."""
-    return name.lower().endswith(FOLDER_IMAGE_EXTENSIONS)
 
 
 def escaping_name(name: str) -> str | None:
@@ -145,9 +133,9 @@ def resolve_class_names(class_names, found_labels, where: str) -> tuple[str, ...
         return names
     names = tuple(str(c) for c in class_names)
     if len(set(names)) != len(names):
-        raise ValueError(f"class_names has repeated entries: {list(names)}")
+        raise SampleError(f"class_names has repeated entries: {list(names)}")
     if not names:
-        raise ValueError("class_names is empty")
+        raise SampleError("class_names is empty")
     return names
 
 

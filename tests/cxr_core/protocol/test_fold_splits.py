@@ -13,7 +13,6 @@ from cxr_core.protocol.splits import holdout_assignments
 from cxr_core.protocol.split_files import (
     fixed_split,
     fold_assignments,
-    inner_validation_seed,
     make_splits,
     read_fold_csvs,
     resolve_splits,
@@ -21,6 +20,7 @@ from cxr_core.protocol.split_files import (
     write_fold_csvs,
 )
 from cxr_core.runs.directory import RunDirectoryError
+from cxr_core.seeds import inner_validation_seed
 from tests.cxr_core.protocol.test_splits import synthetic_table
 
 REPO = Path(__file__).resolve().parents[3]
@@ -46,7 +46,7 @@ def test_kfold_test_folds_partition_the_table_and_inner_validation_is_leak_free(
         assert len(set(s.train) | set(s.val) | set(s.test)) == len(s.train) + len(s.val) + len(s.test) == len(table)
         train, val, test = (set(patients[p]) for p in (s.train, s.val, s.test))
         assert not (train & val or train & test or val & test), f"fold {s.fold}: a patient in two roles"
-        # the one seeding rule: fold k's validation part is holdout_assignments(seed + 1000 + k)
+        # the one seeding rule: fold k's validation part is holdout_assignments(inner_validation_seed(seed, k))
         pool = np.sort(np.concatenate([s.train, s.val]))
         held = holdout_assignments(table.subset(pool), 0.2, inner_validation_seed(cfg.protocol.seed, s.fold),
                                    group_by_patient=True)
@@ -57,7 +57,8 @@ def test_fixed_split_uses_the_same_seeding_rule(table):
     cfg = _cfg(kind="fixed_split", validation="inner_split", inner_val_fraction=0.25)
     split = fixed_split(cfg, table, 60)
     np.testing.assert_array_equal(split.test, np.arange(60, len(table)))
-    held = holdout_assignments(table.subset(np.arange(60)), 0.25, cfg.protocol.seed + 1000, group_by_patient=True)
+    held = holdout_assignments(table.subset(np.arange(60)), 0.25, inner_validation_seed(cfg.protocol.seed, 0),
+                               group_by_patient=True)
     np.testing.assert_array_equal(split.val, np.flatnonzero(held))
     on_test = fixed_split(_cfg(kind="fixed_split"), table, 60)  # test_fold: val is the test set
     np.testing.assert_array_equal(on_test.val, np.arange(60, len(table)))

@@ -48,8 +48,10 @@ def test_a_start_that_fails_inside_fit_after_the_model_is_built_removes_its_run_
         built.append(ckpt_dir)
         return real_record(ckpt_dir, first_epoch, model)
 
-    def broken_checkpointer(*args, **kwargs):
-        raise ValueError("train.early_stopping: a callback refused its arguments")
+    def broken_checkpointer(*args, **kwargs):  # bad input (a CxrError), so the CLI explains it in one line
+        from cxr_core.errors import CxrError
+
+        raise CxrError("train.early_stopping: a callback refused its arguments")
 
     monkeypatch.setattr(training, "record_precision", record_then_note)
     monkeypatch.setattr(training, "make_checkpointer", broken_checkpointer)

@@ -6,7 +6,7 @@ import pytest
 
 from cxr_core.data.build.layout import SourceError, safe_relative_name
 from cxr_core.data.build.sources import (
-    kermany_label_and_patient,
+    kermany_label,
     read_actualmed,
     read_covid_ct,
     read_figure1,
@@ -55,12 +55,11 @@ def test_safe_relative_name_refuses(name):
         safe_relative_name(name, "f line 3")
 
 
-def test_kermany_names_give_labels_and_patients():
-    assert kermany_label_and_patient("person1_bacteria_1.jpeg", "PNEUMONIA") == ("bacterial", "person1")
-    assert kermany_label_and_patient("person1623_virus_2813.jpeg", "PNEUMONIA") == ("viral", "person1623")
-    assert kermany_label_and_patient("IM-0115-0001.jpeg", "NORMAL") == ("normal", "IM-0115")
-    assert kermany_label_and_patient("NORMAL2-IM-1427-0001.jpeg", "NORMAL") == ("normal", "NORMAL2-IM-1427")
-    assert kermany_label_and_patient("scan7.jpeg", "PNEUMONIA") == (None, None)
+def test_kermany_names_give_labels():
+    assert kermany_label("person1_bacteria_1.jpeg", "PNEUMONIA") == "bacterial"
+    assert kermany_label("person1623_virus_2813.jpeg", "PNEUMONIA") == "viral"
+    assert kermany_label("NORMAL2-IM-1427-0001.jpeg", "NORMAL") == "normal"
+    assert kermany_label("scan7.jpeg", "PNEUMONIA") is None
 
 
 def test_kermany_kaggle_archive_with_nested_copy(tmp_path, shared_data):
@@ -71,7 +70,8 @@ def test_kermany_kaggle_archive_with_nested_copy(tmp_path, shared_data):
     assert counts["pneumonia file name without _bacteria_/_virus_"] == 1
     assert any(k.startswith("second copy of the Kermany tree") for k in counts)
     assert set(s.frame["split"]) == {"train", "test", "val"}
-    assert "kermany-NORMAL2-IM-1427" in set(s.frame["patient_id"])
+    assert "kermany-NORMAL2-IM-1427" in set(s.frame["patient_id"])  # kermany_patient_id, the one rule
+    assert {"kermany-person1_bacteria", "kermany-person1_virus"} <= set(s.frame["patient_id"])
     assert not s.frame["source_path"].str.contains("__MACOSX").any()
 
 

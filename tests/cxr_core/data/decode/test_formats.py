@@ -11,8 +11,8 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from cxr_core.data.decode.extensions import IMAGE_EXTENSIONS
 from cxr_core.data.decode.images import (
-    IMAGE_EXTENSIONS,
     decode_problem,
     decode_to_uint8_rgb,
     load_image_array,

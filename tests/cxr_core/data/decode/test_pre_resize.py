@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from cxr_core.data.decode.resize import PRE_RESIZE_METHODS, check_pre_resize
+from cxr_core.config.choices import PRE_RESIZE_METHODS
+from cxr_core.data.decode.resize import check_pre_resize
 from cxr_core.data.decode.images import load_image_array
 from cxr_core.data.pipeline import PipelineSpec, build_dataset
 from cxr_core.data.tables.sample_table import SampleTable

@@ -35,6 +35,9 @@ def test_folders_cxr4_mini_counts_and_order(cxr4_mini):
     assert table.class_counts().tolist() == [50, 50, 42, 50]
     assert table.skipped.empty  # MANIFEST.csv / README.md in the root are not candidates
     assert table.frame["sample_id"].is_unique
+    # every file has a patient id: the MANIFEST.csv beside the folders lists them all (Kermany's file names
+    # alone would give 142: tests/cxr_core/data/tables/test_kermany_names.py)
+    assert table.frame["patient_id"].notna().sum() == 192 and table.groups is not None
     assert all(os.path.isabs(p) and os.path.isfile(p) for p in table.frame["path"])
     assert (table.labels == table.frame["label"].map(CXR4_CLASSES.index).to_numpy()).all()
 
