@@ -25,6 +25,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from cxr_core.training.fit import register_optimizer
+
 
 class CoronaNetSchedule(keras.optimizers.schedules.LearningRateSchedule):
     """The authors' per-iteration schedule [CR] as a Keras schedule.
@@ -169,3 +171,11 @@ class AdamL2(keras.optimizers.Adam):
         config.pop("amsgrad", None)
         config["l2"] = self.l2
         return config
+
+
+def _adam_l2(learning_rate, **options) -> AdamL2:
+    """``train.optimizer.name: adam_l2``: torch ``Adam(weight_decay=l2)`` (coupled L2) [CR]."""
+    return AdamL2(learning_rate=learning_rate, **options)
+
+
+register_optimizer("adam_l2", _adam_l2)

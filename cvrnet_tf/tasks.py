@@ -34,8 +34,7 @@ from typing import Mapping
 
 import pandas as pd
 
-from cxr_core.data.decode.images import IMAGE_EXTENSIONS
-from cxr_core.data.tables.sample_table import SampleTable, table_from_rows
+from cxr_core.data.tables.sample_table import FOLDER_IMAGE_EXTENSIONS, SampleTable, table_from_rows
 
 
 @dataclass(frozen=True)
@@ -161,7 +160,7 @@ def _image_files(folder: Path) -> list[Path]:
     found = []
     for dirpath, _, files in os.walk(folder, followlinks=True):
         for f in sorted(files):
-            if f.lower().endswith(IMAGE_EXTENSIONS):
+            if f.lower().endswith(FOLDER_IMAGE_EXTENSIONS):
                 found.append(Path(dirpath) / f)
     return sorted(found)
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from coronanet_tf import build_coronanet, build_vgg16_bn_backbone
-from coronanet_tf.model import recognise_weights as coronanet_recognises
+from coronanet_tf.weights import recognise_weights as coronanet_recognises
 from coronet_tf import build_coronet, load_finetune_weights
 from coronet_tf.weights import recognise_weights as coronet_recognises
 from cvrnet_tf import build_cvrnet

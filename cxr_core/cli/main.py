@@ -133,9 +133,9 @@ def cmd_convert(args) -> int:
     from cxr_core.family import get_family
 
     family = get_family(args.family)
-    if family.convert is None:
+    if family.weights.convert is None:
         raise SystemExit(f"model family {args.family!r} has no converter")
-    print(family.convert(args.src, args.dst))
+    print(family.weights.convert(args.src, args.dst))
     return 0
 
 
@@ -156,7 +156,7 @@ def cmd_explain(args) -> int:
     paths = [p for p in paths if p not in bad]
     written = explain_images(inference.family.name, inference.model, paths, args.out, inference.cfg.preprocess,
                              class_names=inference.class_names, target_class=args.target_class,
-                             layer_name=args.layer, output_kind=inference.family.output_kind,
+                             layer_name=args.layer, output_kind=inference.family.model.output_kind,
                              batch_size=evaluation_setting(args, inference, "batch_size"))
     for path in written:
         print(path)

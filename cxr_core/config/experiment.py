@@ -240,7 +240,7 @@ _OPAQUE_KEYS = {"label_map", "undersample", "class_weight"}
 
 DATA_FORMATS = ("auto", "folders", "manifest", "covidx")
 """``data.format`` values the core reads (:func:`cxr_core.data.tables.readers.read_samples`); a family adds
-its own readers' names (:attr:`cxr_core.family.ModelFamily.readers`)."""
+its own readers' names (:attr:`cxr_core.family.DataPart.readers`)."""
 
 
 @dataclass(frozen=True)
@@ -250,11 +250,10 @@ class ExtraConfig:
 
     ``expected_params``: the published parameter counts of the model the config describes,
     ``[total, trainable, non_trainable]`` (or a mapping of those names, or the total alone), checked
-    before training (:mod:`cxr_core.config.param_counts`). ``task``: the paper's task number (report layout).
+    before training (:mod:`cxr_core.config.param_counts`).
     """
 
     expected_params: ParamCountSpec | None = None
-    task: PositiveInt | str | None = None
     # Config keys a run of this experiment needs set (e.g. model.init_from for a fine-tuning experiment);
     # a run stops before reading images, naming the CLI option (cxr_core.runs.inputs).
     required: tuple[str, ...] = ()
@@ -338,7 +337,7 @@ def _check_family_fields(cfg: ExperimentConfig, origin: str) -> None:
     family_keys = [k for k in cfg.extra if k not in core_extra]
     family = get_family(cfg.model.family) if family_keys or cfg.data.format not in DATA_FORMATS else None
     if cfg.data.format not in DATA_FORMATS:
-        allowed = (*DATA_FORMATS, *getattr(family, "readers", {}))
+        allowed = (*DATA_FORMATS, *family.data.readers)
         check(Literal[allowed], cfg.data.format, "data.format", origin)
     build(ExtraConfig, {k: v for k, v in cfg.extra.items() if k in core_extra}, "extra", origin)
     schema = getattr(family, "extra_schema", None)
@@ -420,7 +419,7 @@ def smoke_overrides(cfg: ExperimentConfig) -> dict:
     Backbones start from random weights (``model.backbone_weights: null``): a smoke run never
     downloads ImageNet weights.
     The input side and any further cuts come from the family
-    (:attr:`~cxr_core.family.ModelFamily.smoke_image_size`, ``smoke_overrides``): a family whose
+    (:attr:`cxr_core.family.ModelPart.smoke_image_size`, ``TrainingPart.smoke_overrides``): a family whose
     model only works at its published input (CORONA-Net's 224x224 [CR]) keeps it and cuts the
     steps of its own phases instead.
     """
@@ -439,6 +438,6 @@ def smoke_overrides(cfg: ExperimentConfig) -> dict:
         "evaluation": {"n_bootstrap": 50, "batch_size": 16},
         "model": {"backbone_weights": None},
     }
-    if family.smoke_image_size is not None:
-        over["preprocess"]["image_size"] = [family.smoke_image_size] * 2
-    return deep_merge(over, family.smoke_overrides)
+    if family.model.smoke_image_size is not None:
+        over["preprocess"]["image_size"] = [family.model.smoke_image_size] * 2
+    return deep_merge(over, family.training.smoke_overrides)

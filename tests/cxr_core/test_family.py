@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -13,8 +15,12 @@ from cxr_core.report.comparison import metric_row, ours, summary_frame
 from cxr_core.data.tables.readers import read_samples
 from cxr_core.data.tables.sample_table import table_from_rows
 from cxr_core.family import (
+    DataPart,
     ModelFamily,
+    ModelPart,
     Preset,
+    PublishedPart,
+    TrainingPart,
     available_families,
     family_packages,
     get_family,
@@ -39,12 +45,16 @@ def _reader(source, *, class_names=None, image_dir=None, drop_duplicates=False, 
 
 
 def _tiny(**fields) -> ModelFamily:
+    """The test family; ``fields`` of :class:`ModelPart` (e.g. ``smoke_image_size``) go to its model part."""
+    model_fields = {k: fields.pop(k) for k in list(fields) if k in {f.name for f in dataclasses.fields(ModelPart)}}
     values = {"model": {"num_classes": 2}, "data": {"class_names": ["a", "b"]}}
-    base = dict(name="tiny", build=lambda **kw: None,
+    base = dict(name="tiny",
+                model=ModelPart(**({"build": lambda **kw: None, "smoke_image_size": 32} | model_fields)),
                 presets={"paper": Preset("paper", values, {"model.num_classes": "two classes [TEST]"})},
-                published=(TINY_TABLE,), published_aliases={r"^tiny/acc(?P<shift>\d)$": "tiny/accuracy"},
-                report_layouts={"tiny/accuracy": _accuracy_layout}, readers={"tinyformat": _reader},
-                smoke_image_size=32, smoke_overrides={"extra": {"tiny": {"phase_epochs": 1}}})
+                published=PublishedPart(tables=(TINY_TABLE,), aliases={r"^tiny/acc(?P<shift>\d)$": "tiny/accuracy"},
+                                        report_layouts={"tiny/accuracy": _accuracy_layout}),
+                data=DataPart(readers={"tinyformat": _reader}),
+                training=TrainingPart(smoke_overrides={"extra": {"tiny": {"phase_epochs": 1}}}))
     return ModelFamily(**(base | fields))
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from cxr_core.config.experiment import load_config, parse_override, replace, resolve_config
 from cxr_core.config.schema import Choices, ConfigError, Fraction, PositiveInt, Range, build, check, enumerated_fields
-from cxr_core.family import ModelFamily, Preset, register_family, unregister_family
+from cxr_core.family import ModelFamily, ModelPart, Preset, register_family, unregister_family
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class TinyExtra:
 
 FAMILY = ModelFamily(
     name="tinyschema",
-    build=lambda **kwargs: None,
+    model=ModelPart(build=lambda **kwargs: None),
     presets={"base": Preset(
         name="base",
         values={"preprocess": {"resize_method": "area"}, "extra": {"tinyschema": {"steps": 3}}},

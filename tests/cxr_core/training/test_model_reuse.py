@@ -127,7 +127,7 @@ def tiny_bn_family():
     def build(num_classes, input_shape=(IMAGE_SIDE, IMAGE_SIDE, 3), backbone_weights=None, width=8):
         return _bn_model(num_classes, input_shape, width=width)
 
-    family = dataclasses.replace(FAMILY, name="tinybn", build=build)
+    family = dataclasses.replace(FAMILY, name="tinybn", model=dataclasses.replace(FAMILY.model, build=build))
     register_family(family, replace=True)
     yield family
     unregister_family(family.name)
