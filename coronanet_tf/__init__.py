@@ -2,8 +2,8 @@
 
 VGG16-BN encoder + bottleneck MLP classifier + ``Decoder224`` reconstruction decoder, ported from
 the authors' PyTorch code [CR]; converter for the authors' ``covid.pth.tar`` and torchvision's
-ImageNet ``vgg16_bn`` weights; the authors' LR schedule and coupled-L2 Adam (registered as the
-optimizer ``adam_l2`` by :mod:`coronanet_tf.schedule`); the two training phases
+ImageNet ``vgg16_bn`` weights; the authors' LR schedule and coupled-L2 Adam (the optimizer
+``adam_l2`` the family adds, :mod:`coronanet_tf.schedule`); the two training phases
 (:func:`coronanet_tf.training.fit_phases`, the family's ``training.fit``); presets ``authors_code`` and
 ``paper`` (own settings under ``extra.coronanet``); :data:`FAMILY` in :mod:`coronanet_tf.family`.
 Each name is imported from its module on first use, so ``import coronanet_tf`` and the family record
@@ -33,6 +33,7 @@ _HOMES = {
     "PUBLISHED_ALIASES": "coronanet_tf.report",
     "REPORT_LAYOUTS": "coronanet_tf.report",
     "AdamL2": "coronanet_tf.schedule",
+    "adam_l2": "coronanet_tf.schedule",
     "CoronaNetSchedule": "coronanet_tf.schedule",
     "CoronaNetSettings": "coronanet_tf.settings",
     "parse_settings": "coronanet_tf.settings",

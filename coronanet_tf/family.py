@@ -2,7 +2,7 @@
 
 Light: the builder, the two-phase fit and the weight hooks are :class:`cxr_core.family.Lazy`
 references, so the registry, the published tables, presets and recipes load without TensorFlow (or
-PyTorch). The optimizer ``adam_l2`` is registered when the model is built (:func:`build`).
+PyTorch).
 """
 
 from __future__ import annotations
@@ -17,22 +17,13 @@ from .report import CLASS_ALIASES, PUBLISHED_ALIASES, REPORT_LAYOUTS
 from .settings import CoronaNetSettings
 
 
-def build(**kwargs):
-    """:func:`coronanet_tf.model.build_coronanet`, after registering ``train.optimizer.name: adam_l2``
-    (:mod:`coronanet_tf.schedule`) for the fit that follows."""
-    from coronanet_tf import schedule  # noqa: F401  (registers adam_l2)
-    from coronanet_tf.model import build_coronanet
-
-    return build_coronanet(**kwargs)
-
-
 FAMILY = ModelFamily(
     name="coronanet",
     description="CORONA-Net: VGG16-BN encoder, MLP classifier, Decoder224 (two-phase re-init + classify) [CR, S0]",
     presets=PRESETS,
     extra_schema=CoronaNetSettings,  # extra.coronanet, checked when a config is loaded
     model=ModelPart(
-        build=build,
+        build=lazy("coronanet_tf.model:build_coronanet"),
         output_kind="logits",
         last_conv_layer=LAST_CONV_LAYER,
         # Linear(4900) needs the 7x7 bottleneck of a 224x224 input and the decoder always reconstructs
@@ -46,6 +37,7 @@ FAMILY = ModelFamily(
     ),
     training=TrainingPart(
         fit=lazy("coronanet_tf.training:fit_phases"),  # phase 1 re-init, phase 2 classify [CR]
+        optimizers={"adam_l2": lazy("coronanet_tf.schedule:adam_l2")},  # torch Adam, coupled L2 [CR]
         smoke_overrides={"extra": {"coronanet": {"reinit": {"epochs": 1}}}},
     ),
     data=DataPart(recipes=RECIPES),  # covid-cxr data build covidx --split-file ...

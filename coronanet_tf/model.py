@@ -171,7 +171,6 @@ def build_coronanet(
     input_shape: Sequence[int] = (224, 224, 3),
     with_decoder: bool = True,
     backbone_weights: str | os.PathLike | None = None,
-    weights: str | os.PathLike | None = None,
     name: str = "coronanet",
     head_init: str = "torch_default",
 ) -> keras.Model:
@@ -188,9 +187,8 @@ def build_coronanet(
             ``vgg16_bn`` state-dict file (``.pth``; needs PyTorch), or ``"imagenet"``: torchvision's
             ``vgg16_bn-6c64b313.pth`` found at ``$COVID_CXR_VGG16_BN_WEIGHTS`` or in the torch hub
             cache (never downloaded). The authors start from these ImageNet weights [CR].
-        weights: optional full CORONA-Net weights (``.weights.h5`` from
-            :func:`coronanet_tf.convert.convert_torch_checkpoint`, or the authors' ``.pth.tar``),
-            loaded with :func:`coronanet_tf.weights.load_weights` after ``backbone_weights``.
+            Full CORONA-Net weights (ours or the authors' ``.pth.tar``) go into the built model with
+            :func:`coronanet_tf.weights.load_weights`.
         name: model name.
         head_init: initialisation of the layers added on top of VGG16-BN (``nscnn_0``, the four
             ``classifier`` Dense layers, the twelve ``dec_upsample`` layers): ``"torch_default"``
@@ -236,10 +234,6 @@ def build_coronanet(
     model = keras.Model(inputs, outputs, name=name)
     if backbone_weights is not None:
         load_backbone_weights(model, backbone_weights)
-    if weights is not None:
-        from coronanet_tf.weights import load_weights
-
-        load_weights(model, weights)
     return model
 
 

@@ -25,8 +25,6 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from cxr_core.training.fit import register_optimizer
-
 
 class CoronaNetSchedule(keras.optimizers.schedules.LearningRateSchedule):
     """The authors' per-iteration schedule [CR] as a Keras schedule.
@@ -173,9 +171,7 @@ class AdamL2(keras.optimizers.Adam):
         return config
 
 
-def _adam_l2(learning_rate, **options) -> AdamL2:
-    """``train.optimizer.name: adam_l2``: torch ``Adam(weight_decay=l2)`` (coupled L2) [CR]."""
+def adam_l2(learning_rate, **options) -> AdamL2:
+    """``train.optimizer.name: adam_l2`` (``FAMILY.training.optimizers``): torch ``Adam(weight_decay=l2)``
+    (coupled L2) [CR]."""
     return AdamL2(learning_rate=learning_rate, **options)
-
-
-register_optimizer("adam_l2", _adam_l2)

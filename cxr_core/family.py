@@ -161,6 +161,9 @@ class TrainingPart:
 
     fit: FitSplit | None = None
     """Replaces ``fit_split`` for families with their own schedule (several phases): see :class:`FitSplit`."""
+    optimizers: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    """Optimizers the family adds as ``train.optimizer.name`` values: name -> ``factory(learning_rate=...,
+    **options)`` returning a Keras optimizer (:func:`cxr_core.training.fit.make_optimizer`)."""
     smoke_overrides: Mapping[str, Any] = field(default_factory=dict)
     """Extra config overrides of a smoke run (e.g. cutting the epochs of the family's own phases),
     deep-merged over :func:`cxr_core.config.experiment.smoke_overrides`."""

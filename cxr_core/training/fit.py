@@ -44,19 +44,19 @@ from cxr_core.training.checkpoints import read_state
 
 logger = logging.getLogger(__name__)
 
-OPTIMIZERS: dict[str, Callable[..., Any]] = {}
-"""Extra optimizer factories by name, ``factory(learning_rate, **options)``; paper packages add theirs."""
-
 LOSSES = ("categorical_crossentropy", "categorical_crossentropy_from_logits", "mse")
 
 
-def register_optimizer(name: str, factory: Callable[..., Any]) -> None:
-    """Make ``train.optimizer.name: NAME`` build ``factory(learning_rate=..., **options)``."""
-    OPTIMIZERS[name] = factory
+def family_optimizers() -> dict[str, Callable[..., Any]]:
+    """Optimizer factories the model families add (:attr:`cxr_core.family.TrainingPart.optimizers`), by
+    lower-case name: ``factory(learning_rate=..., **options)``."""
+    from cxr_core.family import iter_families
+
+    return {name.lower(): factory for family in iter_families() for name, factory in family.training.optimizers.items()}
 
 
 def make_optimizer(name: str, learning_rate: Any, options: Mapping[str, Any] | None = None):
-    """A Keras optimizer by name (adam, adamax, sgd, adamw, rmsprop, or a registered one)."""
+    """A Keras optimizer by name (adam, adamax, sgd, adamw, rmsprop, or one a model family adds)."""
     import keras
 
     options = dict(options or {})
@@ -68,10 +68,11 @@ def make_optimizer(name: str, learning_rate: Any, options: Mapping[str, Any] | N
         "rmsprop": keras.optimizers.RMSprop,
     }
     key = name.lower()
-    if key in OPTIMIZERS:
-        return OPTIMIZERS[key](learning_rate=learning_rate, **options)
+    added = family_optimizers() if key not in builtin else {}
+    if key in added:
+        return added[key](learning_rate=learning_rate, **options)
     if key not in builtin:
-        raise ValueError(f"train.optimizer.name: unknown optimizer {name!r}; known: {sorted(builtin) + sorted(OPTIMIZERS)}")
+        raise ValueError(f"train.optimizer.name: unknown optimizer {name!r}; known: {sorted(builtin) + sorted(added)}")
     return builtin[key](learning_rate=learning_rate, **options)
 
 

@@ -79,7 +79,7 @@ def test_a_valid_extra_section_loads_and_other_families_sections_are_refused(tin
     assert cfg.extra["tinyschema"]["order"] == ["b"] and cfg.extra["expected_params"] == 7
     assert build(TinyExtra, cfg.extra["tinyschema"], "extra.tinyschema").order == ("b",)
     with pytest.raises(ConfigError, match=r"unknown key extra\.coronanet for model family tinyschema; allowed keys "
-                       r"in extra: \['expected_params', 'task', 'required', 'tinyschema'\]"):
+                       r"in extra: \['expected_params', 'required', 'tinyschema'\]"):
         resolve_config({"preset": "tinyschema/base", "extra": {"coronanet": {}}})
     path = tmp_path / "t.yaml"
     path.write_text("preset: tinyschema/base\n")
