@@ -6,6 +6,8 @@ the published tables, presets and recipes load without TensorFlow.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from cxr_core.family import DataPart, ModelFamily, ModelPart, PublishedPart, WeightsPart, lazy
 
 from .presets import PRESETS
@@ -24,6 +26,7 @@ FAMILY = ModelFamily(
     name="coronet",
     description="CoroNet: Xception (ImageNet) + Flatten + Dropout(0.5) + Dense(256) + softmax [S4], [CN]",
     presets=PRESETS,
+    experiments={"demo": Path(__file__).with_name("demo.yaml")},  # covid-cxr demo (synthetic task)
     model=ModelPart(
         build=lazy("coronet_tf.model:build_coronet"),
         last_conv_layer=LAST_CONV_LAYER,

@@ -205,7 +205,7 @@ class PublishedPart:
 class ModelFamily:
     """What the shared machinery needs to know about one paper's model, in five parts.
 
-    ``presets`` and ``extra_schema`` describe its configs; :attr:`model`, :attr:`weights`,
+    ``presets``, ``extra_schema`` and ``experiments`` describe its configs; :attr:`model`, :attr:`weights`,
     :attr:`training`, :attr:`data` and :attr:`published` are the parts above. A paper package defines
     it in ``<paper>/family.py`` with :class:`Lazy` references for everything that imports Keras, so
     looking up a table, a preset or a recipe does not import TensorFlow.
@@ -218,6 +218,9 @@ class ModelFamily:
     extra_schema: Any = None
     """Schema dataclass of the family's ``extra.<family>`` config section, checked when a config is
     loaded (``None``: the family has no own section)."""
+    experiments: Mapping[str, Path] = field(default_factory=dict)
+    """Experiment YAMLs packaged with the family, by name; ``demo`` is the experiment of
+    ``covid-cxr demo`` (:mod:`cxr_core.cli.demo`)."""
     weights: WeightsPart = field(default_factory=WeightsPart)
     training: TrainingPart = field(default_factory=TrainingPart)
     data: DataPart = field(default_factory=DataPart)

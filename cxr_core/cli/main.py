@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("demo", help="run the packaged demo experiment in smoke size on a generated SYNTHETIC dataset",
             description="Generate a small synthetic dataset (drawings, no network) and run the packaged "
-                        "demo experiment (cxr_core/cli/demo.yaml) in smoke configuration on it; writes a full "
+                        "demo experiment (the demo.yaml a model family packages) in smoke configuration on it; writes a full "
                         "run directory.")
     p.add_argument("--out", default="demo-output", help="output folder (default demo-output)")
     p.add_argument("--per-class", type=int, default=24, help="synthetic images per class (default 24)")

@@ -139,9 +139,6 @@ class TrainConfig:
     # BatchNormalization moving-variance update (cxr_core.training.batchnorm): biased (Keras 3) or unbiased
     # (TF 2 fused BN / Keras 2.3.1 / PyTorch).
     bn_moving_variance: Literal["biased", "unbiased"] = "biased"
-    # Momentum of every BatchNormalization layer while training (moving = m * moving + (1 - m) * batch);
-    # null keeps the model's own (Keras' 0.99). Set only by the demo (cxr_core/cli/demo.yaml); no paper changes it.
-    bn_momentum: Fraction | None = None
     class_weight: Literal["round_max_over_count"] | Mapping[str, NonNegFloat] | None = None
     # keras.callbacks.EarlyStopping / ReduceLROnPlateau keywords, null: none (cxr_core.config.callbacks)
     early_stopping: Annotated[Mapping[str, Any], Keywords(EarlyStoppingKeywords)] | None = None
