@@ -145,3 +145,38 @@ def test_explain_branches_comes_from_the_family(tiny, per_branch, monkeypatch, t
     titles = [title.split("\n")[0] for title, _ in panels[0]]
     assert titles == (["branch 1: tap1 (16x16)", "branch 2: tap2 (16x16)", "averaged output"] if per_branch
                       else ["tiny, layer tap1"])
+
+
+def test_lazy_reference_imports_on_call_and_names_its_module():
+    import json
+
+    from cxr_core.family import Lazy, lazy, resolved
+
+    ref = lazy("json:dumps")
+    assert isinstance(ref, Lazy) and ref.module == "json"
+    assert ref.resolve() is json.dumps and resolved(ref) is json.dumps and ref([1]) == "[1]"
+    assert resolved(json.loads) is json.loads
+    with pytest.raises(ValueError, match="package.module:function"):
+        lazy("json.dumps")
+
+
+@pytest.mark.parametrize("name", ["coronet", "cvrnet", "coronanet"])
+def test_every_paper_family_is_light_and_loads_weights_through_its_weights_module(name):
+    """setup.cfg's entry points name ``<package>.family:FAMILY`` (an environment installed earlier may still
+    name ``<package>:FAMILY``, which the package's lazy ``__getattr__`` hands the same light record); the
+    builder and the weight hooks are lazy references, and every paper package has a ``weights.py``
+    whose ``load_weights`` is the family's load hook."""
+    import importlib
+    import importlib.util
+
+    from cxr_core.family import Lazy, _source_checkout_entry_points
+
+    family = get_family(name)
+    target = _source_checkout_entry_points()[name]
+    package = target.split(".")[0]
+    assert target == f"{package}.family:FAMILY" and getattr(importlib.import_module(package), "FAMILY") is family
+    assert isinstance(family.model.build, Lazy) and family.model.build.module.startswith(package + ".")
+    assert family.weights.load == Lazy(f"{package}.weights:load_weights")
+    assert family.weights.recognise == Lazy(f"{package}.weights:recognise_weights")
+    assert importlib.util.find_spec(f"{package}.weights") is not None
+    assert family.published.tables and family.data.recipes and family.presets
