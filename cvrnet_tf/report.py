@@ -1,7 +1,7 @@
 """CVR-Net's metric-per-row report layout: the abstract's task row [S2] beside our run.
 
-Registered as ``FAMILY.report_layouts["cvrnet/abstract"]``; presets name the table as
-``cvrnet/abstract_task<N>`` (``FAMILY.published_aliases``), which selects the task. Called by
+Registered as ``FAMILY.published.report_layouts["cvrnet/abstract"]``; presets name the table as
+``cvrnet/abstract_task<N>`` (``FAMILY.published.aliases``), which selects the task. Called by
 :func:`cxr_core.report.markdown.write_run_report` (see :mod:`cxr_core.report.comparison` for the frame).
 """
 
