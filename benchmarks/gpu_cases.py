@@ -101,15 +101,14 @@ def case_model(case: Case, cfg) -> tuple[Callable[[], Any], str, tuple[str, ...]
     against the input); phase 2 the config's model seen through its logits
     (:mod:`coronanet_tf.training`).
     """
-    from cxr_core.config.experiment import replace
     from cxr_core.models.build import model_builder
 
     n = num_classes(cfg)
     if case.phase == "reinit":
         from coronanet_tf.training import reconstruction_view
 
-        full = model_builder(replace(cfg, {"model": {"options": {"with_decoder": True}}}), n)
-        return (lambda: reconstruction_view(full())), "mse", (), True
+        build = model_builder(cfg, n)
+        return (lambda: reconstruction_view(build(options={"with_decoder": True}))), "mse", (), True
     if case.phase == "classify":
         from coronanet_tf.training import logits_view
 

@@ -44,7 +44,7 @@ def convert_torch_checkpoint(
         src: PyTorch checkpoint (see module docstring) [CR].
         dst: output path ending in ``.weights.h5``; written atomically (temporary name in the same
             folder, then ``os.replace``). Holds the weights of ``build_coronanet(num_classes,
-            with_decoder=report.with_decoder)``; :func:`coronanet_tf.model.load_coronanet_weights`
+            with_decoder=report.with_decoder)``; :func:`coronanet_tf.weights.load_weights`
             loads it into a model with or without the decoder.
         num_classes: expected classes (``None``: read from the checkpoint).
 

@@ -32,3 +32,7 @@ DECODER224_LAYERS: tuple[tuple[int, tuple[int, int], tuple[int, int], int], ...]
 CLASSIFIER_UNITS: tuple[int, ...] = (50, 30, 20)
 
 BOTTLENECK_CHANNELS = 100
+
+#: layer whose output Grad-CAM uses: ReLU of the 13th (last) VGG convolution, 14x14x512 @224
+#: (Keras VGG16's ``block5_conv3``; the following max-pool is ``net_fet_43``).
+LAST_CONV_LAYER = "net_fet_42"

@@ -88,12 +88,10 @@ from coronanet_tf.layout import (
     BOTTLENECK_CHANNELS,
     CLASSIFIER_UNITS,
     DECODER224_LAYERS,
-    VGG16_BN_CONV_INDICES,
     VGG16_CFG,
 )
-from coronanet_tf.torch_weights import coronanet_arrays_from_torch, torchvision_vgg16_bn_arrays
-from cxr_core.weights.files import WeightFileError, WeightFileSummary
-from cxr_core.weights.transfer import copy_weights, numbered_members, weighted_layers
+from coronanet_tf.torch_weights import torchvision_vgg16_bn_arrays
+from cxr_core.weights.transfer import copy_weights
 from cxr_core.weights.load import load_keras_weights
 
 VGG_BN_EPSILON = 1e-5
@@ -111,10 +109,6 @@ def _head_init(head_init: str, layout: str, kernel_shape: tuple[int, ...]) -> di
     from coronanet_tf.torch_init import torch_default_initializers
 
     return torch_default_initializers(layout, kernel_shape)
-
-#: layer whose output Grad-CAM uses: ReLU of the 13th (last) VGG convolution, 14x14x512 @224
-#: (Keras VGG16's ``block5_conv3``; the following max-pool is ``net_fet_43``).
-LAST_CONV_LAYER = "net_fet_42"
 
 #: file name of torchvision's ImageNet ``vgg16_bn`` weights (looked for by ``backbone_weights="imagenet"``).
 TORCHVISION_VGG16_BN_FILE = "vgg16_bn-6c64b313.pth"
@@ -177,7 +171,6 @@ def build_coronanet(
     input_shape: Sequence[int] = (224, 224, 3),
     with_decoder: bool = True,
     backbone_weights: str | os.PathLike | None = None,
-    weights: str | os.PathLike | None = None,
     name: str = "coronanet",
     head_init: str = "torch_default",
 ) -> keras.Model:
@@ -194,9 +187,8 @@ def build_coronanet(
             ``vgg16_bn`` state-dict file (``.pth``; needs PyTorch), or ``"imagenet"``: torchvision's
             ``vgg16_bn-6c64b313.pth`` found at ``$COVID_CXR_VGG16_BN_WEIGHTS`` or in the torch hub
             cache (never downloaded). The authors start from these ImageNet weights [CR].
-        weights: optional full CORONA-Net weights (``.weights.h5`` from
-            :func:`coronanet_tf.convert.convert_torch_checkpoint`, or the authors' ``.pth.tar``),
-            loaded with :func:`load_coronanet_weights` after ``backbone_weights``.
+            Full CORONA-Net weights (ours or the authors' ``.pth.tar``) go into the built model with
+            :func:`coronanet_tf.weights.load_weights`.
         name: model name.
         head_init: initialisation of the layers added on top of VGG16-BN (``nscnn_0``, the four
             ``classifier`` Dense layers, the twelve ``dec_upsample`` layers): ``"torch_default"``
@@ -242,8 +234,6 @@ def build_coronanet(
     model = keras.Model(inputs, outputs, name=name)
     if backbone_weights is not None:
         load_backbone_weights(model, backbone_weights)
-    if weights is not None:
-        load_coronanet_weights(model, weights)
     return model
 
 
@@ -266,7 +256,8 @@ def _resolve_imagenet_backbone() -> Path:
     )
 
 
-def _is_torch_file(path: Path) -> bool:
+def is_torch_file(path: Path) -> bool:
+    """Whether ``path`` is named like a PyTorch file (``.pth``, ``.pt``, ``.pth.tar``, ``.tar``, ``.bin``)."""
     return path.name.endswith((".pth", ".pt", ".pth.tar", ".tar", ".bin"))
 
 
@@ -275,68 +266,9 @@ def load_backbone_weights(model: keras.Model, backbone_weights: str | os.PathLik
     path = _resolve_imagenet_backbone() if str(backbone_weights) == "imagenet" else Path(backbone_weights)
     if not path.is_file():
         raise FileNotFoundError(f"backbone_weights file not found: {path}")
-    if _is_torch_file(path):
+    if is_torch_file(path):
         source, _ = torchvision_vgg16_bn_arrays(path)
     else:
         source = load_keras_weights(build_vgg16_bn_backbone(), path)
     copy_weights(model, source, source_name=str(path), allow=("not_in_source",))
     return model
-
-
-def load_coronanet_weights(model: keras.Model, path: str | os.PathLike) -> keras.Model:
-    """Load full CORONA-Net weights into ``model`` (with or without the decoder); returns ``model``.
-
-    ``path`` is a ``.weights.h5`` written by :func:`coronanet_tf.convert.convert_torch_checkpoint`
-    (always saved with the decoder) or a PyTorch checkpoint (``covid.pth.tar`` or a bare state
-    dict; converted in memory, needs PyTorch). Layers are matched by name, so a file with the decoder
-    loads into a model without it. Errors name the file, the layer, the expected and found shapes.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"CORONA-Net weights file not found: {path}")
-    has_decoder = any(layer.name == "reconstruction" for layer in model.layers)
-    num_classes = int(model.get_layer("logits").output.shape[-1])
-    if _is_torch_file(path):
-        arrays, _ = coronanet_arrays_from_torch(path, num_classes=num_classes, with_decoder=has_decoder)
-    else:
-        errors = []
-        for donor_decoder in ((True, False) if num_classes == 3 else (False,)):
-            try:
-                donor = load_keras_weights(build_coronanet(num_classes=num_classes, with_decoder=donor_decoder), path)
-                break
-            except WeightFileError as exc:
-                errors.append(f"with_decoder={donor_decoder}: {exc}")
-        else:
-            raise WeightFileError(
-                f"{path}: not a CORONA-Net weights file for num_classes={num_classes} "
-                f"(written by convert_torch_checkpoint or save_weights of build_coronanet): {'; '.join(errors)}"
-            )
-        if has_decoder and not donor_decoder:
-            raise WeightFileError(f"{path}: holds no decoder weights, but model {model.name!r} has the decoder")
-        arrays = {name: layer.get_weights() for name, layer in weighted_layers(donor).items()
-                  if has_decoder or not name.startswith("dec_")}
-    copy_weights(model, arrays, source_name=str(path), allow=("not_in_source",))
-    return model
-
-
-def recognise_weights(summary: WeightFileSummary) -> bool:
-    """Whether a weight file looks like a CORONA-Net's (``ModelFamily.recognise_weights``).
-
-    A PyTorch checkpoint (the authors' ``covid.pth.tar`` [CR]); Keras-2 layer names ``net_fet_*`` /
-    ``nscnn_0``; Keras 3: the bottleneck Linear kernel (4900, 50), the decoder's transposed
-    convolutions, or the VGG16-BN features alone (13 convolutions, 13 batch norms, nothing else).
-    """
-    if summary.format == "torch":
-        return True
-    if summary.format.startswith("keras2"):
-        return "nscnn_0" in summary.layers or "net_fet_0" in summary.layers
-    if not summary.format.startswith("keras3"):
-        return False
-    bottleneck = [(BOTTLENECK_CHANNELS * 7 * 7, CLASSIFIER_UNITS[0]), (CLASSIFIER_UNITS[0],)]
-    if any(shapes == bottleneck for shapes in summary.layers.values()):
-        return True
-    if any(key.startswith("conv2d_transpose") for key in summary.top_level):
-        return True
-    stems = {key.rsplit("_", 1)[0] if key.rsplit("_", 1)[-1].isdigit() else key for key in summary.top_level}
-    n_conv = len(numbered_members(summary.top_level, "conv2d"))
-    return stems == {"conv2d", "batch_normalization"} and n_conv == len(VGG16_BN_CONV_INDICES)

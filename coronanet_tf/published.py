@@ -3,7 +3,7 @@
 Copied from ``docs/PAPERS.md`` §3.5 and §4 with their source tags: [VIP] = CORONA-Net project page,
 [PG] = published abstracts, [CNet@x] = COVID-Net repository at commit x. Nothing here is computed
 except where a note says INFERRED. Looked up through :func:`cxr_core.report.published.published_table`
-(the family lists them in ``FAMILY.published``).
+(the family lists them in ``FAMILY.published.tables``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """CORONA-Net's metric-per-row report layout: per-class PPV and sensitivity, overall accuracy.
 
 Registered for ``coronanet/table5_ppv``, ``coronanet/table5_ppv_relabelled``,
-``coronanet/confusion`` and ``coronanet/accuracy`` (``FAMILY.report_layouts``; presets may name
+``coronanet/confusion`` and ``coronanet/accuracy`` (``FAMILY.published.report_layouts``; presets may name
 ``coronanet/abstract``, an alias of ``coronanet/accuracy``). Called by
 :func:`cxr_core.report.markdown.write_run_report` (see :mod:`cxr_core.report.comparison` for the frame).
 """

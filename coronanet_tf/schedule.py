@@ -169,3 +169,9 @@ class AdamL2(keras.optimizers.Adam):
         config.pop("amsgrad", None)
         config["l2"] = self.l2
         return config
+
+
+def adam_l2(learning_rate, **options) -> AdamL2:
+    """``train.optimizer.name: adam_l2`` (``FAMILY.training.optimizers``): torch ``Adam(weight_decay=l2)``
+    (coupled L2) [CR]."""
+    return AdamL2(learning_rate=learning_rate, **options)

@@ -6,8 +6,8 @@ and the network is trained as a classifier. The details come from the authors' s
 (docs/PAPERS.md §3.4), run twice: ``--mdel-ae True`` (phase 1) and then the default (phase 2), which
 loads phase 1's ``state_dict`` (not its optimizer) and starts its schedule again from epoch 0.
 
-:func:`fit_phases` is ``FAMILY.fit`` (called by :func:`cxr_core.protocol.run.fit_fold`, which hands it the
-builders of the config's model and of its variants) and writes::
+:func:`fit_phases` is ``FAMILY.training.fit`` (called by :func:`cxr_core.protocol.run.fit_fold`, which hands it
+the factory of the config's model, :class:`cxr_core.family.ModelFactory`) and writes::
 
     OUT/phase1/      checkpoints/, training_log.csv (loss = MSE), model.weights.h5 (full model with
                      the decoder: the phase-1 weights phase 2 starts from), curves.png (the
@@ -58,10 +58,13 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from coronanet_tf.settings import CoronaNetSettings, CoronaNetSettingsError, settings_from_config
 from cxr_core.weights.transfer import copy_weights
+
+if TYPE_CHECKING:
+    from cxr_core.family import ModelFactory
 
 PHASE1_DIR = "phase1"
 PHASE2_DIR = "phase2"
@@ -149,10 +152,6 @@ def check_param_counts(model, settings: CoronaNetSettings, *, with_decoder: bool
                          key=f"extra.coronanet.expected_params.{name}", context=f"({where})")
 
 
-PHASE1_VARIANT = "phase1"
-"""Name of the phase-1 model (``model.options.with_decoder: true``) in ``FAMILY.fit_variants``."""
-
-
 def _phase1_builder(build_full: Callable[[], Any], settings: CoronaNetSettings) -> Callable[[], Any]:
     """Phase 1's reconstruction view of ``build_full()`` (the config's model with its decoder)."""
 
@@ -169,22 +168,14 @@ def _phase1_builder(build_full: Callable[[], Any], settings: CoronaNetSettings) 
     return build
 
 
-def _build_full_without_init(cfg, num_classes: int):
-    """The model with the decoder, random weights (a container to load phase-1 weights into)."""
-    from coronanet_tf.model import build_coronanet
-
-    options = {k: v for k, v in dict(cfg.model.options).items() if k != "with_decoder"}
-    return build_coronanet(num_classes=num_classes, input_shape=(*tuple(cfg.preprocess.image_size), 3),
-                           with_decoder=True, **options)
-
-
 # ----------------------------------------------------------------------------------- the two phases
 def fit_reinit(cfg, settings: CoronaNetSettings, make_train_data, make_val_data, out_dir: Path, *,
-               num_classes: int, build_full: Callable[[], Any], strategy=None):
+               num_classes: int, build_full: Callable[[], Any], build_bare_full: Callable[[], Any], strategy=None):
     """Phase 1 into ``out_dir``; returns (FitResult, path of the full model's weights with decoder).
 
     ``build_full``: builds the config's model with its decoder and initial weights (ImageNet backbone,
-    ``model.init_from``): ``FAMILY.fit_variants["phase1"]``, built by the protocol.
+    ``model.init_from``); ``build_bare_full``: the same without initial weights (a container to load
+    phase-1 weights into). Both come from the protocol's factory (:func:`fit_phases`).
     """
     from cxr_core.atomic_files import atomic_path
     from cxr_core.training.fit import fit_split
@@ -229,7 +220,7 @@ def fit_reinit(cfg, settings: CoronaNetSettings, make_train_data, make_val_data,
     selected = Path(result.weights_path)
     if export.is_file() and (not selected.is_file() or export.stat().st_mtime >= selected.stat().st_mtime):
         return result, export  # finished earlier and exported
-    full = _build_full_without_init(cfg, num_classes)
+    full = build_bare_full()
     view = reconstruction_view(full)
     view.load_weights(selected)
     with atomic_path(export) as tmp:
@@ -248,31 +239,28 @@ def _phase1_figures(out_dir: Path, log_path: Path, view, make_data) -> None:
         write_phase1_figures(out_dir, log_path, lambda v: view(v, training=False).numpy(), batch)
 
 
-def fit_phases(cfg, build_model: Callable[[], Any], make_train_data: Callable[[int], Any],
+def fit_phases(cfg, build: ModelFactory, make_train_data: Callable[[int], Any],
                make_val_data: Callable[[int], Any] | None, out_dir, *,
-               class_weight: Mapping[int, float] | None = None, strategy=None,
-               build_bare: Callable[[], Any] | None = None,
-               variants: Mapping[str, Callable[[], Any]] | None = None):
-    """Train CORONA-Net's two phases for one split (``FAMILY.fit``); see the module docstring.
+               class_weight: Mapping[int, float] | None = None, strategy=None):
+    """Train CORONA-Net's two phases for one split (``FAMILY.training.fit``); see the module docstring.
 
     Args:
         cfg: the experiment config (``extra.coronanet`` read by :mod:`coronanet_tf.settings`).
-        build_model: the protocol's builder of the config's model (``model.options.with_decoder``).
+        build: the protocol's factory of the config's model (:class:`cxr_core.family.ModelFactory`):
+            ``build()`` the config's model (``model.options.with_decoder``) with its initial weights,
+            ``build(bare=True)`` without them (every weight about to be loaded from a file: no ImageNet
+            file read), ``build(options={"with_decoder": True})`` phase 1's model with its decoder.
         make_train_data / make_val_data: ``f(first_epoch) -> tf.data.Dataset`` of ``(x, one-hot y)``.
         out_dir: the fold's folder; phases go to ``phase1/`` and ``phase2/``.
         class_weight: phase 2 only.
         strategy: tf.distribute strategy (default: the current one).
-        build_bare: builds the config's model without initial weights (no ImageNet file read), for
-            models whose every weight is loaded from a file.
-        variants: builders of ``FAMILY.fit_variants``; ``"phase1"`` (the model with its decoder)
-            is needed when ``extra.coronanet.phases`` includes ``reinit``.
 
-    The protocol (:func:`cxr_core.protocol.run.fit_fold`) passes every builder, so this module never
+    The protocol (:func:`cxr_core.protocol.run.fit_fold`) passes the factory, so this module never
     imports the orchestrator.
 
     Returns:
         phase 2's :class:`cxr_core.training.fit.FitResult` with ``weights_path`` =
-        ``phase2/model.weights.h5``, which loads into ``build_model()``.
+        ``phase2/model.weights.h5``, which loads into ``build(bare=True)``.
     """
     from cxr_core.data.pipeline import device_augmentation
     from cxr_core.protocol.experiment_data import pipeline_spec
@@ -284,28 +272,25 @@ def fit_phases(cfg, build_model: Callable[[], Any], make_train_data: Callable[[i
     num_classes = _num_classes(make_train_data(0))
     with_decoder = bool(dict(cfg.model.options).get("with_decoder", True))
 
-    if build_bare is None:
-        raise TypeError("fit_phases: build_bare is required (the config's model without initial weights)")
+    with_decoder_options = {"with_decoder": True}  # phase 1's model: the config's with its decoder [CR]
     phase1_weights = None
     if "reinit" in settings.phases:
-        if PHASE1_VARIANT not in (variants or {}):
-            raise TypeError(f"fit_phases: variants must hold {PHASE1_VARIANT!r} (FAMILY.fit_variants) for the "
-                            f"reinit phase; found {sorted(variants or {})}")
-        _, phase1_weights = fit_reinit(cfg, settings, make_train_data, make_val_data, out_dir / PHASE1_DIR,
-                                       num_classes=num_classes, build_full=variants[PHASE1_VARIANT],
-                                       strategy=strategy)
+        _, phase1_weights = fit_reinit(
+            cfg, settings, make_train_data, make_val_data, out_dir / PHASE1_DIR, num_classes=num_classes,
+            build_full=lambda: build(options=with_decoder_options),
+            build_bare_full=lambda: build(options=with_decoder_options, bare=True), strategy=strategy)
 
     def load_phase1(model) -> None:
         if with_decoder:  # same architecture as phase 1's model
             model.load_weights(phase1_weights)
         else:
-            donor = _build_full_without_init(cfg, num_classes)
+            donor = build(options=with_decoder_options, bare=True)
             donor.load_weights(phase1_weights)
             copy_weights(model, donor, allow=("not_in_target",))  # the donor's decoder has no place here
 
     # Models whose weights all come from a file are built bare: no ImageNet VGG file read to be overwritten.
     def build_phase2():
-        model = build_bare() if phase1_weights is not None else build_model()
+        model = build(bare=True) if phase1_weights is not None else build()
         check_param_counts(model, settings, with_decoder=with_decoder, where="phase 2 model (config's model)")
         if phase1_weights is not None:
             load_phase1(model)
@@ -325,8 +310,8 @@ def fit_phases(cfg, build_model: Callable[[], Any], make_train_data: Callable[[i
     if export.is_file() and not selected.is_file():
         return dataclasses.replace(result, weights_path=export)  # finished and exported earlier
     # the selected phase-2 weights saved as the config's model (with the decoder's phase-1 weights
-    # when it is kept), so that the protocol's build_model().load_weights(...) works
-    model = build_bare()
+    # when it is kept), so that the protocol's build(bare=True).load_weights(...) works
+    model = build(bare=True)
     if phase1_weights is not None and with_decoder:
         model.load_weights(phase1_weights)
     logits_view(model).load_weights(selected)

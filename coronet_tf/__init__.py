@@ -2,80 +2,49 @@
 
 Public API: :func:`build_coronet`, the presets ``paper`` / ``authors_code`` (:data:`PRESETS`,
 :func:`preset_for`, :func:`class_names_for`, :func:`label_map_for`), :func:`load_released_weights`
-for the authors' Keras-2 HDF5 model, and :data:`FAMILY` for the ``covid_cxr.models`` registry.
+for the authors' Keras-2 HDF5 model, and :data:`FAMILY` (:mod:`coronet_tf.family`) for the
+``covid_cxr.models`` registry. Each name is imported from its module on first use, so ``import
+coronet_tf`` and the family record load without TensorFlow.
 """
 
 from __future__ import annotations
 
-from cxr_core.family import ModelFamily
+from importlib import import_module
 
-from .model import build_coronet, build_xception, xception_output_side
-from .presets import (
-    AUTHORS_CODE,
-    CLASS_NAMES,
-    PAPER,
-    PRESETS,
-    PUBLISHED_PARAMS,
-    TABLE_I_COUNTS,
-    class_names_for,
-    label_map_for,
-    preset_for,
-)
-from .published import TABLES as PUBLISHED_TABLES
-from .report import REPORT_LAYOUTS
-from .weights import (
-    infer_file_architecture,
-    load_finetune_weights,
-    load_released_weights,
-    load_weights,
-    recognise_weights,
-)
-from .recipes import RECIPES
+#: public name -> the module that defines it (imported on first use: ``import <package>`` stays light).
+_HOMES = {
+    "build_coronet": "coronet_tf.model",
+    "build_xception": "coronet_tf.model",
+    "xception_output_side": "coronet_tf.model",
+    "AUTHORS_CODE": "coronet_tf.presets",
+    "CLASS_NAMES": "coronet_tf.presets",
+    "PAPER": "coronet_tf.presets",
+    "PRESETS": "coronet_tf.presets",
+    "PUBLISHED_PARAMS": "coronet_tf.presets",
+    "TABLE_I_COUNTS": "coronet_tf.presets",
+    "class_names_for": "coronet_tf.presets",
+    "label_map_for": "coronet_tf.presets",
+    "preset_for": "coronet_tf.presets",
+    "TABLES": "coronet_tf.published",
+    "REPORT_LAYOUTS": "coronet_tf.report",
+    "infer_file_architecture": "coronet_tf.weights",
+    "load_finetune_weights": "coronet_tf.weights",
+    "load_released_weights": "coronet_tf.weights",
+    "load_weights": "coronet_tf.weights",
+    "recognise_weights": "coronet_tf.weights",
+    "RECIPES": "coronet_tf.recipes",
+    "CLASS_ALIASES": "coronet_tf.family",
+    "FAMILY": "coronet_tf.family",
+    "LAST_CONV_LAYER": "coronet_tf.family",
+}
 
-#: Label spellings of the same class (normalised: lower case, letters and digits only): the
-#: published tables' "COVID-19" / "Pneumonia bacterial" and the authors' ``pneumonia_bac`` folders [S4], [CN].
-CLASS_ALIASES = {"covid19": "covid", "pneumoniabac": "pneumoniabacterial", "pneumoniavir": "pneumoniaviral"}
-
-#: Grad-CAM target: the last convolutional activation, inside the nested ``xception`` model.
-LAST_CONV_LAYER = "block14_sepconv2_act"
+__all__ = sorted(_HOMES)
 
 
-FAMILY = ModelFamily(
-    name="coronet",
-    build=build_coronet,
-    presets=PRESETS,
-    load_weights=load_weights,
-    last_conv_layer=LAST_CONV_LAYER,
-    init_weights=load_finetune_weights,
-    published=PUBLISHED_TABLES,
-    report_layouts=REPORT_LAYOUTS,
-    class_aliases=CLASS_ALIASES,
-    class_names={"4-class": CLASS_NAMES[4], "3-class": CLASS_NAMES[3], "binary": CLASS_NAMES[2]},
-    smoke_image_size=71,  # Xception's smallest input
-    recipes=RECIPES,  # covid-cxr data build coronet | coronet-3class | coronet-binary
-    recognise_weights=recognise_weights,
-    description="CoroNet: Xception (ImageNet) + Flatten + Dropout(0.5) + Dense(256) + softmax [S4], [CN]",
-)
-
-__all__ = [
-    "AUTHORS_CODE",
-    "CLASS_ALIASES",
-    "CLASS_NAMES",
-    "FAMILY",
-    "LAST_CONV_LAYER",
-    "PAPER",
-    "PRESETS",
-    "PUBLISHED_PARAMS",
-    "PUBLISHED_TABLES",
-    "TABLE_I_COUNTS",
-    "build_coronet",
-    "build_xception",
-    "class_names_for",
-    "infer_file_architecture",
-    "label_map_for",
-    "load_finetune_weights",
-    "load_released_weights",
-    "load_weights",
-    "preset_for",
-    "xception_output_side",
-]
+def __getattr__(name: str):
+    """The public name ``name`` from its own module (PEP 562), so that importing the package does not
+    import Keras or TensorFlow; the family record itself is light (``<package>.family``)."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(home), name)

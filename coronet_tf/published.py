@@ -4,7 +4,7 @@ Copied from ``docs/PAPERS.md`` §1.5 (and §4 for ``covidnet/v1_4class``) with t
 [S4] = CoroNet paper, [CN-old] = CoroNet notebook outputs, [CNet@x] = COVID-Net repository at
 commit x. The paper's "avg" row is named ``mean`` to line up with :func:`cxr_core.evaluation.metrics.fold_table`.
 Nothing here is computed except where a note says INFERRED. Looked up through
-:func:`cxr_core.report.published.published_table` (the family lists them in ``FAMILY.published``).
+:func:`cxr_core.report.published.published_table` (the family lists them in ``FAMILY.published.tables``).
 """
 
 from __future__ import annotations

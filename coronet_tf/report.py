@@ -1,6 +1,6 @@
 """CoroNet's metric-per-row report layout: a row of Table V [S4] beside our run.
 
-Registered as ``FAMILY.report_layouts["coronet/table5"]`` and called by
+Registered as ``FAMILY.published.report_layouts["coronet/table5"]`` and called by
 :func:`cxr_core.report.markdown.write_run_report` (see :mod:`cxr_core.report.comparison` for the frame).
 """
 

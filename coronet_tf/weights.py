@@ -149,7 +149,7 @@ def load_released_weights(
 
 
 def load_weights(model: keras.Model, path: str | os.PathLike) -> keras.Model:
-    """``ModelFamily.load_weights``: the authors' Keras-2 HDF5 into ``model`` (see :func:`load_released_weights`)."""
+    """``FAMILY.weights.load``: the authors' Keras-2 HDF5 into ``model`` (see :func:`load_released_weights`)."""
     return load_released_weights(path, model)
 
 
@@ -186,7 +186,7 @@ def load_finetune_weights(model: keras.Model, path: str | os.PathLike, *, head: 
 
 
 def recognise_weights(summary: WeightFileSummary) -> bool:
-    """Whether a weight file looks like a CoroNet's (``ModelFamily.recognise_weights``).
+    """Whether a weight file looks like a CoroNet's (``FAMILY.weights.recognise``).
 
     Keras-2: the authors' Sequential holds the nested ``xception`` model (``block14_sepconv2``
     inside) [CN]. Keras 3: a nested model holding separable convolutions, then two Dense layers.

@@ -47,3 +47,18 @@ def resnet_name_map() -> dict[str, str]:
                 mapping[legacy[0]] = modern[0]
                 mapping[legacy[1]] = modern[1]
     return mapping
+
+
+def tap_layer_names(resnet: str = "legacy") -> dict[str, str]:
+    """Names of the five tapped layers in our model, by branch (``"1"`` is the concatenation)."""
+    if resnet not in RESNET_FLAVOURS:
+        raise ValueError(f"resnet must be one of {RESNET_FLAVOURS}, got {resnet!r}")
+    stage3, stage4 = (("activation_22", "activation_40") if resnet == "legacy"
+                      else ("conv3_block4_out", "conv4_block6_out"))
+    return {
+        "1": "concatenate_1",
+        "2": RES_PREFIX + stage4,
+        "3": RES_PREFIX + stage3,
+        "4": XCE_PREFIX + "block4_sepconv2_bn",
+        "5": XCE_PREFIX + "block13_sepconv2_bn",
+    }

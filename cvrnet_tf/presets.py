@@ -82,7 +82,7 @@ def _values(*, protocol: dict[str, Any]) -> dict[str, Any]:
         },
         "protocol": protocol,
         "published": {"table": "cvrnet/abstract", "source": "[S2] abstract, Task-1 F1 0.997 / accuracy 0.998"},
-        "extra": {"expected_params": list(PUBLISHED_PARAMS[task.num_classes]), "task": task.number},
+        "extra": {"expected_params": list(PUBLISHED_PARAMS[task.num_classes]), "cvrnet": {"task": task.number}},
     }
 
 
@@ -186,7 +186,7 @@ def preset_for_task(base: str | Preset, task: int | str) -> Preset:
         "table": "cvrnet/abstract",
         "source": f"[S2] abstract, Task-{task.number} F1 {task.published['f1']:.3f} / accuracy {task.published['accuracy']:.3f}",
     }
-    values["extra"] = {"expected_params": list(PUBLISHED_PARAMS[task.num_classes]), "task": task.number}
+    values["extra"] = {"expected_params": list(PUBLISHED_PARAMS[task.num_classes]), "cvrnet": {"task": task.number}}
     notes = dict(preset.notes)
     if task.number == 5:
         values["protocol"]["kind"] = "fixed_split"

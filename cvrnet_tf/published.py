@@ -2,7 +2,7 @@
 
 Copied from ``docs/PAPERS.md`` §2.5 with their source tags: [S2] = CVR-Net abstract, [CVR-T] =
 CVR-Net notebook outputs. Nothing here is computed except where a note says INFERRED. Looked up
-through :func:`cxr_core.report.published.published_table` (the family lists them in ``FAMILY.published``).
+through :func:`cxr_core.report.published.published_table` (the family lists them in ``FAMILY.published.tables``).
 """
 
 from __future__ import annotations

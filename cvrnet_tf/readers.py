@@ -1,4 +1,4 @@
-"""Dataset readers CVR-Net adds as ``data.format`` values (``FAMILY.readers``).
+"""Dataset readers CVR-Net adds as ``data.format`` values (``FAMILY.data.readers``).
 
 ``data.format: kermany`` reads Kermany's release layout, a folder with ``NORMAL`` and ``PNEUMONIA``
 subfolders (``chest_xray/train``), through :func:`cvrnet_tf.tasks.read_kermany`: the pneumonia

@@ -1,7 +1,7 @@
 """CVR-Net's metric-per-row report layout: the abstract's task row [S2] beside our run.
 
-Registered as ``FAMILY.report_layouts["cvrnet/abstract"]``; presets name the table as
-``cvrnet/abstract_task<N>`` (``FAMILY.published_aliases``), which selects the task. Called by
+Registered as ``FAMILY.published.report_layouts["cvrnet/abstract"]``; presets name the table as
+``cvrnet/abstract_task<N>`` (``FAMILY.published.aliases``), which selects the task. Called by
 :func:`cxr_core.report.markdown.write_run_report` (see :mod:`cxr_core.report.comparison` for the frame).
 """
 
@@ -20,12 +20,15 @@ PUBLISHED_ALIASES = {r"^cvrnet/abstract_task(?P<task>\d)$": "cvrnet/abstract"}
 
 def task_number(config: Mapping, selection: Mapping) -> int | None:
     """The CVR-Net task of a run: ``selection["task"]`` (from the key alias), else
-    ``config["extra"]["task"]``, else ``task<N>`` in the config's name or published source."""
+    ``config["extra"]["cvrnet"]["task"]`` (``config["extra"]["task"]`` in runs made before the task
+    moved into CVR-Net's own section), else ``task<N>`` in the config's name or published source."""
     if selection.get("task") is not None:
         return int(selection["task"])
     extra = config.get("extra") if isinstance(config.get("extra"), Mapping) else {}
-    if extra.get("task") is not None:
-        return int(re.sub(r"\D", "", str(extra["task"])) or 0) or None
+    own = extra.get("cvrnet") if isinstance(extra.get("cvrnet"), Mapping) else {}
+    task = own.get("task", extra.get("task"))
+    if task is not None:
+        return int(re.sub(r"\D", "", str(task)) or 0) or None
     for text in (config.get("name", ""), (config.get("published") or {}).get("source", "")
                  if isinstance(config.get("published"), Mapping) else ""):
         match = re.search(r"task[\s_-]*(\d)", str(text), re.IGNORECASE)
@@ -43,7 +46,7 @@ def abstract_layout(key: str, config: Mapping, folds: Sequence, pooled, *,
     task = task_number(config, dict(selection or {}))
     if task is None or f"task {task}" not in pub.index:
         raise ValueError(
-            "cvrnet/abstract: cannot tell the task; expected config['extra']['task'] (1-5), a "
+            "cvrnet/abstract: cannot tell the task; expected config['extra']['cvrnet']['task'] (1-5), a "
             f"key cvrnet/abstract_task<N>, or 'task<N>' in the name; found name "
             f"{config.get('name')!r}, extra {config.get('extra')!r}")
     row = f"task {task}"

@@ -139,13 +139,13 @@ def load_released_weights(
     return model
 
 
-def load_weights_into(model: keras.Model, path: str | Path) -> keras.Model:
-    """``ModelFamily.load_weights`` hook: :func:`load_released_weights` into an existing model."""
+def load_weights(model: keras.Model, path: str | Path) -> keras.Model:
+    """``FAMILY.weights.load`` hook: :func:`load_released_weights` into an existing model."""
     return load_released_weights(path, model=model)
 
 
 def recognise_weights(summary: WeightFileSummary) -> bool:
-    """Whether a weight file looks like a CVR-Net's (``ModelFamily.recognise_weights``).
+    """Whether a weight file looks like a CVR-Net's (``FAMILY.weights.recognise``).
 
     Keras-2: layers prefixed ``res_`` / ``xce_`` and the ``MKH_k`` branch layers [CVR-T]. Keras 3: one
     flat model with separable convolutions (Xception) and four Dense layers per branch.

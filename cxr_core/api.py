@@ -170,7 +170,8 @@ def _load_export(path: Path, class_names: Sequence[str] | None) -> Classifier:
     if meta is None:
         raise CxrError(f"{path}: no covid_cxr.json in this export (written by `covid-cxr export`); load it with "
                          "keras.models.load_model and preprocess the images yourself")
-    family = get_family(meta["family"])  # imports the package: its custom layers are registered
+    family = get_family(meta["family"])
+    family.model.import_code()  # the model's module registers its Keras custom layers
     raw = dict(meta["config"])
     preset = raw.pop("preset", None)
     cfg = dataclasses.replace(resolve_config(raw, origin=f"{path} (covid_cxr.json)"), preset=preset)

@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 
 from coronanet_tf import build_coronanet, build_vgg16_bn_backbone
-from coronanet_tf.model import recognise_weights as coronanet_recognises
+from coronanet_tf.weights import recognise_weights as coronanet_recognises
 from coronet_tf import build_coronet, load_finetune_weights
 from coronet_tf.weights import recognise_weights as coronet_recognises
 from cvrnet_tf import build_cvrnet
 from cvrnet_tf.weights import recognise_weights as cvrnet_recognises
+from cxr_core.family import WeightsPart
 from cxr_core.weights.files import describe_weight_file
 from cxr_core.weights.files import WeightFileError
 from cxr_core.weights.load import load_keras_weights, load_weights_for
@@ -51,7 +52,7 @@ def files(tmp_path_factory):
 @pytest.fixture
 def registry(monkeypatch):
     """The three families as the registry would hand them to :func:`cxr_core.weights.guess.guess_family`."""
-    families = [types.SimpleNamespace(name=n, recognise_weights=r, load_weights=None) for n, r in RECOGNISERS.items()]
+    families = [types.SimpleNamespace(name=n, weights=WeightsPart(recognise=r)) for n, r in RECOGNISERS.items()]
     monkeypatch.setattr("cxr_core.family.iter_families", lambda: iter(families))
     return {f.name: f for f in families}
 

@@ -19,7 +19,7 @@ from typing import Iterator
 
 import numpy as np
 
-from cxr_core.family import ModelFamily, Preset
+from cxr_core.family import ModelFamily, ModelPart, Preset
 
 NAME = "tinycnn"
 IMAGE_SIDE = 32
@@ -75,10 +75,8 @@ PRESETS = {
 
 FAMILY = ModelFamily(
     name=NAME,
-    build=build_tiny,
+    model=ModelPart(build=build_tiny, last_conv_layer="conv2", smoke_image_size=IMAGE_SIDE),
     presets=PRESETS,
-    last_conv_layer="conv2",
-    smoke_image_size=IMAGE_SIDE,
     description="test-only tiny CNN (tests/tiny_family.py); not a published model",
 )
 

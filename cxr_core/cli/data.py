@@ -26,7 +26,7 @@ def _recipe_list() -> str:
 
     lines = []
     for family in iter_families():
-        for name, recipe in getattr(family, "recipes", {}).items():
+        for name, recipe in family.data.recipes.items():
             state = "" if recipe.available else " [not buildable: sources unpublished]"
             needs = (", ".join(recipe.sources)
                      or ("any of " + ", ".join(recipe.optional_sources) if recipe.optional_sources else "none published"))

@@ -167,9 +167,9 @@ def cmd_convert(args) -> int:
     from cxr_core.family import get_family
 
     family = get_family(args.family)
-    if family.convert is None:
+    if family.weights.convert is None:
         raise SystemExit(f"model family {args.family!r} has no converter")
-    result = family.convert(args.src, args.dst)
+    result = family.weights.convert(args.src, args.dst)
     summary = getattr(result, "summary", None)  # a report object: its few lines, not its repr
     print(summary() if callable(summary) else result)
     return 0
@@ -193,7 +193,7 @@ def cmd_explain(args) -> int:
     paths = [p for p in paths if p not in bad]
     written = explain_images(inference.family.name, inference.model, paths, args.out, inference.cfg.preprocess,
                              class_names=inference.class_names, target_class=args.target_class,
-                             layer_name=args.layer, output_kind=inference.family.output_kind,
+                             layer_name=args.layer, output_kind=inference.family.model.output_kind,
                              batch_size=evaluation_setting(args, inference, "batch_size"))
     for path in written:
         print(path)
@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("demo", help="run the packaged demo experiment in smoke size on a generated SYNTHETIC dataset",
             description="Generate a small synthetic dataset (drawings, no network) and run the packaged "
-                        "demo experiment (cxr_core/cli/demo.yaml) in smoke configuration on it; writes a full "
+                        "demo experiment (the demo.yaml a model family packages) in smoke configuration on it; writes a full "
                         "run directory.")
     p.add_argument("--out", default="demo-output", help="output folder (default demo-output)")
     p.add_argument("--per-class", type=int, default=24, help="synthetic images per class (default 24)")

@@ -146,9 +146,6 @@ class TrainConfig:
     # BatchNormalization moving-variance update (cxr_core.training.batchnorm): biased (Keras 3) or unbiased
     # (TF 2 fused BN / Keras 2.3.1 / PyTorch).
     bn_moving_variance: Literal["biased", "unbiased"] = "biased"
-    # Momentum of every BatchNormalization layer while training (moving = m * moving + (1 - m) * batch);
-    # null keeps the model's own (Keras' 0.99). Set only by the demo (cxr_core/cli/demo.yaml); no paper changes it.
-    bn_momentum: Fraction | None = None
     class_weight: Literal["round_max_over_count"] | Mapping[str, NonNegFloat] | None = None
     # keras.callbacks.EarlyStopping / ReduceLROnPlateau keywords, null: none (cxr_core.config.callbacks)
     early_stopping: Annotated[Mapping[str, Any], Keywords(EarlyStoppingKeywords)] | None = None
@@ -255,11 +252,10 @@ class ExtraConfig:
 
     ``expected_params``: the published parameter counts of the model the config describes,
     ``[total, trainable, non_trainable]`` (or a mapping of those names, or the total alone), checked
-    before training (:mod:`cxr_core.config.param_counts`). ``task``: the paper's task number (report layout).
+    before training (:mod:`cxr_core.config.param_counts`).
     """
 
     expected_params: ParamCountSpec | None = None
-    task: PositiveInt | str | None = None
     # Config keys a run of this experiment needs set (e.g. model.init_from for a fine-tuning experiment);
     # a run stops before reading images, naming the CLI option (cxr_core.runs.inputs).
     required: tuple[str, ...] = ()
@@ -343,7 +339,7 @@ def _check_family_fields(cfg: ExperimentConfig, origin: str) -> None:
     family_keys = [k for k in cfg.extra if k not in core_extra]
     family = get_family(cfg.model.family) if family_keys or cfg.data.format not in DATA_FORMATS else None
     if cfg.data.format not in DATA_FORMATS:
-        allowed = (*DATA_FORMATS, *getattr(family, "readers", {}))
+        allowed = (*DATA_FORMATS, *family.data.readers)
         check(Literal[allowed], cfg.data.format, "data.format", origin)
     build(ExtraConfig, {k: v for k, v in cfg.extra.items() if k in core_extra}, "extra", origin)
     check_option_keys(cfg, origin)  # model.options / train.optimizer.options against the code's parameters
@@ -423,7 +419,7 @@ def smoke_overrides(cfg: ExperimentConfig) -> dict:
     Backbones start from random weights (``model.backbone_weights: null``): a smoke run never
     downloads ImageNet weights.
     The input side and any further cuts come from the family
-    (:attr:`~cxr_core.family.ModelFamily.smoke_image_size`, ``smoke_overrides``): a family whose
+    (:attr:`cxr_core.family.ModelPart.smoke_image_size`, ``TrainingPart.smoke_overrides``): a family whose
     model only works at its published input (CORONA-Net's 224x224 [CR]) keeps it and cuts the
     steps of its own phases instead.
     """
@@ -442,6 +438,6 @@ def smoke_overrides(cfg: ExperimentConfig) -> dict:
         "evaluation": {"n_bootstrap": 50, "batch_size": 16},
         "model": {"backbone_weights": None},
     }
-    if family.smoke_image_size is not None:
-        over["preprocess"]["image_size"] = [family.smoke_image_size] * 2
-    return deep_merge(over, family.smoke_overrides)
+    if family.model.smoke_image_size is not None:
+        over["preprocess"]["image_size"] = [family.model.smoke_image_size] * 2
+    return deep_merge(over, family.training.smoke_overrides)

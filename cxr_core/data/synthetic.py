@@ -12,7 +12,7 @@ separates them in a few hundred steps and the patterns survive Keras-2-style aug
 - ``dots``: both lung fields covered by a regular grid of bright dots (texture).
 
 The caller may name the classes (``class_names``, in the order of :data:`PATTERNS`): the demo gives
-its preset's class names (``cxr_core/cli/demo.yaml``).
+its preset's class names (the demo experiment, ``coronet_tf/demo.yaml``).
 
 Accuracy on them says nothing about X-rays or about any model's clinical performance. Each
 synthetic patient has two images (slightly shifted and differently exposed), so patient-grouped

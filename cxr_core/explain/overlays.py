@@ -152,11 +152,11 @@ def explain_images(family_name: str, model, paths: Sequence[str | os.PathLike],
             from cxr_core.family import get_family
 
             family = get_family(family_name)
-            output_kind = output_kind or family.output_kind
-            layer_name = layer_name or family.last_conv_layer
-            per_branch = bool(family.explain_branches)
-            if isinstance(family.explain_branches, Mapping):
-                branch_titles = dict(family.explain_branches)
+            output_kind = output_kind or family.model.output_kind
+            layer_name = layer_name or family.model.last_conv_layer
+            per_branch = bool(family.model.explain_branches)
+            if isinstance(family.model.explain_branches, Mapping):
+                branch_titles = dict(family.model.explain_branches)
         except KeyError:
             output_kind = output_kind or "probabilities"
     target = _class_index(target_class, names)

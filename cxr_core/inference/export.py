@@ -56,7 +56,7 @@ def inference_metadata(inference) -> dict:
         "format_version": METADATA_VERSION,
         "family": inference.family.name,
         "class_names": list(inference.class_names),
-        "output_kind": inference.family.output_kind,
+        "output_kind": inference.family.model.output_kind,
         "preprocess": {"image_size": list(pre.image_size), "resize_method": pre.resize_method,
                        "scaling": pre.scaling, "pre_resize": config_to_dict(pre.pre_resize)},
         "config": config_to_dict(inference.cfg),

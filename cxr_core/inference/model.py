@@ -123,7 +123,7 @@ def load_model_weights(family, cfg, class_names: Sequence[str], weights: str | P
     path = Path(weights)
     if not path.is_file():
         raise FileNotFoundError(f"--weights: file not found: {path}")
-    model = model_builder(cfg, len(class_names), for_weights=True)()
+    model = model_builder(cfg, len(class_names))(bare=True)
     return load_weights_for(family, model, path)
 
 
@@ -291,7 +291,7 @@ def predict_table(inference: InferenceModel, table, *, batch_size: int = 32) -> 
     from cxr_core.protocol.experiment_data import pipeline_spec
 
     ds = build_dataset(table, pipeline_spec(inference.cfg), batch_size=batch_size, shuffle=False, augment=False)
-    return predict_probabilities(inference.model, ds, output_kind=inference.family.output_kind,
+    return predict_probabilities(inference.model, ds, output_kind=inference.family.model.output_kind,
                                  scaling=inference.cfg.preprocess.scaling)
 
 

@@ -74,7 +74,7 @@ def model_summary(family: str, preset: str = "authors_code", overrides: Mapping 
 
     cfg = resolve_config({"preset": f"{family}/{preset}"}, origin="--model/--preset", overrides=overrides)
     n = _num_classes(cfg)
-    model = model_builder(cfg, n, for_weights=True)()
+    model = model_builder(cfg, n)(bare=True)
     lines: list[str] = []
     # Keras draws the table with rich, whose console is as wide as $COLUMNS (80 without a terminal):
     # a wider table would be cut on the right, so the width is set for the call.

@@ -321,13 +321,10 @@ def fit_fold(cfg: ExperimentConfig, train_table, val_table, fold: int, out_dir: 
     weights = class_weights(train_cfg.class_weight, train_table.labels, train_table.class_names)
     make_val = val_data if n_val else None
     build = model_builder(cfg, num_classes)
-    if family.fit is not None:
-        variants = {name: model_builder(replace(cfg, dict(over)), num_classes)
-                    for name, over in family.fit_variants.items()}
+    if family.training.fit is not None:
         if plan_steps is not None:  # the family's own fit reads the steps from its config
             cfg = replace(cfg, {"train": {"steps_per_epoch": steps_per_epoch, "validation_steps": validation_steps}})
-        return family.fit(cfg, build, train_data, make_val, out_dir, class_weight=weights, strategy=strategy,
-                          build_bare=model_builder(cfg, num_classes, for_weights=True), variants=variants)
+        return family.training.fit(cfg, build, train_data, make_val, out_dir, class_weight=weights, strategy=strategy)
     return fit_split(
         build, train_data, make_val, out_dir, train_cfg, class_weight=weights,
         steps_per_epoch=steps_per_epoch, validation_steps=validation_steps, strategy=strategy,
@@ -345,10 +342,10 @@ def evaluate_fold(cfg: ExperimentConfig, test_table, weights_path: Path, fold: i
     from cxr_core.family import get_family
 
     family = get_family(cfg.model.family)
-    model = model_builder(cfg, len(test_table.class_names), for_weights=True)()
+    model = model_builder(cfg, len(test_table.class_names))(bare=True)
     model.load_weights(weights_path)
     test_ds = build_dataset(test_table, pipeline_spec(cfg), batch_size=cfg.evaluation.batch_size,
                             shuffle=False, augment=False)
-    probs = predict_probabilities(model, test_ds, output_kind=family.output_kind, scaling=cfg.preprocess.scaling)
+    probs = predict_probabilities(model, test_ds, output_kind=family.model.output_kind, scaling=cfg.preprocess.scaling)
     return write_fold_evaluation(out_dir, test_table, probs, title=f"{cfg.name} fold {fold}",
                                  n_boot=cfg.evaluation.n_bootstrap, seed=cfg.evaluation.seed, log_path=log_path)

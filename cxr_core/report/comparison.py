@@ -1,6 +1,6 @@
 """Building blocks of a metric-per-row comparison: published figures beside ours, one row each.
 
-A family's report layout (:attr:`cxr_core.family.ModelFamily.report_layouts`) picks the published
+A family's report layout (:attr:`cxr_core.family.PublishedPart.report_layouts`) picks the published
 cells and our matching metrics and assembles them with :func:`metric_row` and :func:`summary_frame`;
 the run report (:func:`cxr_core.report.markdown.write_run_report`) writes the frame with
 :func:`summary_markdown`. A layout is called as ``layout(key, config, folds, pooled, *, selection)``

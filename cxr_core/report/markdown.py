@@ -2,7 +2,7 @@
 
 The report reads only the metrics' output (:class:`cxr_core.evaluation.metrics.EvaluationResult`) and the
 published tables the families register (:mod:`cxr_core.report.published`); a family's metric-per-row
-layout of a published table (:attr:`cxr_core.family.ModelFamily.report_layouts`) gets its own
+layout of a published table (:attr:`cxr_core.family.PublishedPart.report_layouts`) gets its own
 section. Tables come from :mod:`cxr_core.report.tables`, figures from :mod:`cxr_core.report.figures`; every file
 is written atomically (:mod:`cxr_core.atomic_files`). This module imports neither TensorFlow nor Keras.
 """
@@ -111,14 +111,14 @@ def summary_keys() -> list[str]:
     """Published keys with a metric-per-row layout (:func:`summary_comparison`), all families."""
     from cxr_core.family import iter_families
 
-    return [key for family in iter_families() for key in family.report_layouts]
+    return [key for family in iter_families() for key in family.published.report_layouts]
 
 
 def _layout_of(key: str | None):
     if key is None:
         return None
     family, _ = find_published(key)
-    return family.report_layouts.get(key)
+    return family.published.report_layouts.get(key)
 
 
 def summary_comparison(key: str, config: Mapping, folds: Sequence, pooled, *,
@@ -126,7 +126,7 @@ def summary_comparison(key: str, config: Mapping, folds: Sequence, pooled, *,
     """Published figures of one experiment beside ours, one metric per row (percent).
 
     ``key``: a published key with a layout in its family's
-    :attr:`~cxr_core.family.ModelFamily.report_layouts` (:func:`summary_keys`). Returns
+    :attr:`cxr_core.family.PublishedPart.report_layouts` (:func:`summary_keys`). Returns
     ``(frame, heading, notes)``; the frame has columns :data:`cxr_core.report.comparison.SUMMARY_COLUMNS`:
     ours on all folds' predictions pooled with the percentile bootstrap 95% interval, the mean and
     sample std of the per-fold values, the published value, ``diff`` = ours (pooled) - published,

@@ -1,7 +1,7 @@
 """Published results as data: the container type and the look-up over the registered families.
 
 Each paper package lists its tables (copied from ``docs/PAPERS.md`` with their source tags) as
-:class:`PublishedTable` records in its :attr:`cxr_core.family.ModelFamily.published`; this module
+:class:`PublishedTable` records in its :attr:`cxr_core.family.PublishedPart.tables`; this module
 holds no numbers of its own.
 
 ``published_table(key)`` returns a fresh DataFrame; ``df.attrs`` holds ``key``, ``title``,
@@ -80,7 +80,7 @@ class PublishedTable:
 
 
 def _entries() -> list[tuple[ModelFamily, PublishedTable]]:
-    return [(family, table) for family in iter_families() for table in family.published]
+    return [(family, table) for family in iter_families() for table in family.published.tables]
 
 
 def list_tables() -> list[str]:
@@ -105,7 +105,7 @@ def find_published(key: str) -> tuple[ModelFamily, PublishedTable]:
     prefix = str(key).split("/", 1)[0]
     if prefix in available_families():
         family = get_family(prefix)
-        for table in family.published:
+        for table in family.published.tables:
             if table.key == key:
                 return family, table
     entries = _entries()
@@ -123,7 +123,7 @@ def published_entry(key: str) -> PublishedTable:
 def published_table(key: str) -> pd.DataFrame:
     """A fresh DataFrame of the published table ``key``; metadata in ``df.attrs`` (see module doc)."""
     family, table = find_published(key)
-    return table.frame(family.class_aliases)
+    return table.frame(family.published.class_aliases)
 
 
 def published_confusion(key: str) -> np.ndarray:
@@ -138,7 +138,7 @@ def published_confusion(key: str) -> np.ndarray:
 def resolve_published_key(key: str | None, config=None) -> tuple[str | None, dict]:
     """``(published key, selection)`` for a key named in a config.
 
-    A family's :attr:`~cxr_core.family.ModelFamily.published_aliases` map preset spellings onto
+    A family's :attr:`cxr_core.family.PublishedPart.aliases` map preset spellings onto
     its tables (only the family the key's prefix names is asked when there is one); the expression's named groups become the selection (digit strings as ``int``). A
     key no alias matches is returned as it is, with an empty selection.
     """
@@ -147,7 +147,7 @@ def resolve_published_key(key: str | None, config=None) -> tuple[str | None, dic
     prefix = str(key).split("/", 1)[0]
     families = [get_family(prefix)] if prefix in available_families() else iter_families()
     for family in families:
-        for pattern, target in family.published_aliases.items():
+        for pattern, target in family.published.aliases.items():
             match = re.match(pattern, key)
             if match:
                 selection = {k: int(v) if v is not None and v.isdigit() else v

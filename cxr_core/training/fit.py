@@ -137,23 +137,6 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def set_bn_momentum(model, momentum: float | None) -> int:
-    """Set the momentum of every BatchNormalization layer of ``model`` (nested models included) to
-    ``momentum`` (``train.bn_momentum``); None changes nothing. Returns the number of layers set.
-    Call before the model is compiled (the training step reads it when traced)."""
-    if momentum is None:
-        return 0
-    import keras
-
-    from cxr_core.training.model_reuse import all_layers
-
-    layers = [l for l in all_layers(model) if isinstance(l, keras.layers.BatchNormalization)]
-    for layer in layers:
-        layer.momentum = float(momentum)
-    logger.debug("train.bn_momentum: %d BatchNormalization layers now use momentum %s", len(layers), momentum)
-    return len(layers)
-
-
 @dataclass
 class FitResult:
     """What training left: the log, the weights to evaluate, and how it ended."""
@@ -268,7 +251,6 @@ def fit_split(
         from cxr_core.training.batchnorm import set_bn_moving_variance
 
         set_bn_moving_variance(model, train.bn_moving_variance)
-        set_bn_momentum(model, getattr(train, "bn_momentum", None))
         def compile_fn(m):
             return compile_model(m, train, learning_rate=learning_rate, metrics=metrics)
 

@@ -121,8 +121,9 @@ def compiled_model(fresh, compile_fn: Callable[[Any], Any], compile_key: tuple):
 
 def compile_key_of(train, learning_rate: Any, metrics, strategy, policy: str) -> tuple:
     """The compile settings that shape the traced step: optimizer (name, options), learning rate
-    (value, or a schedule's class and config), loss, metrics, XLA switch, BatchNorm settings,
-    dtype policy and the strategy object."""
+    (value, or a schedule's class and config), loss, metrics, XLA switch, BatchNorm moving-variance
+    update, dtype policy and the strategy object (a layer's own settings, e.g. BatchNorm momentum,
+    are in :func:`structure_key`)."""
     lr = train.optimizer.learning_rate if learning_rate is None else learning_rate
     if hasattr(lr, "get_config"):
         try:
@@ -132,8 +133,7 @@ def compile_key_of(train, learning_rate: Any, metrics, strategy, policy: str) ->
     else:
         lr_key = ("value", repr(lr))
     return (train.optimizer.name, _dumps(dict(train.optimizer.options or {})), lr_key, train.loss,
-            tuple(metrics), bool(train.jit_compile), train.bn_moving_variance,
-            getattr(train, "bn_momentum", None), policy, id(strategy))
+            tuple(metrics), bool(train.jit_compile), train.bn_moving_variance, policy, id(strategy))
 
 
 def structure_key(model) -> str | None:

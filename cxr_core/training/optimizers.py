@@ -1,27 +1,27 @@
 """Optimizers by name (``train.optimizer.name``) and the option names each one takes.
 
 :func:`make_optimizer` builds ``adam``, ``adamax``, ``sgd``, ``adamw``, ``rmsprop`` (Keras 3) or a
-factory a paper package registered (:func:`register_optimizer`); :func:`optimizer_parameters` lists
+factory a model family adds (:attr:`cxr_core.family.TrainingPart.optimizers`); :func:`optimizer_parameters` lists
 the keyword names ``train.optimizer.options`` may hold, read from the constructor's signature
 (``inspect.signature``), so that a typo is found when the config is loaded, not at the first epoch.
 """
 
 from __future__ import annotations
 
-from cxr_core.errors import CxrError
-
 import inspect
 from typing import Any, Callable, Mapping
 
-OPTIMIZERS: dict[str, Callable[..., Any]] = {}
-"""Extra optimizer factories by name, ``factory(learning_rate, **options)``; paper packages add theirs."""
+from cxr_core.errors import CxrError
 
 BUILTIN_OPTIMIZERS = ("adam", "adamax", "sgd", "adamw", "rmsprop")
 
 
-def register_optimizer(name: str, factory: Callable[..., Any]) -> None:
-    """Make ``train.optimizer.name: NAME`` build ``factory(learning_rate=..., **options)``."""
-    OPTIMIZERS[name] = factory
+def family_optimizers() -> dict[str, Callable[..., Any]]:
+    """Optimizer factories the model families add (:attr:`cxr_core.family.TrainingPart.optimizers`), by
+    lower-case name: ``factory(learning_rate=..., **options)``."""
+    from cxr_core.family import iter_families
+
+    return {name.lower(): factory for family in iter_families() for name, factory in family.training.optimizers.items()}
 
 
 def _builtin(key: str):
@@ -32,18 +32,19 @@ def _builtin(key: str):
 
 
 def make_optimizer(name: str, learning_rate: Any, options: Mapping[str, Any] | None = None):
-    """A Keras optimizer by name (adam, adamax, sgd, adamw, rmsprop, or a registered one).
+    """A Keras optimizer by name (adam, adamax, sgd, adamw, rmsprop, or one a model family adds).
 
     Raises:
-        ValueError: an unknown name, naming the known ones.
+        CxrError: an unknown name, naming the known ones.
     """
     options = dict(options or {})
     key = name.lower()
-    if key in OPTIMIZERS:
-        return OPTIMIZERS[key](learning_rate=learning_rate, **options)
+    added = family_optimizers() if key not in BUILTIN_OPTIMIZERS else {}
+    if key in added:
+        return added[key](learning_rate=learning_rate, **options)
     if key not in BUILTIN_OPTIMIZERS:
         raise CxrError(f"train.optimizer.name: unknown optimizer {name!r}; "
-                         f"known: {sorted(BUILTIN_OPTIMIZERS) + sorted(OPTIMIZERS)}")
+                       f"known: {sorted(BUILTIN_OPTIMIZERS) + sorted(added)}")
     return _builtin(key)(learning_rate=learning_rate, **options)
 
 
@@ -63,11 +64,12 @@ def keyword_names(func: Callable[..., Any], *, follow_bases: bool = False) -> se
 
 
 def optimizer_parameters(name: str) -> set[str] | None:
-    """The option names optimizer ``name`` takes (None: any, a registered factory with ``**options``;
+    """The option names optimizer ``name`` takes (None: any, a family's factory with ``**options``;
     also None for an unknown name, which :func:`make_optimizer` reports)."""
     key = name.lower()
-    if key in OPTIMIZERS:
-        return keyword_names(OPTIMIZERS[key])
     if key in BUILTIN_OPTIMIZERS:
         return keyword_names(_builtin(key), follow_bases=True)
+    added = family_optimizers()
+    if key in added:
+        return keyword_names(added[key])
     return None

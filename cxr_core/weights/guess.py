@@ -2,7 +2,7 @@
 
 Shared by the loaders (:mod:`cxr_core.weights.load`) and the transfer (:mod:`cxr_core.weights.transfer`):
 a file that does not fit a model ends in one line naming the family whose files it resembles (each
-family recognises its own, ``ModelFamily.recognise_weights``), without Keras' per-layer warnings.
+family recognises its own, ``WeightsPart.recognise``), without Keras' per-layer warnings.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def guess_family(summary: WeightFileSummary) -> str | None:
     from cxr_core.family import iter_families
 
     for family in iter_families():
-        recognise = family.recognise_weights
+        recognise = family.weights.recognise
         if recognise is not None and recognise(summary):
             return family.name
     return None

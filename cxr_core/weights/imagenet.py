@@ -101,6 +101,6 @@ def require_pretrained_weights(cfg: ExperimentConfig, num_classes: int | None = 
     family = get_family(cfg.model.family)
     n = num_classes or cfg.model.num_classes or len(cfg.data.class_names or ()) or 2
     with guarded_downloads():
-        family.build(num_classes=n, input_shape=(*tuple(cfg.preprocess.image_size), 3),
+        family.model.build(num_classes=n, input_shape=(*tuple(cfg.preprocess.image_size), 3),
                      backbone_weights="imagenet", **dict(cfg.model.options))
     log.debug("%s: pretrained backbone weights available", cfg.name)

@@ -46,29 +46,29 @@ def load_keras_weights(model, path: str | Path):
 def load_weights_for(family, model, path: str | Path):
     """Load ``path`` into ``model`` of ``family`` (a :class:`cxr_core.family.ModelFamily`).
 
-    Keras 3 files go to :func:`load_keras_weights`, other files to ``family.load_weights`` (the
+    Keras 3 files go to :func:`load_keras_weights`, other files to ``family.weights.load`` (the
     paper's released formats). A file that another registered family recognises and ``family`` does
     not is refused first, in one line naming that family.
     """
     path = Path(path)
     summary = describe_weight_file(path)
     guess = guess_family(summary)
-    ours = family.recognise_weights
+    ours = family.weights.recognise
     if guess and guess != family.name and not (ours and ours(summary)):
         raise WeightFileError(f"{path}: looks like weights of a {guess!r} model ({summary.format}), not {family.name!r}")
     if summary.format.startswith("keras3"):
         return load_keras_weights(model, path)
-    if family.load_weights is None:
+    if family.weights.load is None:
         raise WeightFileError(f"model family {family.name!r} cannot load {path.name} ({summary.format}); "
                               "give a Keras 3 .weights.h5 file")
-    return family.load_weights(model, str(path)) or model
+    return family.weights.load(model, str(path)) or model
 
 
 def init_from_file(model, path: str | Path, *, min_fraction: float = 0.5) -> TransferReport:
     """Start ``model`` from another model's weights file: every layer that fits, by name.
 
     The default ``model.init_from`` (families with their own loader set
-    ``ModelFamily.init_weights``): a Keras 3 ``.weights.h5`` / ``.keras`` or Keras-2 HDF5 file of the
+    ``WeightsPart.init``): a Keras 3 ``.weights.h5`` / ``.keras`` or Keras-2 HDF5 file of the
     same architecture, typically with a head of another class count (CoroNet's 3- and 2-class models
     fine-tune the 4-class one [S4]). Layers the file does not fill keep their fresh weights and are
     logged.

@@ -23,7 +23,7 @@ from PIL import Image  # noqa: E402
 
 from coronanet_tf import build_coronanet, convert_torch_checkpoint, convert_torchvision_vgg16_bn  # noqa: E402
 from coronanet_tf.torch_weights import ConversionReport, coronanet_arrays_from_torch  # noqa: E402
-from coronanet_tf.model import load_coronanet_weights  # noqa: E402
+from coronanet_tf.weights import load_weights as load_coronanet_weights  # noqa: E402
 from coronanet_tf import torch_reference  # noqa: E402
 
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)

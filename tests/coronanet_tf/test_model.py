@@ -8,7 +8,7 @@ import pytest
 import keras
 
 from coronanet_tf import FAMILY, build_coronanet
-from coronanet_tf.model import LAST_CONV_LAYER, VGG16_BN_CONV_INDICES
+from coronanet_tf.layout import LAST_CONV_LAYER, VGG16_BN_CONV_INDICES
 from tests.family_harness import FAST_PARTS, SLOW_PARTS, FamilyCase, PublishedCount, run_family_test
 
 
@@ -80,7 +80,7 @@ def test_vgg_layout(full_model):
     assert all(b.epsilon == 1e-5 and b.momentum == 0.9 for b in bns)
     pools = [layer for layer in full_model.layers if isinstance(layer, keras.layers.MaxPooling2D)]
     assert [layer.name for layer in pools] == ["net_fet_6", "net_fet_13", "net_fet_23", "net_fet_33", "net_fet_43"]
-    assert FAMILY.last_conv_layer == LAST_CONV_LAYER == "net_fet_42"
+    assert FAMILY.model.last_conv_layer == LAST_CONV_LAYER == "net_fet_42"
     assert full_model.get_layer(LAST_CONV_LAYER).output.shape[1:] == (14, 14, 512)
 
 
@@ -107,7 +107,7 @@ def test_other_class_counts_and_errors(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_save_and_load_roundtrip_across_decoder(tmp_path, full_model):
-    from coronanet_tf import load_coronanet_weights
+    from coronanet_tf.weights import load_weights as load_coronanet_weights
 
     path = tmp_path / "m.weights.h5"
     full_model.save_weights(path)

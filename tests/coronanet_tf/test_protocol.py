@@ -144,10 +144,8 @@ def test_a_finished_run_is_not_trained_again(authors_run):
     def data(first_epoch):  # never iterated: both phases are finished
         return tf.data.Dataset.from_tensors((tf.zeros((1, 224, 224, 3)), tf.zeros((1, 3))))
 
-    # the builders the protocol hands a family's fit (cxr_core.protocol.run.fit_fold)
-    variants = {name: model_builder(replace(cfg, over), 3) for name, over in FAMILY.fit_variants.items()}
-    result = FAMILY.fit(cfg, model_builder(cfg, 3), data, data, fold,
-                        build_bare=model_builder(cfg, 3, for_weights=True), variants=variants)
+    # the factory the protocol hands a family's fit (cxr_core.protocol.run.fit_fold)
+    result = FAMILY.training.fit(cfg, model_builder(cfg, 3), data, data, fold)
     assert [p.stat().st_mtime_ns for p in watched] == stamps, "a finished phase was trained again"
     assert result.weights_path == fold / "phase2/model.weights.h5" and result.epochs_done == 1
 

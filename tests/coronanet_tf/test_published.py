@@ -31,7 +31,7 @@ def test_covidx_counts_add_up():
 
 
 def test_the_family_publishes_its_tables_in_paper_order():
-    assert [t.key for t in FAMILY.published] == ["coronanet/confusion", "coronanet/table5_ppv", "coronanet/table5_ppv_relabelled", "coronanet/accuracy", "covidnet/results", "covidx/image_counts"]
-    for table in FAMILY.published:
+    assert [t.key for t in FAMILY.published.tables] == ["coronanet/confusion", "coronanet/table5_ppv", "coronanet/table5_ppv_relabelled", "coronanet/accuracy", "covidnet/results", "covidx/image_counts"]
+    for table in FAMILY.published.tables:
         assert P.find_published(table.key) == (FAMILY, table)
         assert table.source.startswith("[") and table.title

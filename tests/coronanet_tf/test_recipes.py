@@ -10,7 +10,7 @@ from tests.cxr_core.data import source_fixtures as F
 
 
 def test_covidx_recipe_builds_train_and_test(tmp_path, shared_data):
-    assert "covidx" in FAMILY.recipes
+    assert "covidx" in FAMILY.data.recipes
     rsna = F.make_rsna(tmp_path / "rsna", shared_data)
     ids = sorted(p.stem for p in (rsna / "stage_2_train_images").iterdir())
     train = tmp_path / "train_COVIDx.txt"

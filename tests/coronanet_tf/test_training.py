@@ -7,7 +7,6 @@ import re
 import numpy as np
 import pytest
 
-import coronanet_tf  # noqa: F401  (registers the adam_l2 optimizer)
 from coronanet_tf.schedule import CoronaNetSchedule, coronanet_lr
 from coronanet_tf.settings import CoronaNetSettings, CoronaNetSettingsError, parse_settings, settings_from_config
 from coronanet_tf.training import learning_rate_for, steps_per_epoch_of

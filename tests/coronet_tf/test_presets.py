@@ -37,7 +37,7 @@ def test_presets_are_registered():
     assert all(isinstance(p, Preset) and p.name == name for name, p in PRESETS.items())
     assert isinstance(FAMILY, ModelFamily) and FAMILY.name == "coronet"
     assert get_family("coronet") is FAMILY
-    assert FAMILY.last_conv_layer == "block14_sepconv2_act" and FAMILY.load_weights is coronet_weights.load_weights
+    assert FAMILY.model.last_conv_layer == "block14_sepconv2_act" and FAMILY.weights.load.resolve() is coronet_weights.load_weights
     for preset in PRESETS.values():
         assert set(preset.values) <= SECTIONS
 

@@ -15,7 +15,7 @@ def _sources(tmp_path, shared):
 
 
 def test_recipes_are_in_the_family():
-    assert {"coronet", "coronet-3class", "coronet-binary"} <= set(FAMILY.recipes)
+    assert {"coronet", "coronet-3class", "coronet-binary"} <= set(FAMILY.data.recipes)
 
 
 def test_coronet_4class_reports_table_i(tmp_path, shared_data):

@@ -196,7 +196,7 @@ def test_authors_size_150(tmp_path, cxr4_mini):
 
 
 def test_keras2_files_are_recognised_as_coronet_only(small_files):
-    from coronanet_tf.model import recognise_weights as coronanet_recognises
+    from coronanet_tf.weights import recognise_weights as coronanet_recognises
     from coronet_tf.weights import recognise_weights
     from cvrnet_tf.weights import recognise_weights as cvrnet_recognises
     from cxr_core.weights.files import describe_weight_file

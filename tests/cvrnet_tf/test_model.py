@@ -164,5 +164,5 @@ def test_family_registry():
 
     family = get_family("cvrnet")
     assert family is FAMILY and set(family.presets) == {"paper", "authors_code", "leak_free"}
-    model = family.build(num_classes=2, input_shape=(96, 96, 3), backbone_weights=None)
-    assert model.get_layer(family.last_conv_layer).output.shape[1:] == (3, 3, 4096)
+    model = family.model.build(num_classes=2, input_shape=(96, 96, 3), backbone_weights=None)
+    assert model.get_layer(family.model.last_conv_layer).output.shape[1:] == (3, 3, 4096)

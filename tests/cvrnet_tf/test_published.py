@@ -25,7 +25,7 @@ def test_cvrnet_tables():
 
 
 def test_the_family_publishes_its_tables_in_paper_order():
-    assert [t.key for t in FAMILY.published] == ["cvrnet/abstract", "cvrnet/task1_fold2_report", "cvrnet/task1_fold2_confusion"]
-    for table in FAMILY.published:
+    assert [t.key for t in FAMILY.published.tables] == ["cvrnet/abstract", "cvrnet/task1_fold2_report", "cvrnet/task1_fold2_confusion"]
+    for table in FAMILY.published.tables:
         assert P.find_published(table.key) == (FAMILY, table)
         assert table.source.startswith("[") and table.title

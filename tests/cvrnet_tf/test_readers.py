@@ -13,7 +13,7 @@ from tests.cvrnet_tf.test_tasks import kermany_tree  # noqa: F401  (fixture)
 
 
 def test_kermany_format_reads_a_release_folder(kermany_tree, cxr4_mini):  # noqa: F811
-    assert FAMILY.readers["kermany"] is read_kermany_folder
+    assert FAMILY.data.readers["kermany"] is read_kermany_folder
     n = {c: len(os.listdir(cxr4_mini / c)) for c in ("normal", "pneumonia_bacterial", "pneumonia_viral")}
     t3 = read_samples(kermany_tree, format="kermany")
     # Task-3 classes; CPB / CPV from the file names, no COVID folder in a Kermany release [CVR-P12]

@@ -32,7 +32,7 @@ def test_dataset1_three_tasks_with_the_authors_folders(tmp_path, shared_data):
 
 
 def test_dataset2_is_refused_with_the_reason(tmp_path):
-    assert not FAMILY.recipes["cvrnet-dataset2"].available
+    assert not FAMILY.data.recipes["cvrnet-dataset2"].available
     with pytest.raises(BuildError, match="not published"):
         build_dataset_from_recipe("cvrnet-dataset2", {}, tmp_path / "out")
 

@@ -202,7 +202,7 @@ def test_equivalence_at_224(tmp_path, cxr4_mini):
 
 
 def test_authors_format_file_is_recognised_as_cvrnet_only(oracle_96):
-    from coronanet_tf.model import recognise_weights as coronanet_recognises
+    from coronanet_tf.weights import recognise_weights as coronanet_recognises
     from coronet_tf.weights import recognise_weights as coronet_recognises
     from cvrnet_tf.weights import recognise_weights
     from cxr_core.weights.files import describe_weight_file

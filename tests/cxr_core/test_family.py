@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -13,8 +15,12 @@ from cxr_core.report.comparison import metric_row, ours, summary_frame
 from cxr_core.data.tables.readers import read_samples
 from cxr_core.data.tables.sample_table import table_from_rows
 from cxr_core.family import (
+    DataPart,
     ModelFamily,
+    ModelPart,
     Preset,
+    PublishedPart,
+    TrainingPart,
     available_families,
     family_packages,
     get_family,
@@ -39,12 +45,16 @@ def _reader(source, *, class_names=None, image_dir=None, drop_duplicates=False, 
 
 
 def _tiny(**fields) -> ModelFamily:
+    """The test family; ``fields`` of :class:`ModelPart` (e.g. ``smoke_image_size``) go to its model part."""
+    model_fields = {k: fields.pop(k) for k in list(fields) if k in {f.name for f in dataclasses.fields(ModelPart)}}
     values = {"model": {"num_classes": 2}, "data": {"class_names": ["a", "b"]}}
-    base = dict(name="tiny", build=lambda **kw: None,
+    base = dict(name="tiny",
+                model=ModelPart(**({"build": lambda **kw: None, "smoke_image_size": 32} | model_fields)),
                 presets={"paper": Preset("paper", values, {"model.num_classes": "two classes [TEST]"})},
-                published=(TINY_TABLE,), published_aliases={r"^tiny/acc(?P<shift>\d)$": "tiny/accuracy"},
-                report_layouts={"tiny/accuracy": _accuracy_layout}, readers={"tinyformat": _reader},
-                smoke_image_size=32, smoke_overrides={"extra": {"tiny": {"phase_epochs": 1}}})
+                published=PublishedPart(tables=(TINY_TABLE,), aliases={r"^tiny/acc(?P<shift>\d)$": "tiny/accuracy"},
+                                        report_layouts={"tiny/accuracy": _accuracy_layout}),
+                data=DataPart(readers={"tinyformat": _reader}),
+                training=TrainingPart(smoke_overrides={"extra": {"tiny": {"phase_epochs": 1}}}))
     return ModelFamily(**(base | fields))
 
 
@@ -135,3 +145,38 @@ def test_explain_branches_comes_from_the_family(tiny, per_branch, monkeypatch, t
     titles = [title.split("\n")[0] for title, _ in panels[0]]
     assert titles == (["branch 1: tap1 (16x16)", "branch 2: tap2 (16x16)", "averaged output"] if per_branch
                       else ["tiny, layer tap1"])
+
+
+def test_lazy_reference_imports_on_call_and_names_its_module():
+    import json
+
+    from cxr_core.family import Lazy, lazy, resolved
+
+    ref = lazy("json:dumps")
+    assert isinstance(ref, Lazy) and ref.module == "json"
+    assert ref.resolve() is json.dumps and resolved(ref) is json.dumps and ref([1]) == "[1]"
+    assert resolved(json.loads) is json.loads
+    with pytest.raises(ValueError, match="package.module:function"):
+        lazy("json.dumps")
+
+
+@pytest.mark.parametrize("name", ["coronet", "cvrnet", "coronanet"])
+def test_every_paper_family_is_light_and_loads_weights_through_its_weights_module(name):
+    """setup.cfg's entry points name ``<package>.family:FAMILY`` (an environment installed earlier may still
+    name ``<package>:FAMILY``, which the package's lazy ``__getattr__`` hands the same light record); the
+    builder and the weight hooks are lazy references, and every paper package has a ``weights.py``
+    whose ``load_weights`` is the family's load hook."""
+    import importlib
+    import importlib.util
+
+    from cxr_core.family import Lazy, _source_checkout_entry_points
+
+    family = get_family(name)
+    target = _source_checkout_entry_points()[name]
+    package = target.split(".")[0]
+    assert target == f"{package}.family:FAMILY" and getattr(importlib.import_module(package), "FAMILY") is family
+    assert isinstance(family.model.build, Lazy) and family.model.build.module.startswith(package + ".")
+    assert family.weights.load == Lazy(f"{package}.weights:load_weights")
+    assert family.weights.recognise == Lazy(f"{package}.weights:recognise_weights")
+    assert importlib.util.find_spec(f"{package}.weights") is not None
+    assert family.published.tables and family.data.recipes and family.presets

@@ -372,7 +372,7 @@ def find_recipe(name: str) -> Recipe:
 
     known = {}
     for family in iter_families():
-        for key, recipe in getattr(family, "recipes", {}).items():
+        for key, recipe in family.data.recipes.items():
             known[key] = recipe
     if name not in known:
         raise BuildError(f"unknown recipe {name!r}; recipes: {sorted(known)}")

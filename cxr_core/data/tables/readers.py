@@ -2,7 +2,7 @@
 
 Readers for the layouts in use (class-per-folder trees here, CSV manifests in
 :mod:`cxr_core.data.tables.manifest`, COVIDx split files in :mod:`cxr_core.data.tables.covidx`, and the readers
-a model family adds, :attr:`cxr_core.family.ModelFamily.readers`) all return a
+a model family adds, :attr:`cxr_core.family.DataPart.readers`) all return a
 :class:`SampleTable` (:mod:`cxr_core.data.tables.sample_table`); their names are importable from here.
 """
 
@@ -219,7 +219,7 @@ def family_readers() -> dict:
     """``data.format`` name -> reader, of every available model family."""
     from cxr_core.family import iter_families
 
-    return {name: reader for family in iter_families() for name, reader in family.readers.items()}
+    return {name: reader for family in iter_families() for name, reader in family.data.readers.items()}
 
 
 def _family_reader(format: str):
@@ -249,7 +249,7 @@ def read_samples(
     means each reader's default (sorted folders / sorted labels / COVIDx order).
 
     Any other ``format`` names a reader a model family adds
-    (:attr:`cxr_core.family.ModelFamily.readers`), called as ``reader(source, class_names=...,
+    (:attr:`cxr_core.family.DataPart.readers`), called as ``reader(source, class_names=...,
     image_dir=..., drop_duplicates=..., on_error=...)``. ValueError lists the formats there are.
     ``label_column`` (``data.label_column``) names a manifest's label column when it has both
     ``label`` and ``class``; it is an error for the other layouts.

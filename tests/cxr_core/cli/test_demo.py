@@ -65,20 +65,38 @@ def test_demo_at_its_real_size_learns_the_synthetic_task(tmp_path):
     assert "one lung entirely white" in report
 
 
-def test_train_bn_momentum_sets_every_batchnorm_layer_nested_ones_too():
+def test_demo_bn_momentum_sets_every_batchnorm_layer_nested_ones_too(tmp_path):
+    """The demo's own ``demo.bn_momentum`` (not an experiment key): read from the YAML the CoroNet family
+    packages, checked, and applied to every BatchNormalization layer the family builds while the demo runs."""
     import keras
 
+    from cxr_core.cli import demo as D
     from cxr_core.config.schema import ConfigError
-    from cxr_core.config.experiment import load_config, replace
-    from cxr_core.cli.demo import demo_config_path
-    from cxr_core.training.fit import set_bn_momentum
+    from cxr_core.family import ModelFamily, ModelPart, get_family, register_family, unregister_family
 
     inner = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3), keras.layers.BatchNormalization()])
     model = keras.Sequential([keras.Input((8, 8, 3)), inner, keras.layers.BatchNormalization(), keras.layers.Flatten()])
-    assert set_bn_momentum(model, None) == 0
-    assert set_bn_momentum(model, 0.9) == 2
+    assert D.set_bn_momentum(model, None) == 0
+    assert D.set_bn_momentum(model, 0.9) == 2
     assert [l.momentum for l in (inner.layers[-1], model.layers[1])] == [0.9, 0.9]
-    cfg = load_config(demo_config_path())
-    assert cfg.train.bn_momentum == 0.9 and cfg.model.family == "coronet"
-    with pytest.raises(ConfigError, match="bn_momentum"):
-        replace(cfg, {"train": {"bn_momentum": 1.5}})
+
+    cfg, settings = D.load_demo_config()
+    assert settings.bn_momentum == 0.9 and cfg.model.family == "coronet"
+    assert D.demo_config_path() == get_family("coronet").experiments["demo"]
+    assert "bn_momentum" not in {f for f in type(cfg.train).__dataclass_fields__}
+    bad = tmp_path / "demo.yaml"
+    bad.write_text(D.demo_config_path().read_text().replace("bn_momentum: 0.9", "bn_momentum: 1.5"))
+    with pytest.raises(ConfigError, match="demo.bn_momentum"):
+        D.load_demo_config(bad)
+
+    def build(**kwargs):
+        return keras.Sequential([keras.Input((4, 4, 3)), keras.layers.BatchNormalization()])
+
+    family = register_family(ModelFamily(name="bnfamily", model=ModelPart(build=build), presets={}))
+    try:
+        with D._family_with_bn_momentum("bnfamily", 0.8):
+            assert get_family("bnfamily").model.build(num_classes=2).layers[0].momentum == 0.8
+        assert get_family("bnfamily") is family  # the family as it was before the demo
+        assert family.model.build(num_classes=2).layers[0].momentum == 0.99
+    finally:
+        unregister_family("bnfamily")

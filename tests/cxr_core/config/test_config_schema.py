@@ -14,7 +14,7 @@ import pytest
 
 from cxr_core.config.experiment import load_config, parse_override, replace, resolve_config
 from cxr_core.config.schema import Choices, ConfigError, Fraction, PositiveInt, Range, build, check, enumerated_fields
-from cxr_core.family import ModelFamily, Preset
+from cxr_core.family import ModelFamily, ModelPart, Preset
 from tests.tiny_family import registered
 
 
@@ -37,7 +37,7 @@ class TinyExtra:
 
 FAMILY = ModelFamily(
     name="tinyschema",
-    build=lambda **kwargs: None,
+    model=ModelPart(build=lambda **kwargs: None),
     presets={"base": Preset(
         name="base",
         values={"preprocess": {"resize_method": "area"}, "extra": {"tinyschema": {"steps": 3}}},
@@ -79,7 +79,7 @@ def test_a_valid_extra_section_loads_and_other_families_sections_are_refused(sch
     assert cfg.extra["tinyschema"]["order"] == ["b"] and cfg.extra["expected_params"] == 7
     assert build(TinyExtra, cfg.extra["tinyschema"], "extra.tinyschema").order == ("b",)
     with pytest.raises(ConfigError, match=r"unknown key extra\.coronanet for model family tinyschema; allowed keys "
-                       r"in extra: \['expected_params', 'task', 'required', 'tinyschema'\]"):
+                       r"in extra: \['expected_params', 'required', 'tinyschema'\]"):
         resolve_config({"preset": "tinyschema/base", "extra": {"coronanet": {}}})
     path = tmp_path / "t.yaml"
     path.write_text("preset: tinyschema/base\n")

@@ -7,7 +7,6 @@ import pytest
 from sklearn import metrics as skm
 
 from cxr_core.evaluation import confusion as C
-from cxr_core.evaluation import metrics as M
 
 
 def test_zero_division_gives_zero_like_sklearn():

@@ -34,10 +34,10 @@ def test_branch_titles_come_from_the_family_with_the_feature_map_size():
 
 def test_cvrnet_names_each_tapped_layer_of_both_resnet_flavours():
     from cvrnet_tf import BRANCH_TITLES, FAMILY
-    from cvrnet_tf.model import tap_layer_names
+    from cvrnet_tf.layer_names import tap_layer_names
 
     for flavour in ("legacy", "keras"):
         taps = tap_layer_names(flavour)
         assert BRANCH_TITLES[taps["3"]] == "branch 3: ResNet50 stage 3"  # docs/PAPERS.md §2.1, 28x28 at 224
         assert BRANCH_TITLES[taps["5"]] == "branch 5: Xception block 13"
-    assert FAMILY.explain_branches == BRANCH_TITLES
+    assert FAMILY.model.explain_branches == BRANCH_TITLES

@@ -15,7 +15,7 @@ def test_cvrnet_abstract_task_row(tmp_path):
     folds = _folds(["NOR", "CPN", "NCP"], n_folds=3)
     config = {"name": "cvrnet-task2", "preset": "cvrnet/authors_code_task2",
               "published": {"table": "cvrnet/abstract_task2", "source": "[S2] abstract, Task-2"},
-              "extra": {"task": 2}}
+              "extra": {"cvrnet": {"task": 2}}}
     R.write_run_report(tmp_path, config, folds, None, n_boot=200)
     text, cmp = _read(tmp_path)
     assert "Published reference (cvrnet/abstract): CVR-Net task results (abstract): Task-2" in text

@@ -126,7 +126,8 @@ def tiny_bn_family():
     def build(num_classes, input_shape=(IMAGE_SIDE, IMAGE_SIDE, 3), backbone_weights=None, width=8):
         return _bn_model(num_classes, input_shape, width=width)
 
-    with registered(dataclasses.replace(FAMILY, name="tinybn", build=build)) as family:
+    with registered(dataclasses.replace(FAMILY, name="tinybn", model=dataclasses.replace(FAMILY.model, build=build))) \
+            as family:
         yield family
 
 
@@ -189,9 +190,9 @@ def _with_nested_backbone(activation: str = "relu"):
 def test_all_layers_walks_nested_models_through_the_public_layers():
     """Nested models (two levels) are followed by their layers, each layer once; a change inside the
     innermost model changes the structure key, a rebuild (other auto-numbered names) does not; the
-    BatchNorm momentum reaches a nested model's layer (cxr_core.training.fit.set_bn_momentum)."""
+    BatchNorm momentum reaches a nested model's layer (cxr_core.cli.demo.set_bn_momentum)."""
     from cxr_core.training.model_reuse import all_layers
-    from cxr_core.training.fit import set_bn_momentum
+    from cxr_core.cli.demo import set_bn_momentum
 
     model = _with_nested_backbone()
     kinds = [type(layer).__name__ for layer in all_layers(model) if type(layer).__name__ != "InputLayer"]

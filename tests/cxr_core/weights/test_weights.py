@@ -167,8 +167,8 @@ def test_init_from_file_keeps_a_head_of_another_size_fresh(tmp_path):
 def test_a_file_of_another_model_fails_in_one_line_without_warnings(tmp_path, monkeypatch):
     path = tmp_path / "other.weights.h5"
     _net({"x": 8, "y": 2, "z": 3}, "other").save_weights(path)
-    recognisers = [types.SimpleNamespace(name="tiny", recognise_weights=lambda s: "dense_2" in s.top_level),
-                   types.SimpleNamespace(name="never", recognise_weights=lambda s: False)]
+    recognisers = [types.SimpleNamespace(name="tiny", weights=types.SimpleNamespace(recognise=lambda s: "dense_2" in s.top_level)),
+                   types.SimpleNamespace(name="never", weights=types.SimpleNamespace(recognise=lambda s: False))]
     monkeypatch.setattr("cxr_core.family.iter_families", lambda: iter(recognisers))
     model = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Conv2D(2, 3), keras.layers.Flatten(),
                               keras.layers.Dense(2)], name="convnet")
@@ -180,7 +180,7 @@ def test_a_file_of_another_model_fails_in_one_line_without_warnings(tmp_path, mo
     assert not caught, [str(w.message)[:80] for w in caught]
     assert "\n" not in message and "other.weights.h5: does not fit model 'convnet'" in message
     assert message.endswith("the file looks like weights of a 'tiny' model (keras3_weights)")
-    family = types.SimpleNamespace(name="never", recognise_weights=lambda s: False, load_weights=None)
+    family = types.SimpleNamespace(name="never", weights=types.SimpleNamespace(recognise=lambda s: False, load=None))
     with pytest.raises(WeightFileError, match=r"other\.weights\.h5: looks like weights of a 'tiny' model .*not 'never'"):
         cw.load_weights_for(family, model, path)
 
