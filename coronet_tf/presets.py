@@ -263,6 +263,7 @@ AUTHORS_CODE = Preset(
         undersample=None,
         on_validation=True,
         steps_mode="tf_keras_floor_restart",
+        pre_resize=[224, 224, PAPER_PRE_RESIZE_METHOD],
         protocol={
             "kind": "fixed_split",
             "n_folds": 4,
@@ -290,9 +291,10 @@ AUTHORS_CODE = Preset(
         "protocol.validation": "inner_split: validation_split=0.2 of the train folder validates (no callback reads it; "
         "val_acc is only logged) [CN]",
         "protocol.inner_val_fraction": "0.2: ImageDataGenerator(validation_split=0.2) [CN]",
-        "preprocess.pre_resize": "null: the notebook reads its data set's files as they are [CN]; that data set "
-        "(Drive link [CN README]) is the paper's, whose images were resized to 224x224 [S4], so on those files a "
-        "224x224 pre-resize would change nothing",
+        "preprocess.pre_resize": "[224, 224, bicubic]: the notebook read the files of its Drive data set [CN README], "
+        "the paper's, whose images had been resized to 224x224 [S4]; on original-resolution files this models "
+        "that folder (method INFERRED bicubic, as the paper preset), on files already 224x224 it is the identity "
+        "(PIL returns the image unchanged), so the notebook's one-step read is reproduced exactly there",
         "protocol.split_style": "keras_validation_split: ImageDataGenerator(validation_split=0.2) validates on the "
         "first int(0.2 n) files of each class's sorted file list and trains on the rest, deterministic (1,119 / 277 "
         "found) [CN], [CN-old]",
