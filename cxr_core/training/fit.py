@@ -37,7 +37,8 @@ import numpy as np
 from cxr_core.config.experiment import TrainConfig
 from cxr_core.atomic_files import atomic_write_text, remove_stale_temporaries
 from cxr_core.runs.progress import PROGRESS, progress_callback
-from cxr_core.training.precision import LOSS_SCALE_GROWTH_STEPS, LOSS_SCALE_INITIAL, precision_of, record_precision
+from cxr_core.training.loss_scale import ApexLossScaleOptimizer
+from cxr_core.training.precision import precision_of, record_precision
 from cxr_core.training.callbacks import tensorboard_callback
 from cxr_core.training.callbacks import epoch_logger, make_checkpointer, resumable
 from cxr_core.training.checkpoints import read_state
@@ -197,15 +198,15 @@ class FitResult:
 
 def compile_model(model, train: TrainConfig, *, learning_rate: Any = None, metrics=("accuracy",)):
     """Compile ``model`` with the configured optimizer, loss and XLA switch; under a ``mixed_float16``
-    policy the optimizer gets dynamic loss scaling (:data:`LOSS_SCALE_INITIAL`)."""
+    policy the optimizer gets apex-like dynamic loss scaling (:class:`ApexLossScaleOptimizer`: 2**16 to 2**24,
+    a schedule counting skipped steps)."""
     import keras
 
     lr = train.optimizer.learning_rate if learning_rate is None else learning_rate
     optimizer = make_optimizer(train.optimizer.name, lr, train.optimizer.options)
     if model.dtype_policy.name == "mixed_float16":
         # Keras would add its own (initial scale 2**15); this one starts where apex AMP does.
-        optimizer = keras.optimizers.LossScaleOptimizer(
-            optimizer, initial_scale=LOSS_SCALE_INITIAL, dynamic_growth_steps=LOSS_SCALE_GROWTH_STEPS)
+        optimizer = ApexLossScaleOptimizer(optimizer)
     if train.jit_compile and train.deterministic:
         logger.warning("train.jit_compile is true but train.deterministic is true as well: Keras compiles without XLA "
                     "while TensorFlow op determinism is on; set --set train.deterministic=false to use XLA")
