@@ -78,7 +78,7 @@ def _values(*, protocol: dict[str, Any]) -> dict[str, Any]:
             "jit_compile": False,
             "seed": 7,
             "steps_mode": "keras2_floor_wraparound",
-            "bn_moving_variance": "unbiased",
+            "bn_moving_variance": "keras231_tf2",
         },
         "protocol": protocol,
         "published": {"table": "cvrnet/abstract", "source": "[S2] abstract, Task-1 F1 0.997 / accuracy 0.998"},
@@ -97,8 +97,10 @@ _COMMON_NOTES = {
     "(Task-1 fold 2: 635 / 159) [CVR-T] over Keras 2.3.1 fit_generator's enqueuers, which run on across epochs: no "
     "image is dropped over a run (a partial batch is still a batch of the stream) and the validation window drifts "
     "(cxr_core.data.keras2_iteration); all presets train as the code does (paper NOT RETRIEVED)",
-    "train.bn_moving_variance": "unbiased: Keras 2.3.1 BatchNormalization updates the moving variance with the "
-    "unbiased batch variance (Keras 3: biased) [CVR-T]; all presets train as the code does",
+    "train.bn_moving_variance": "keras231_tf2: Keras 2.3.1's BatchNormalization [CVR-T] multiplies the batch variance "
+    "by m/(m-1-eps) before the moving average (Keras 3: biased); its TensorFlow version is unstated [S1], INFERRED 2.x "
+    "(tf.nn.moments, corrected once, within 3e-6 of unbiased); keras231_tf1 is the TensorFlow 1.x reading, where the "
+    "fused op's unbiased variance is corrected again (+1/(m-1): +0.26% at 8x7x7); all presets train as the code does",
 }
 
 AUTHORS_CODE = Preset(

@@ -138,7 +138,7 @@ class TrainConfig:
     steps_mode: Literal["full_pass", "keras2_floor_wraparound", "tf_keras_floor_restart"] = "full_pass"
     # BatchNormalization moving-variance update (cxr_core.training.batchnorm): biased (Keras 3) or unbiased
     # (TF 2 fused BN / Keras 2.3.1 / PyTorch).
-    bn_moving_variance: Literal["biased", "unbiased"] = "biased"
+    bn_moving_variance: Literal["biased", "unbiased", "keras231_tf2", "keras231_tf1"] = "biased"
     # Momentum of every BatchNormalization layer while training (moving = m * moving + (1 - m) * batch);
     # null keeps the model's own (Keras' 0.99). Set only by the demo (cxr_core/cli/demo.yaml); no paper changes it.
     bn_momentum: Fraction | None = None
