@@ -86,6 +86,9 @@ def _values(*, protocol: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+#: ``protocol.fold_strata`` of ``authors_code``: Kermany's pneumonia files fold apart from normal ones [CVR-P12].
+AUTHORS_FOLD_STRATA = {r"(?i)_(bacteria|virus)_": "pneumonia"}
+
 _COMMON_NOTES = {
     "preprocess.scaling": "raw 0-255 into both ImageNet backbones: no rescale, preprocess_input never called [CVR-T]; same in both presets (paper silent)",
     "model.options.resnet": "legacy Keras 2.3.1 ResNet50 (BN eps 1e-3) as the authors' keras 2.3.1 loaded it [CVR-T], [KA]",
@@ -109,6 +112,7 @@ AUTHORS_CODE = Preset(
         "kind": "kfold",
         "n_folds": 5,
         "split_style": "authors_contiguous",
+        "fold_strata": dict(AUTHORS_FOLD_STRATA),
         "group_by_patient": False,
         "validation": "test_fold",
         "inner_val_fraction": 0.1,
@@ -118,6 +122,11 @@ AUTHORS_CODE = Preset(
     notes={
         **_COMMON_NOTES,
         "protocol.split_style": "per class np.random.shuffle (no seed), 5 contiguous slices, remainder to Fold_1 [CVR-P12]",
+        "protocol.fold_strata": "Kermany pneumonia files (_bacteria_/_virus_) folded apart from normal ones, then "
+        "joined: the data preparation folds each source folder [CVR-P12]; INFERRED for Task-1's NOR (5,856 = 1,583 + "
+        "4,273) from the saved run [CVR-T], whose test fold of 1,176 NOR / 101 NCP is the remainder fold 319 + 857 "
+        "with 501 COVID images (one NOR class of 5,856 would give 1,172); the data build draws the paper's 500 NCP, the "
+        "501st image cannot be identified",
         "protocol.group_by_patient": "folds cut per class from file lists, no patient grouping [CVR-P12]",
         "protocol.validation": "Val dir = Test fold (5,080 + 1,277 = all images; INFERRED): early stopping, LR schedule and checkpoint select on the test fold [CVR-T]",
     },
@@ -137,6 +146,7 @@ PAPER = Preset(
         "seed": 42,
     }),
     notes={
+        "protocol.fold_strata": "null: stratified folds per class; the sub-class folding of the data preparation [CVR-P12] is authors_code's",
         **_COMMON_NOTES,
         "protocol.split_style": "paper text NOT RETRIEVED (abstract silent on folds [S2]); 5 folds as the data-preparation "
         "notebook [CVR-P12], drawn stratified and seeded (the notebook's per-class contiguous slices are an implementation detail [CVR-P12])",
@@ -161,6 +171,7 @@ LEAK_FREE = Preset(
         "seed": 42,
     }),
     notes={
+        "protocol.fold_strata": "null: patient-grouped stratified folds per class; sub-class folding [CVR-P12] is authors_code's",
         **_COMMON_NOTES,
         "protocol.split_style": "stratified, seeded folds (the code's per-class contiguous slices are unseeded [CVR-P12])",
         "protocol.group_by_patient": "leak-free choice: a patient's images stay in one fold (the code does not group, [CVR-P12])",

@@ -181,6 +181,9 @@ class ProtocolConfig:
     holdout_fraction: Fraction = 0.2
     seed: NonNegInt = 42
     splits_from: str | None = None  # a run directory (or its splits/ folder) whose folds to reuse
+    # authors_contiguous only: file-name regex -> sub-class; a class's rows whose file name matches are folded
+    # as their own sub-class, then joined (cxr_core.protocol.splits.fold_strata). null: one stratum per class.
+    fold_strata: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -235,7 +238,7 @@ def deep_merge(base: Mapping, override: Mapping) -> dict:
 
 
 # Mappings whose content is data, not further config sections: replaced, not merged.
-_OPAQUE_KEYS = {"label_map", "undersample", "class_weight"}
+_OPAQUE_KEYS = {"label_map", "undersample", "class_weight", "fold_strata"}
 
 
 DATA_FORMATS = ("auto", "folders", "manifest", "covidx")
