@@ -204,5 +204,14 @@ def preset_for_task(base: str | Preset, task: int | str) -> Preset:
     if task.number == 5:
         values["protocol"]["kind"] = "fixed_split"
         notes["protocol.kind"] = "Task-5: official COVID-CT split, train = train+val (INFERRED) [CVR-P3]"
+        if preset.name == "authors_code":
+            values["preprocess"]["jpeg_resave_quality"] = 75
+            notes["preprocess.jpeg_resave_quality"] = (
+                "75: the data preparation opens every CT image with PIL and saves it under the same name "
+                "(Image.open(...).save(dst) [CVR-P3]), so each JPEG (COVID-CT's are mostly NonCOVID) is re-encoded at "
+                "PIL's default quality 75; PNGs keep their pixels")
+        else:
+            notes["preprocess.jpeg_resave_quality"] = ("null: the original files; the authors' PIL re-save [CVR-P3] "
+                                                      "is authors_code's (75)")
     return Preset(name=f"{preset.name}_task{task.number}", values=values, notes=notes,
                   description=f"{preset.description} Task-{task.number}: {', '.join(task.class_names)}.")

@@ -79,6 +79,9 @@ class PreprocessConfig:
     # A first resize before image_size: [height, width, method] (method as PIL's filter; CoroNet's data
     # set was resized to 224x224 before Keras' nearest resize to 150 [S4] [CN]); null = none.
     pre_resize: tuple[PositiveInt, PositiveInt, Literal["nearest", "bilinear", "bicubic", "lanczos", "box", "hamming"]] | None = None
+    # JPEG-named files re-encoded as PIL's Image.open(f).save(f) leaves them, at this quality (75 = PIL's default)
+    # before decoding (cxr_core.data.decode.resave); null = the files as they are.
+    jpeg_resave_quality: PositiveInt | None = None
 
 
 @dataclass(frozen=True)

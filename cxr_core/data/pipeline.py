@@ -47,6 +47,7 @@ import tensorflow as tf
 
 from cxr_core.data.augment.keras2 import Keras2AugmentSpec, apply_transform, sample_transform_params
 from cxr_core.data.augment.device import PLACEMENTS, RAW_IMAGES, RAW_PARAMS, DeviceAugmentation, pack_params
+from cxr_core.data.decode.resave import check_resave_quality, resave_jpeg_tensor
 from cxr_core.data.decode.resize import RESIZE_METHODS, check_pre_resize
 from cxr_core.data.decode.images import SCALINGS, decode_resize_to_uint8_rgb, scale_pixels
 from cxr_core.data.keras2_iteration import dataset_from_index_batches
@@ -79,9 +80,11 @@ class PipelineSpec:
     augment_placement: str = "host"
     pre_resize: tuple[int, int, str] | None = None
     png16: str = "scale257"  # 16-bit PNGs to 8 bits (cxr_core.data.decode.png16; preprocess.png16)
+    jpeg_resave_quality: int | None = None  # JPEGs re-encoded as PIL re-saves them (cxr_core.data.decode.resave)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pre_resize", check_pre_resize(self.pre_resize))
+        object.__setattr__(self, "jpeg_resave_quality", check_resave_quality(self.jpeg_resave_quality))
         size = tuple(int(v) for v in self.image_size)
         if len(size) != 2 or min(size) < 1:
             raise ValueError(f"PipelineSpec.image_size must be (height, width) > 0; got {self.image_size!r}")
@@ -112,6 +115,8 @@ def _cache_filename(prefix: str, paths: np.ndarray, spec: PipelineSpec) -> str:
     key.update(repr(("v3", spec.image_size, spec.resize_method, spec.fast_jpeg_decode, spec.pre_resize)).encode())
     if spec.png16 != "scale257":
         key.update(spec.png16.encode())
+    if spec.jpeg_resave_quality is not None:
+        key.update(f"resave{spec.jpeg_resave_quality}".encode())
     for p in paths:
         st = os.stat(p)
         key.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
@@ -171,6 +176,8 @@ def build_dataset(
 
     def load(i):
         contents = tf.io.read_file(tf.gather(paths_t, i))
+        if spec.jpeg_resave_quality is not None:
+            contents = resave_jpeg_tensor(contents, tf.gather(paths_t, i), spec.jpeg_resave_quality)
         img = decode_resize_to_uint8_rgb(contents, size, method, fast_jpeg_decode=fast, pre_resize=spec.pre_resize,
                                          png16=spec.png16)
         gray = tf.reduce_all(tf.equal(img[..., :1], img[..., 1:]))  # exact test, at the small size

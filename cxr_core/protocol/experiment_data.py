@@ -136,5 +136,6 @@ def pipeline_spec(cfg: ExperimentConfig):
         cache=pre.cache,
         pre_resize=pre.pre_resize,
         png16=pre.png16,
+        jpeg_resave_quality=pre.jpeg_resave_quality,
         augment_placement=aug.placement,
     )

@@ -125,3 +125,18 @@ def test_fold_strata_pattern_on_the_real_kermany_names(shared_data):
     assert len(pneumonia) > 1000 and len(normal) > 300
     assert all(re.search(regex, p.name) for p in pneumonia)
     assert not any(re.search(regex, p.name) for p in normal)
+
+
+def test_task5_authors_code_resaves_jpegs_as_pil():
+    """[CVR-P3] re-saves every CT image with PIL: on in authors_code's Task-5 and the Task-5 experiments only."""
+    from pathlib import Path
+
+    from cxr_core.config.experiment import load_config
+
+    assert preset_for_task("authors_code", 5).values["preprocess"]["jpeg_resave_quality"] == 75
+    assert preset_for_task("paper", 5).values["preprocess"].get("jpeg_resave_quality") is None
+    assert preset_for_task("authors_code", 1).values["preprocess"].get("jpeg_resave_quality") is None
+    root = Path(__file__).resolve().parents[2] / "experiments" / "cvrnet"
+    for name in ("task5.yaml", "task5_official_valid.yaml"):
+        assert load_config(root / name).preprocess.jpeg_resave_quality == 75
+    assert load_config(root / "task1.yaml").preprocess.jpeg_resave_quality is None
