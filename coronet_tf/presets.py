@@ -325,6 +325,9 @@ def _paper_chain(num_classes: int) -> Preset:
     notes["model.init_from"] = ("required (--init-from: a 4-class run directory or weights file): 'slight "
                                 "modification to same 4-class model and fine-tuned ... did not retrain end-to-end' [S4]")
     notes["extra.required"] = "model.init_from: the paper fine-tunes the 4-class model [S4]; no fresh start"
+    notes["train.trainable"] = ("all: every layer fine-tuned, as the notebook's optional fine-tuning cell does [CN]; 'did "
+                                "not retrain end-to-end' [S4] may also mean a frozen backbone: --set train.trainable=head "
+                                "trains the Flatten-Dense head only (13,108,227 parameters for 3 classes)")
     if num_classes == 3:
         notes["protocol.kind"] = ("fixed_split: the 3-class model was tested on a separate test set of 29 COVID-19, "
                                   "72 normal and 120 pneumonia images [S4] (--test-data)")

@@ -142,6 +142,8 @@ class TrainConfig:
     # BatchNormalization moving-variance update (cxr_core.training.batchnorm): biased (Keras 3) or unbiased
     # (TF 2 fused BN / Keras 2.3.1 / PyTorch).
     bn_moving_variance: Literal["biased", "unbiased", "keras231_tf2", "keras231_tf1"] = "biased"
+    # Which layers train (cxr_core.training.trainable): all (end to end) or head (nested backbone models frozen).
+    trainable: Literal["all", "head"] = "all"
     # Momentum of every BatchNormalization layer while training (moving = m * moving + (1 - m) * batch);
     # null keeps the model's own (Keras' 0.99). Set only by the demo (cxr_core/cli/demo.yaml); no paper changes it.
     bn_momentum: Fraction | None = None

@@ -297,6 +297,9 @@ def fit_split(
 
         set_bn_moving_variance(model, train.bn_moving_variance)
         set_bn_momentum(model, getattr(train, "bn_momentum", None))
+        from cxr_core.training.trainable import set_trainable
+
+        set_trainable(model, train.trainable)
         def compile_fn(m):
             return compile_model(m, train, learning_rate=learning_rate, metrics=metrics)
 

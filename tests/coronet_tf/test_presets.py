@@ -169,3 +169,19 @@ def test_authors_code_reads_a_224_folder_as_the_notebook_did(shared_data):
         ref = np.asarray(load_img(str(path), target_size=(150, 150), interpolation="nearest"), dtype=np.float32)
         np.testing.assert_array_equal(load_image_array(path, (150, 150), "nearest", pre_resize=pre), ref,
                                       err_msg=str(path))
+
+
+def test_coronet_head_only_trains_table_ii_minus_xception():
+    """CoroNet 3-class with a frozen Xception: trainable = Table II's 3-class total 33,969,707 minus Xception's
+    20,861,480 (include_top=False) = 13,108,227, the Flatten-Dense(256)-Dense(3) head [S4]."""
+    from coronet_tf.model import build_coronet
+    from cxr_core.training.trainable import set_trainable
+
+    model = build_coronet(num_classes=3, input_shape=(150, 150, 3), backbone_weights=None)
+    assert model.count_params() == 33_969_707
+    assert set_trainable(model, "head") == 1
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert trainable == 33_969_707 - 20_861_480 == 5 * 5 * 2048 * 256 + 256 + 256 * 3 + 3
+    for name in ("paper_3class", "paper_2class", "paper", "authors_code"):
+        assert PRESETS[name].values["train"].get("trainable", "all") == "all"
+    assert "head" in PRESETS["paper_3class"].notes["train.trainable"]
