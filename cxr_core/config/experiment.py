@@ -79,8 +79,7 @@ class PreprocessConfig:
     # A first resize before image_size: [height, width, method] (method as PIL's filter; CoroNet's data
     # set was resized to 224x224 before Keras' nearest resize to 150 [S4] [CN]); null = none.
     pre_resize: tuple[PositiveInt, PositiveInt, Literal["nearest", "bilinear", "bicubic", "lanczos", "box", "hamming"]] | None = None
-    # JPEG-named files re-encoded as PIL's Image.open(f).save(f) leaves them, at this quality (75 = PIL's default)
-    # before decoding (cxr_core.data.decode.resave); null = the files as they are.
+    # JPEGs re-encoded as PIL's Image.open(f).save(f) does, at this quality (75: PIL's default; decode.resave)
     jpeg_resave_quality: PositiveInt | None = None
 
 
@@ -139,8 +138,7 @@ class TrainConfig:
     # How steps per epoch and the sample order are taken (cxr_core.data.keras2_iteration): full_pass (ours),
     # keras2_floor_wraparound (Keras 2.3.1 fit_generator [CVR-T]), tf_keras_floor_restart (tf.keras 2.x [CN]).
     steps_mode: Literal["full_pass", "keras2_floor_wraparound", "tf_keras_floor_restart"] = "full_pass"
-    # BatchNormalization moving-variance update (cxr_core.training.batchnorm): biased (Keras 3) or unbiased
-    # (TF 2 fused BN / Keras 2.3.1 / PyTorch).
+    # BatchNorm moving-variance update (cxr_core.training.batchnorm): Keras 3, unbiased, or Keras 2.3.1 on TF 2 / 1
     bn_moving_variance: Literal["biased", "unbiased", "keras231_tf2", "keras231_tf1"] = "biased"
     # Which layers train (cxr_core.training.trainable): all (end to end) or head (nested backbone models frozen).
     trainable: Literal["all", "head"] = "all"
@@ -186,8 +184,7 @@ class ProtocolConfig:
     holdout_fraction: Fraction = 0.2
     seed: NonNegInt = 42
     splits_from: str | None = None  # a run directory (or its splits/ folder) whose folds to reuse
-    # authors_contiguous only: file-name regex -> sub-class; a class's rows whose file name matches are folded
-    # as their own sub-class, then joined (cxr_core.protocol.splits.fold_strata). null: one stratum per class.
+    # authors_contiguous: file-name regex -> sub-class folded on its own, then joined (splits.fold_strata)
     fold_strata: Mapping[str, str] | None = None
 
 
