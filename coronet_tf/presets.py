@@ -75,6 +75,7 @@ _AUGMENT = {
 _TRAIN = {
     "optimizer": {"name": "adam", "learning_rate": 1e-4, "options": {}},
     "bn_moving_variance": "unbiased",
+    "trainable": "all",
     "loss": "categorical_crossentropy",
     "batch_size": 10,
     "epochs": 80,
