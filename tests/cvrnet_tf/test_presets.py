@@ -30,6 +30,7 @@ def test_authors_code_values():
     assert t["early_stopping"] == {"monitor": "val_accuracy", "patience": 13, "mode": "max"}
     assert t["reduce_lr"] == {"monitor": "val_accuracy", "factor": 0.1, "patience": 4, "mode": "max", "min_lr": 1e-8}
     assert (t["checkpoint"], t["checkpoint_monitor"]) == ("best", "val_accuracy")
+    assert t["mixed_precision"] is None and t["bn_moving_variance"] == "keras231_tf2"  # float32; Keras 2.3.1 BN
     a = v["augment"]
     assert a["horizontal_flip"] and a["vertical_flip"] and not a["on_validation"]
     assert all(a[k] == 0 for k in ("rotation_range", "width_shift_range", "height_shift_range", "shear_range",
