@@ -42,6 +42,7 @@ class LoopCounterSchedule(keras.optimizers.schedules.LearningRateSchedule):
         return keras.saving.deserialize_keras_object(config["schedule"])
 
 
+@keras.saving.register_keras_serializable(package="cxr_core", name="ApexLossScaleOptimizer")
 class ApexLossScaleOptimizer(keras.optimizers.LossScaleOptimizer):
     """Keras' dynamic loss scaling made to behave as apex AMP's ``LossScaler`` and training loop [CR].
 

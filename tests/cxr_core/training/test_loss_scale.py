@@ -97,3 +97,27 @@ def test_forced_overflow_in_a_mixed_float16_fit_skips_and_counts(monkeypatch):
     model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(2), verbose=0)
     assert (int(model.optimizer.iterations.numpy()), loop_iterations(model.optimizer)) == (1, 2)
     assert not all(np.array_equal(a, w.numpy()) for a, w in zip(before, model.trainable_weights))
+
+
+def test_resume_checkpoint_and_config_keep_the_loop_counter(tmp_path):
+    """A weights file (the resume checkpoint) restores the skipped-step count, so a resumed run's schedule
+    continues at the loop's iteration; the optimizer's config round-trips (the schedule re-wrapped when built)."""
+    def make():
+        inputs = keras.Input((4,))
+        model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(inputs))
+        schedule = keras.optimizers.schedules.ExponentialDecay(1e-3, decay_steps=1, decay_rate=0.5)
+        model.compile(optimizer=ApexLossScaleOptimizer(keras.optimizers.Adam(schedule)), loss="categorical_crossentropy")
+        return model
+
+    x, y = np.ones((4, 4), "float32"), np.eye(3, dtype="float32")[[0, 1, 2, 0]]
+    first = make()
+    first.fit(x, y, batch_size=2, epochs=1, verbose=0)
+    first.optimizer.skipped_steps.assign(3)
+    first.save_weights(tmp_path / "resume.weights.h5")
+    second = make()
+    second.optimizer.build(second.trainable_variables)
+    second.load_weights(tmp_path / "resume.weights.h5")
+    assert (int(second.optimizer.iterations.numpy()), loop_iterations(second.optimizer)) == (2, 5)
+    assert float(second.optimizer.learning_rate.numpy()) == pytest.approx(1e-3 * 0.5**5)
+    again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(first.optimizer))
+    assert isinstance(again, ApexLossScaleOptimizer) and again.max_scale == 2.0**24
