@@ -34,7 +34,8 @@ TABLES: tuple[PublishedTable, ...] = (
                "'coronanet/table5_ppv_relabelled'). From the project-page confusion matrix with "
                "100 normal / 100 pneumonia, PPV pneumonia = 96.0 (matches) but Normal = 95.0 "
                "(table: 99.0)."),
-        companion="coronanet/table5_ppv_relabelled"),
+        companion="coronanet/table5_ppv_relabelled",
+        quoted=True),
     PublishedTable(
         key="coronanet/table5_ppv_relabelled",
         title="CORONA-Net 'TABLE 5' PPV with the baselines' Normal/COVID-19 columns swapped (INFERRED)",
@@ -65,7 +66,8 @@ TABLES: tuple[PublishedTable, ...] = (
               ("COVIDx3 (300)", 95.0, 94.0, 91.0, 90.5, 91.3, 98.9),
               ("COVIDx3 (300)", 92.0, 90.0, 95.0, 90.2, 91.8, 95.0)),
         notes=("COVID-Net Small/Large: 116.6 M / 126.6 M params, 2.26 / 3.59 GMACs [CNet@61a5963]. "
-               "4-class v1 figures: 'covidnet/v1_4class'.")),
+               "4-class v1 figures: 'covidnet/v1_4class'."),
+        quoted=True),
     PublishedTable(
         key="covidx/image_counts", title="COVIDx image counts by version",
         source="[CNet] create_COVIDx / README at the listed commits", layout="summary",

@@ -55,8 +55,39 @@ def ppv_sensitivity_layout(key: str, config: Mapping, folds: Sequence, pooled, *
     for table in (ppv, conf, acc):
         notes.append(f"{table.attrs['source']} ({table.attrs['key']}): {table.attrs['notes']}")
     notes += consistency_notes(conf, ppv, acc, names, pooled.confusion)
+    notes += project_page_confusion_notes(conf, names, pooled.confusion)
     notes.append(TOPK_NOTE)
     return summary_frame(rows), "CORONA-Net: per-class PPV and sensitivity, overall accuracy", notes
+
+
+def project_page_confusion(published: pd.DataFrame, names: Sequence[str], confusion) -> pd.DataFrame | None:
+    """Our confusion matrix in the project page's layout [VIP]: its class order (COVID-19, Pneumonia,
+    Normal), rows true, columns predicted, each row divided by its count (fractions). None when one of
+    its classes has no counterpart in ``names``."""
+    cm = np.asarray(confusion, dtype=np.float64)
+    order = [class_lookup(list(names), label, CLASS_ALIASES) for label in published.index]
+    if any(o is None for o in order):
+        return None
+    idx = [list(names).index(o) for o in order]
+    sub = cm[np.ix_(idx, idx)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rows = sub / cm[idx].sum(axis=1, keepdims=True)
+    return pd.DataFrame(rows, index=list(published.index), columns=list(published.columns))
+
+
+def project_page_confusion_notes(published: pd.DataFrame, names: Sequence[str], confusion) -> list[str]:
+    """One line per true class: our row of :func:`project_page_confusion` beside the published row."""
+    ours_frame = project_page_confusion(published, names, confusion)
+    if ours_frame is None:
+        return []
+    cols = " / ".join(published.columns)
+    lines = [f"Confusion matrix in the project page's layout (rows true, columns predicted {cols}, row fractions) "
+             f"[VIP]:"]
+    for label in published.index:
+        mine = " / ".join(f"{v:.2f}" for v in ours_frame.loc[label])
+        theirs = " / ".join(f"{v:.2f}" for v in published.loc[label])
+        lines.append(f"{label}: ours {mine}; published {theirs}")
+    return lines
 
 
 TOPK_NOTE = ("Top-1 and top-2 accuracy as the authors' evaluation printed them: "

@@ -76,6 +76,7 @@ _AUGMENT = {
 _TRAIN = {
     "optimizer": {"name": "adam", "learning_rate": 1e-4, "options": {}},
     "bn_moving_variance": "unbiased",
+    "trainable": "all",
     "loss": "categorical_crossentropy",
     "batch_size": 10,
     "epochs": 80,
@@ -264,6 +265,7 @@ AUTHORS_CODE = Preset(
         undersample=None,
         on_validation=True,
         steps_mode="tf_keras_floor_restart",
+        pre_resize=[224, 224, PAPER_PRE_RESIZE_METHOD],
         protocol={
             "kind": "fixed_split",
             "n_folds": 4,
@@ -291,9 +293,10 @@ AUTHORS_CODE = Preset(
         "protocol.validation": "inner_split: validation_split=0.2 of the train folder validates (no callback reads it; "
         "val_acc is only logged) [CN]",
         "protocol.inner_val_fraction": "0.2: ImageDataGenerator(validation_split=0.2) [CN]",
-        "preprocess.pre_resize": "null: the notebook reads its data set's files as they are [CN]; that data set "
-        "(Drive link [CN README]) is the paper's, whose images were resized to 224x224 [S4], so on those files a "
-        "224x224 pre-resize would change nothing",
+        "preprocess.pre_resize": "[224, 224, bicubic]: the notebook read the files of its Drive data set [CN README], "
+        "the paper's, whose images had been resized to 224x224 [S4]; on original-resolution files this models "
+        "that folder (method INFERRED bicubic, as the paper preset), on files already 224x224 it is the identity "
+        "(PIL returns the image unchanged), so the notebook's one-step read is reproduced exactly there",
         "protocol.split_style": "keras_validation_split: ImageDataGenerator(validation_split=0.2) validates on the "
         "first int(0.2 n) files of each class's sorted file list and trains on the rest, deterministic (1,119 / 277 "
         "found) [CN], [CN-old]",
@@ -324,6 +327,9 @@ def _paper_chain(num_classes: int) -> Preset:
     notes["model.init_from"] = ("required (--init-from: a 4-class run directory or weights file): 'slight "
                                 "modification to same 4-class model and fine-tuned ... did not retrain end-to-end' [S4]")
     notes["extra.required"] = "model.init_from: the paper fine-tunes the 4-class model [S4]; no fresh start"
+    notes["train.trainable"] = ("all: every layer fine-tuned, as the notebook's optional fine-tuning cell does [CN]; 'did "
+                                "not retrain end-to-end' [S4] may also mean a frozen backbone: --set train.trainable=head "
+                                "trains the Flatten-Dense head only (13,108,227 parameters for 3 classes)")
     if num_classes == 3:
         notes["protocol.kind"] = ("fixed_split: the 3-class model was tested on a separate test set of 29 COVID-19, "
                                   "72 normal and 120 pneumonia images [S4] (--test-data)")

@@ -78,13 +78,16 @@ def _values(*, protocol: dict[str, Any]) -> dict[str, Any]:
             "jit_compile": False,
             "seed": 7,
             "steps_mode": "keras2_floor_wraparound",
-            "bn_moving_variance": "unbiased",
+            "bn_moving_variance": "keras231_tf2",
         },
         "protocol": protocol,
         "published": {"table": "cvrnet/abstract", "source": "[S2] abstract, Task-1 F1 0.997 / accuracy 0.998"},
         "extra": {"expected_params": list(PUBLISHED_PARAMS[task.num_classes]), "cvrnet": {"task": task.number}},
     }
 
+
+#: ``protocol.fold_strata`` of ``authors_code``: Kermany's pneumonia files fold apart from normal ones [CVR-P12].
+AUTHORS_FOLD_STRATA = {r"(?i)_(bacteria|virus)_": "pneumonia"}
 
 _COMMON_NOTES = {
     "preprocess.scaling": "raw 0-255 into both ImageNet backbones: no rescale, preprocess_input never called [CVR-T]; same in both presets (paper silent)",
@@ -97,8 +100,10 @@ _COMMON_NOTES = {
     "(Task-1 fold 2: 635 / 159) [CVR-T] over Keras 2.3.1 fit_generator's enqueuers, which run on across epochs: no "
     "image is dropped over a run (a partial batch is still a batch of the stream) and the validation window drifts "
     "(cxr_core.data.keras2_iteration); all presets train as the code does (paper NOT RETRIEVED)",
-    "train.bn_moving_variance": "unbiased: Keras 2.3.1 BatchNormalization updates the moving variance with the "
-    "unbiased batch variance (Keras 3: biased) [CVR-T]; all presets train as the code does",
+    "train.bn_moving_variance": "keras231_tf2: Keras 2.3.1's BatchNormalization [CVR-T] multiplies the batch variance "
+    "by m/(m-1-eps) before the moving average (Keras 3: biased); its TensorFlow version is unstated [S1], INFERRED 2.x "
+    "(tf.nn.moments, corrected once, within 3e-6 of unbiased); keras231_tf1 is the TensorFlow 1.x reading, where the "
+    "fused op's unbiased variance is corrected again (+1/(m-1): +0.26% at 8x7x7); all presets train as the code does",
 }
 
 AUTHORS_CODE = Preset(
@@ -107,6 +112,7 @@ AUTHORS_CODE = Preset(
         "kind": "kfold",
         "n_folds": 5,
         "split_style": "authors_contiguous",
+        "fold_strata": dict(AUTHORS_FOLD_STRATA),
         "group_by_patient": False,
         "validation": "test_fold",
         "inner_val_fraction": 0.1,
@@ -116,6 +122,11 @@ AUTHORS_CODE = Preset(
     notes={
         **_COMMON_NOTES,
         "protocol.split_style": "per class np.random.shuffle (no seed), 5 contiguous slices, remainder to Fold_1 [CVR-P12]",
+        "protocol.fold_strata": "Kermany pneumonia files (_bacteria_/_virus_) folded apart from normal ones, then "
+        "joined: the data preparation folds each source folder [CVR-P12]; INFERRED for Task-1's NOR (5,856 = 1,583 + "
+        "4,273) from the saved run [CVR-T], whose test fold of 1,176 NOR / 101 NCP is the remainder fold 319 + 857 "
+        "with 501 COVID images (one NOR class of 5,856 would give 1,172); the data build draws the paper's 500 NCP, the "
+        "501st image cannot be identified",
         "protocol.group_by_patient": "folds cut per class from file lists, no patient grouping [CVR-P12]",
         "protocol.validation": "Val dir = Test fold (5,080 + 1,277 = all images; INFERRED): early stopping, LR schedule and checkpoint select on the test fold [CVR-T]",
     },
@@ -128,6 +139,7 @@ PAPER = Preset(
         "kind": "kfold",
         "n_folds": 5,
         "split_style": "stratified",
+        "fold_strata": None,
         "group_by_patient": False,
         "validation": "test_fold",
         "inner_val_fraction": 0.1,
@@ -135,6 +147,7 @@ PAPER = Preset(
         "seed": 42,
     }),
     notes={
+        "protocol.fold_strata": "null: stratified folds per class; the sub-class folding of the data preparation [CVR-P12] is authors_code's",
         **_COMMON_NOTES,
         "protocol.split_style": "paper text NOT RETRIEVED (abstract silent on folds [S2]); 5 folds as the data-preparation "
         "notebook [CVR-P12], drawn stratified and seeded (the notebook's per-class contiguous slices are an implementation detail [CVR-P12])",
@@ -152,6 +165,7 @@ LEAK_FREE = Preset(
         "kind": "kfold",
         "n_folds": 5,
         "split_style": "stratified",
+        "fold_strata": None,
         "group_by_patient": True,
         "validation": "inner_split",
         "inner_val_fraction": 0.1,
@@ -159,6 +173,7 @@ LEAK_FREE = Preset(
         "seed": 42,
     }),
     notes={
+        "protocol.fold_strata": "null: patient-grouped stratified folds per class; sub-class folding [CVR-P12] is authors_code's",
         **_COMMON_NOTES,
         "protocol.split_style": "stratified, seeded folds (the code's per-class contiguous slices are unseeded [CVR-P12])",
         "protocol.group_by_patient": "leak-free choice: a patient's images stay in one fold (the code does not group, [CVR-P12])",
@@ -191,5 +206,14 @@ def preset_for_task(base: str | Preset, task: int | str) -> Preset:
     if task.number == 5:
         values["protocol"]["kind"] = "fixed_split"
         notes["protocol.kind"] = "Task-5: official COVID-CT split, train = train+val (INFERRED) [CVR-P3]"
+        if preset.name == "authors_code":
+            values["preprocess"]["jpeg_resave_quality"] = 75
+            notes["preprocess.jpeg_resave_quality"] = (
+                "75: the data preparation opens every CT image with PIL and saves it under the same name "
+                "(Image.open(...).save(dst) [CVR-P3]), so each JPEG (COVID-CT's are mostly NonCOVID) is re-encoded at "
+                "PIL's default quality 75; PNGs keep their pixels")
+        else:
+            notes["preprocess.jpeg_resave_quality"] = ("null: the original files; the authors' PIL re-save [CVR-P3] "
+                                                      "is authors_code's (75)")
     return Preset(name=f"{preset.name}_task{task.number}", values=values, notes=notes,
                   description=f"{preset.description} Task-{task.number}: {', '.join(task.class_names)}.")

@@ -14,7 +14,8 @@
   ``valid/``, ``test/`` as the authors' notebook names them (COVID 191 / 60 / 98, NonCOVID
   234 / 58 / 105) and ``trainval/`` = train + valid, the README's "Train" (NOR 292, NCP 251,
   INFERRED), each with class folders ``NonCOVID/`` (NOR) and ``COVID/`` (NCP). The authors re-saved
-  the images with PIL (``Image.open(...).save(...)`` [CVR-P3]); we copy the original bytes.
+  the images with PIL (``Image.open(...).save(...)`` [CVR-P3]); we copy the original bytes and the reader
+  re-encodes the JPEGs as they did (``preprocess.jpeg_resave_quality: 75`` in experiments/cvrnet/task5*.yaml).
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ def plan_dataset3(inputs: RecipeInputs) -> BuildPlan:
         plan.published[subset] = dict(DATASET3_COUNTS[subset])
     plan.notes.append("trainval/ = train + valid, CVR-Net's README 'Train' (INFERRED [CVR-P3]); "
                       "use --data OUT/trainval --test-data OUT/test with experiments/cvrnet/task5.yaml")
-    plan.notes.append("the authors re-saved each image with PIL [CVR-P3]; these are the original bytes")
+    plan.notes.append("the authors re-saved each image with PIL [CVR-P3]; these are the original bytes "
+                      "(task5.yaml's preprocess.jpeg_resave_quality: 75 re-encodes the JPEGs as they did when read)")
     return plan
 
 

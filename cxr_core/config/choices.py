@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 __all__ = [
-    "AugmentPlacement", "DataFormat", "FillMode", "Loss", "MixedPrecision", "OnBadFile", "Png16Mode",
-    "PreResizeMethod", "ResizeMethod", "Scaling", "StepsMode", "Strategy", "ValidationMode",
-    "AUGMENT_PLACEMENTS", "DATA_FORMATS", "FILL_MODES", "LOSSES", "MIXED_PRECISIONS", "ON_BAD_FILE",
-    "PNG16_MODES", "PRE_RESIZE_METHODS", "RESIZE_METHODS", "SCALINGS", "STEPS_MODES", "STRATEGIES",
-    "VALIDATION_MODES",
+    "AugmentPlacement", "BnMovingVariance", "DataFormat", "FillMode", "Loss", "MixedPrecision", "OnBadFile",
+    "Png16Mode", "PreResizeMethod", "ResizeMethod", "Scaling", "StepsMode", "Strategy", "Trainable",
+    "ValidationMode", "AUGMENT_PLACEMENTS", "BN_MOVING_VARIANCES", "DATA_FORMATS", "FILL_MODES", "LOSSES",
+    "MIXED_PRECISIONS", "ON_BAD_FILE", "PNG16_MODES", "PRE_RESIZE_METHODS", "RESIZE_METHODS", "SCALINGS",
+    "STEPS_MODES", "STRATEGIES", "TRAINABLE", "VALIDATION_MODES",
 ]
 
 #: ``data.format`` values the core reads (model families add theirs: ``ModelFamily.readers``).
@@ -37,6 +37,10 @@ AugmentPlacement = Literal["host", "device"]
 Loss = Literal["categorical_crossentropy", "categorical_crossentropy_from_logits", "mse"]
 #: ``train.steps_mode`` (:mod:`cxr_core.data.keras2_iteration`).
 StepsMode = Literal["full_pass", "keras2_floor_wraparound", "tf_keras_floor_restart"]
+#: ``train.bn_moving_variance`` (:mod:`cxr_core.training.batchnorm`)
+BnMovingVariance = Literal["biased", "unbiased", "keras231_tf2", "keras231_tf1"]
+#: ``train.trainable`` (:mod:`cxr_core.training.trainable`)
+Trainable = Literal["all", "head"]
 #: ``train.mixed_precision`` / ``--mixed-precision`` (:mod:`cxr_core.training.precision`; null = float32).
 MixedPrecision = Literal["float32", "mixed_float16", "mixed_bfloat16", "mixed_float16_on_gpu"]
 #: ``train.strategy`` / ``--strategy`` (:func:`cxr_core.training.fit.make_strategy`).
@@ -54,6 +58,8 @@ FILL_MODES: tuple[str, ...] = get_args(FillMode)
 AUGMENT_PLACEMENTS: tuple[str, ...] = get_args(AugmentPlacement)
 LOSSES: tuple[str, ...] = get_args(Loss)
 STEPS_MODES: tuple[str, ...] = get_args(StepsMode)
+BN_MOVING_VARIANCES: tuple[str, ...] = get_args(BnMovingVariance)
+TRAINABLE: tuple[str, ...] = get_args(Trainable)
 MIXED_PRECISIONS: tuple[str, ...] = get_args(MixedPrecision)
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
 VALIDATION_MODES: tuple[str, ...] = get_args(ValidationMode)

@@ -25,8 +25,8 @@ from typing import Annotated, Any, Literal, Mapping
 
 
 from cxr_core.config.choices import (
-    DATA_FORMATS, AugmentPlacement, FillMode, Loss, MixedPrecision, OnBadFile, Png16Mode, PreResizeMethod, ResizeMethod,
-    Scaling, StepsMode, Strategy, ValidationMode,
+    DATA_FORMATS, AugmentPlacement, BnMovingVariance, FillMode, Loss, MixedPrecision, OnBadFile, Png16Mode,
+    PreResizeMethod, ResizeMethod, Scaling, StepsMode, Strategy, Trainable, ValidationMode,
 )
 from cxr_core.config.callbacks import EarlyStoppingKeywords, Monitor, ReduceLROnPlateauKeywords, check_monitored_logs
 from cxr_core.config.notes import deviation_notes, dotted_keys
@@ -86,6 +86,8 @@ class PreprocessConfig:
     # A first resize before image_size: [height, width, method] (method as PIL's filter; CoroNet's data
     # set was resized to 224x224 before Keras' nearest resize to 150 [S4] [CN]); null = none.
     pre_resize: tuple[PositiveInt, PositiveInt, PreResizeMethod] | None = None
+    # JPEGs re-encoded as PIL's Image.open(f).save(f) does, at this quality (75: PIL's default; decode.resave)
+    jpeg_resave_quality: PositiveInt | None = None
 
 
 @dataclass(frozen=True)
@@ -143,9 +145,10 @@ class TrainConfig:
     # How steps per epoch and the sample order are taken (cxr_core.data.keras2_iteration): full_pass (ours),
     # keras2_floor_wraparound (Keras 2.3.1 fit_generator [CVR-T]), tf_keras_floor_restart (tf.keras 2.x [CN]).
     steps_mode: StepsMode = "full_pass"
-    # BatchNormalization moving-variance update (cxr_core.training.batchnorm): biased (Keras 3) or unbiased
-    # (TF 2 fused BN / Keras 2.3.1 / PyTorch).
-    bn_moving_variance: Literal["biased", "unbiased"] = "biased"
+    # BatchNorm moving-variance update (cxr_core.training.batchnorm): Keras 3, unbiased, or Keras 2.3.1 on TF 2 / 1
+    bn_moving_variance: BnMovingVariance = "biased"
+    # Which layers train (cxr_core.training.trainable): all (end to end) or head (nested backbone models frozen).
+    trainable: Trainable = "all"
     class_weight: Literal["round_max_over_count"] | Mapping[str, NonNegFloat] | None = None
     # keras.callbacks.EarlyStopping / ReduceLROnPlateau keywords, null: none (cxr_core.config.callbacks)
     early_stopping: Annotated[Mapping[str, Any], Keywords(EarlyStoppingKeywords)] | None = None
@@ -188,6 +191,8 @@ class ProtocolConfig:
     holdout_fraction: Fraction = 0.2
     seed: NonNegInt = 42
     splits_from: str | None = None  # a run directory (or its splits/ folder) whose folds to reuse
+    # authors_contiguous: file-name regex -> sub-class folded on its own, then joined (splits.fold_strata)
+    fold_strata: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -242,7 +247,7 @@ def deep_merge(base: Mapping, override: Mapping) -> dict:
 
 
 # Mappings whose content is data, not further config sections: replaced, not merged.
-_OPAQUE_KEYS = {"label_map", "undersample", "class_weight"}
+_OPAQUE_KEYS = {"label_map", "undersample", "class_weight", "fold_strata"}
 
 
 @dataclass(frozen=True)

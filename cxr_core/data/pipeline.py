@@ -48,6 +48,7 @@ import tensorflow as tf
 from cxr_core.config.choices import AUGMENT_PLACEMENTS as PLACEMENTS, RESIZE_METHODS, SCALINGS
 from cxr_core.data.augment.keras2 import Keras2AugmentSpec, apply_transform, sample_transform_params
 from cxr_core.data.augment.device import RAW_IMAGES, RAW_PARAMS, DeviceAugmentation, pack_params
+from cxr_core.data.decode.resave import check_resave_quality, resave_jpeg_tensor
 from cxr_core.data.decode.resize import check_pre_resize
 from cxr_core.data.decode.images import decode_resize_to_uint8_rgb, scale_pixels
 from cxr_core.data.keras2_iteration import dataset_from_index_batches
@@ -82,9 +83,11 @@ class PipelineSpec:
     pre_resize: tuple[int, int, str] | None = None
     png16: str = "scale257"  # 16-bit PNGs to 8 bits (cxr_core.data.decode.png16; preprocess.png16)
     dicom: str = "bits_stored"  # DICOM to 8 bits (cxr_core.data.decode.dicom; preprocess.dicom)
+    jpeg_resave_quality: int | None = None  # JPEGs re-encoded as PIL re-saves them (cxr_core.data.decode.resave)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pre_resize", check_pre_resize(self.pre_resize))
+        object.__setattr__(self, "jpeg_resave_quality", check_resave_quality(self.jpeg_resave_quality))
         size = tuple(int(v) for v in self.image_size)
         if len(size) != 2 or min(size) < 1:
             raise ValueError(f"PipelineSpec.image_size must be (height, width) > 0; got {self.image_size!r}")
@@ -117,6 +120,8 @@ def _cache_filename(prefix: str, paths: np.ndarray, spec: PipelineSpec) -> str:
         key.update(spec.png16.encode())
     if spec.dicom != "bits_stored":
         key.update(spec.dicom.encode())
+    if spec.jpeg_resave_quality is not None:
+        key.update(f"resave{spec.jpeg_resave_quality}".encode())
     for p in paths:
         st = os.stat(p)
         key.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
@@ -176,6 +181,8 @@ def build_dataset(
 
     def load(i):
         contents = tf.io.read_file(tf.gather(paths_t, i))
+        if spec.jpeg_resave_quality is not None:
+            contents = resave_jpeg_tensor(contents, tf.gather(paths_t, i), spec.jpeg_resave_quality)
         img = decode_resize_to_uint8_rgb(contents, size, method, fast_jpeg_decode=fast, pre_resize=spec.pre_resize,
                                          png16=spec.png16, dicom=spec.dicom)
         gray = tf.reduce_all(tf.equal(img[..., :1], img[..., 1:]))  # exact test, at the small size

@@ -139,5 +139,6 @@ def pipeline_spec(cfg: ExperimentConfig):
         pre_resize=pre.pre_resize,
         png16=pre.png16,
         dicom=pre.dicom,
+        jpeg_resave_quality=pre.jpeg_resave_quality,
         augment_placement=aug.placement,
     )

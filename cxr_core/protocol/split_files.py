@@ -66,12 +66,14 @@ def holdout_style(cfg: ExperimentConfig) -> str:
 
 def fold_assignments(cfg: ExperimentConfig, table) -> np.ndarray:
     """Fold id per row (k-fold) or 0/1 per row (holdout: 1 = test), int64."""
-    from cxr_core.protocol.splits import holdout_assignments, kfold_assignments
+    from cxr_core.protocol.splits import fold_strata, holdout_assignments, kfold_assignments
 
     proto = cfg.protocol
     if proto.kind == "kfold":
+        strata = fold_strata(table, proto.fold_strata) if proto.split_style == "authors_contiguous" else None
         return kfold_assignments(
-            table, proto.n_folds, proto.seed, group_by_patient=proto.group_by_patient, style=proto.split_style
+            table, proto.n_folds, proto.seed, group_by_patient=proto.group_by_patient, style=proto.split_style,
+            strata=strata,
         )
     if proto.kind == "holdout":
         held = holdout_assignments(table, proto.holdout_fraction, proto.seed, group_by_patient=proto.group_by_patient,

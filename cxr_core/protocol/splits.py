@@ -96,6 +96,7 @@ def kfold_assignments(
     *,
     group_by_patient: bool = True,
     style: str = "stratified",
+    strata: np.ndarray | None = None,
 ) -> np.ndarray:
     """Fold id (``0 .. n_folds-1``) of every row; every row is in exactly one fold.
 
@@ -110,6 +111,8 @@ def kfold_assignments(
             of ``n // n_folds`` and give the remainder to the FIRST fold (4,273 -> 857/854/854/854/854).
             The authors' ``np.random.shuffle`` had no seed; here it is ``default_rng(seed)``. Patient
             ids are ignored, as in their code (a warning says how many patients span several folds).
+            ``strata`` (one string per row, :func:`fold_strata`): each class is cut per stratum instead,
+            and the parts joined, as the authors folded each source folder and merged the folds.
     """
     if style not in _STYLES:
         raise ValueError(f"style must be one of {_STYLES}; got {style!r}")
@@ -122,12 +125,16 @@ def kfold_assignments(
     folds = np.full(len(table), -1, dtype=np.int64)
     if style == "authors_contiguous":
         rng = np.random.default_rng(seed)
+        strata = np.zeros(len(table), dtype=object) if strata is None else np.asarray(strata, dtype=object)
+        if len(strata) != len(table):
+            raise SplitError(f"strata: {len(strata)} values for {len(table)} rows")
         for k in range(len(table.class_names)):
-            rows = rng.permutation(np.flatnonzero(labels == k))
-            base, extra = divmod(len(rows), n_folds)
-            sizes = [base + extra] + [base] * (n_folds - 1)
-            for f, part in enumerate(np.split(rows, np.cumsum(sizes)[:-1])):
-                folds[part] = f
+            for stratum in sorted(set(strata[labels == k]), key=str):
+                rows = rng.permutation(np.flatnonzero((labels == k) & (strata == stratum)))
+                base, extra = divmod(len(rows), n_folds)
+                sizes = [base + extra] + [base] * (n_folds - 1)
+                for f, part in enumerate(np.split(rows, np.cumsum(sizes)[:-1])):
+                    folds[part] = f
         groups = _groups_or_none(table, group_by_patient)
         if groups is not None:
             spread = pd.Series(folds).groupby(groups).nunique()
@@ -153,6 +160,24 @@ def kfold_assignments(
     for f, (_, test) in enumerate(parts):
         folds[test] = f
     return folds
+
+
+def fold_strata(table: SampleTable, patterns) -> np.ndarray | None:
+    """Sub-class of every row for :func:`kfold_assignments`'s ``strata``: the value of the first of
+    ``patterns`` (``{regex: name}``, ``protocol.fold_strata``) that the row's file name matches
+    (``re.search``), else ``""``; ``None`` when ``patterns`` is empty. ValueError names a bad regex."""
+    import re
+
+    if not patterns:
+        return None
+    compiled = []
+    for regex, name in patterns.items():
+        try:
+            compiled.append((re.compile(regex), str(name)))
+        except re.error as err:
+            raise ValueError(f"protocol.fold_strata: {regex!r} is not a regular expression ({err})") from None
+    names = [os.path.basename(p) for p in table.frame["path"].astype(str)]
+    return np.array([next((n for rx, n in compiled if rx.search(f)), "") for f in names], dtype=object)
 
 
 def keras_validation_split(table: SampleTable, fraction: float) -> np.ndarray:

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 import cxr_core.evaluation.metrics as _metrics
@@ -21,7 +22,7 @@ from cxr_core.report.comparison import DIFF_POINTS, summary_markdown
 from cxr_core.report.figures import plot_confusion_matrix
 from cxr_core.report.score_section import CALIBRATION_TEXT, calibration_table, figures_markdown, write_score_figures
 from cxr_core.report.html import write_html
-from cxr_core.report.published import find_published, published_table, resolve_published_key
+from cxr_core.report.published import find_published, published_table, quoted_tables, resolve_published_key
 from cxr_core.report.tables import comparison_table, to_markdown, write_table
 from cxr_core.atomic_files import atomic_write_text
 from cxr_core.evaluation import confusion as _confusion
@@ -138,6 +139,14 @@ def summary_comparison(key: str, config: Mapping, folds: Sequence, pooled, *,
         raise KeyError(f"summary_comparison: no metric-per-row layout for {key!r}; known: "
                        f"{', '.join(summary_keys())}")
     return layout(key, dict(config or {}), list(folds), pooled, selection=dict(selection or {}))
+
+
+def cross_entropy_loss(y_true, y_prob) -> float:
+    """Mean categorical cross-entropy ``-mean(log p[true])`` with Keras' clipping of ``p`` to
+    ``[1e-7, 1 - 1e-7]`` (what ``model.evaluate`` reports as the test loss)."""
+    t = np.asarray(y_true, dtype=np.int64).reshape(-1)
+    p = np.clip(np.asarray(y_prob, dtype=np.float64), 1e-7, 1 - 1e-7)
+    return float(-np.mean(np.log(p[np.arange(t.size), t])))
 
 
 def write_run_report(run_dir: str | os.PathLike, config: Mapping,
@@ -278,6 +287,16 @@ def write_run_report(run_dir: str | os.PathLike, config: Mapping,
                     "paper's, so they are not set beside them (no diff, no 'differs').\n\n")
         md.append(_md_section(heading, lead + to_markdown(pub_other) + "\n" + _source_line(pub_other)))
 
+    quoted = quoted_tables((config.get("model") or {}).get("family") if isinstance(config.get("model"), Mapping)
+                           else None)
+    if quoted:
+        body = ("Other methods' numbers as the paper quotes them, copied as printed: **quoted, not reproduced or "
+                "computed here**.\n\n")
+        for q in quoted:
+            body += f"**{q.attrs['title']}** (quoted from {q.attrs['source']})\n\n" + to_markdown(q) + "\n"
+            body += (f"{q.attrs['notes']}\n\n" if q.attrs.get("notes") else "")
+        md.append(_md_section("Quoted comparisons (other methods, as published)", body))
+
     ci = pooled.ci
     if len(ci):
         boot = (f"Percentile bootstrap over samples, {ci.attrs.get('n_boot')} resamples, seed "
@@ -287,6 +306,9 @@ def write_run_report(run_dir: str | os.PathLike, config: Mapping,
     else:
         body = ("Folds carry no predictions: metrics of the summed confusion matrix, no intervals."
                 "\n\n")
+    if pooled.y_true is not None and pooled.y_prob is not None:
+        body += (f"\nTest loss (categorical cross-entropy of the stored probabilities, mean over samples, as "
+                 f"Keras' evaluate reports it): {cross_entropy_loss(pooled.y_true, pooled.y_prob):.4f}\n")
     body += "\n" + to_markdown(_metrics.pooled_fold_table(folds, average))
     body += "\n" + to_markdown(pooled.per_class, floatfmt=".4f")
     md.append(_md_section("Pooled metrics", body))

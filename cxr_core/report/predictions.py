@@ -79,6 +79,11 @@ def write_fold_evaluation(fold_dir: Path, table, probs: np.ndarray, *, title: st
                           normalize=True, title=f"{title} (row-normalised)")
     if log_path is not None and Path(log_path).is_file():
         plot_training_curves(log_path, fold_dir / "curves.png")
+    if "path" in table.frame:
+        from cxr_core.report.gallery import plot_prediction_gallery
+
+        plot_prediction_gallery(table.frame["path"].astype(str).tolist(), table.labels, probs, table.class_names,
+                                fold_dir / "prediction_gallery.png", title=f"{title}: correct and wrong predictions")
     write_table(predictions_frame(table, probs), fold_dir / "predictions", index=False, markdown=False)
     return evaluation
 

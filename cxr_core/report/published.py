@@ -58,6 +58,9 @@ class PublishedTable:
     notes: str = ""
     companion: str | None = None
     extra: tuple[tuple[str, object], ...] = ()
+    quoted: bool = False
+    """Other methods' numbers the paper quotes (not the paper's own results): reports show them in a
+    section marked as quoted (:func:`quoted_tables`)."""
 
     def __post_init__(self):
         if self.layout not in LAYOUTS:
@@ -74,7 +77,7 @@ class PublishedTable:
                           columns=list(self.columns))
         df.attrs.update(key=self.key, title=self.title, source=self.source, notes=self.notes,
                         layout=self.layout, units=self.units, companion=self.companion,
-                        class_aliases=dict(class_aliases or {}))
+                        class_aliases=dict(class_aliases or {}), quoted=self.quoted)
         df.attrs.update(dict(self.extra))
         return df
 
@@ -124,6 +127,15 @@ def published_table(key: str) -> pd.DataFrame:
     """A fresh DataFrame of the published table ``key``; metadata in ``df.attrs`` (see module doc)."""
     family, table = find_published(key)
     return table.frame(family.published.class_aliases)
+
+
+def quoted_tables(family_name: str | None) -> list[pd.DataFrame]:
+    """The ``quoted`` tables of family ``family_name`` (paper order), as :func:`published_table` frames;
+    empty for None or a family that is not available."""
+    if not family_name or family_name not in available_families():
+        return []
+    family = get_family(family_name)
+    return [t.frame(family.class_aliases) for t in family.published if t.quoted]
 
 
 def published_confusion(key: str) -> np.ndarray:

@@ -214,3 +214,76 @@ def plot_curves_per_fold(folds: Sequence[tuple[str, np.ndarray, np.ndarray]], cl
     fig.suptitle(title or f"{what} per fold", fontsize=11)
     fig.tight_layout()
     save_figure(fig, path)
+
+
+# ----------------------------------------------------------------------- averaged curves, binary
+def micro_pr_curve(y_true, y_prob) -> tuple[np.ndarray, np.ndarray]:
+    """Micro-averaged precision-recall curve ``(recall, precision)``: scikit-learn's
+    ``precision_recall_curve`` over all ``N x C`` (one-hot label, probability) pairs, the curve whose
+    area :func:`cxr_core.evaluation.scores.micro_average_precision` gives."""
+    from sklearn.metrics import precision_recall_curve
+
+    t, p = _check(y_true, y_prob)
+    onehot = np.zeros(p.shape, dtype=bool)
+    onehot[np.arange(t.size), t] = True
+    precision, recall, _ = precision_recall_curve(onehot.ravel(), p.ravel())
+    return recall, precision
+
+
+def positive_class(class_names: Sequence[str]) -> int:
+    """The class a binary ROC treats as positive: the one whose name contains ``covid`` or ``ncp``
+    (case-insensitive), else index 1."""
+    for c, name in enumerate(class_names):
+        if "covid" in str(name).lower() or str(name).lower() == "ncp":
+            return c
+    return 1
+
+
+def operating_point(y_true, y_prob, positive: int) -> tuple[float, float]:
+    """``(false positive rate, true positive rate)`` of the argmax decision for class ``positive``."""
+    t, p = _check(y_true, y_prob)
+    pred = p.argmax(axis=1) == positive
+    pos = t == positive
+    return float((pred & ~pos).sum() / max((~pos).sum(), 1)), float((pred & pos).sum() / max(pos.sum(), 1))
+
+
+def plot_averaged_curves(y_true, y_prob, class_names: Sequence[str], path: str | os.PathLike, *,
+                         title: str | None = None) -> dict[str, float]:
+    """Left: the macro-average ROC curve (mean of the classes' interpolated one-vs-rest curves,
+    :func:`cxr_core.evaluation.scores.macro_roc_curve`, the authors' recipe [CVR-T]) with its AUC; for
+    two classes also the positive class's ROC (:func:`positive_class`) with the argmax decision's
+    operating point marked. Right: the micro-averaged precision-recall curve with its average
+    precision. Returns ``{"macro_auc", "micro_ap"}`` (and ``"fpr"``, ``"tpr"`` of the operating point
+    for two classes)."""
+    from cxr_core.evaluation.scores import macro_roc_auc_interpolated, macro_roc_curve, micro_average_precision
+
+    names = [str(c) for c in class_names]
+    t, p = _check(y_true, y_prob, len(names))
+    fig = figure(11.0, 4.8)
+    roc, pr = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    fpr, tpr = macro_roc_curve(t, p)
+    out = {"macro_auc": macro_roc_auc_interpolated(t, p), "micro_ap": micro_average_precision(t, p)}
+    if fpr.size > 1:
+        roc.plot(fpr, tpr, color="black", linewidth=1.8, label=f"macro-average (AUC {out['macro_auc']:.3f})")
+    if len(names) == 2:
+        c = positive_class(names)
+        curves = class_curves(t, p, c)
+        if curves is not None:
+            roc.plot(curves["fpr"], curves["tpr"], color="tab:red", linewidth=1.2, linestyle="--",
+                     label=f"{names[c]} positive (AUC {curves['auc']:.3f})")
+            out["fpr"], out["tpr"] = operating_point(t, p, c)
+            roc.plot([out["fpr"]], [out["tpr"]], marker="o", markersize=8, color="tab:red", linestyle="none",
+                     label=f"operating point (argmax): sens {out['tpr']:.3f}, spec {1 - out['fpr']:.3f}")
+    recall, precision = micro_pr_curve(t, p)
+    pr.step(recall, precision, where="post", color="black", linewidth=1.8,
+            label=f"micro-average (AP {out['micro_ap']:.3f})")
+    pr.axhline(1.0 / len(names), color="grey", linestyle=":", linewidth=0.8)
+    _roc_axes(roc, "ROC, macro-average over classes")
+    _pr_axes(pr, "precision-recall, micro-average (dotted: chance 1/C)")
+    for ax, where in ((roc, "lower right"), (pr, "lower left")):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8, loc=where)
+    fig.suptitle(f"{title or 'averaged ROC and precision-recall'} (n = {len(t)})", fontsize=11)
+    fig.tight_layout()
+    save_figure(fig, path)
+    return out

@@ -13,8 +13,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from cxr_core.report.score_figures import (ECE_BINS, calibration_bins, expected_calibration_error, plot_curves_per_fold,
-                                    plot_reliability, plot_roc_pr)
+from cxr_core.report.score_figures import (ECE_BINS, calibration_bins, expected_calibration_error, plot_averaged_curves,
+                                           plot_curves_per_fold, plot_reliability, plot_roc_pr)
 
 CALIBRATION_TEXT = (
     f"Expected calibration error (ECE) of the top-label confidence (the highest class probability), "
@@ -36,6 +36,9 @@ def write_score_figures(out_dir: Path, name: str, folds: Sequence, pooled, class
     written = [Path("roc_pr_pooled.png")]
     plot_roc_pr(pooled.y_true, pooled.y_prob, class_names, out_dir / written[0],
                 title=f"{name}: all folds pooled")
+    written.append(Path("roc_pr_averaged.png"))
+    plot_averaged_curves(pooled.y_true, pooled.y_prob, class_names, out_dir / written[-1],
+                         title=f"{name}: all folds pooled, averaged")
     per_fold = [(_fold_label(r, i), r.y_true, r.y_prob) for i, r in enumerate(folds)
                 if r.y_true is not None and r.y_prob is not None]
     if len(per_fold) > 1:

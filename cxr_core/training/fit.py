@@ -38,7 +38,8 @@ from cxr_core.config.choices import LOSSES, STRATEGIES
 from cxr_core.config.experiment import TrainConfig
 from cxr_core.atomic_files import atomic_write_text, remove_stale_temporaries
 from cxr_core.runs.progress import PROGRESS, progress_callback
-from cxr_core.training.precision import LOSS_SCALE_GROWTH_STEPS, LOSS_SCALE_INITIAL, precision_of, record_precision
+from cxr_core.training.loss_scale import ApexLossScaleOptimizer
+from cxr_core.training.precision import precision_of, record_precision
 from cxr_core.training.callbacks import tensorboard_callback
 from cxr_core.training.callbacks import epoch_logger, make_checkpointer, resumable
 from cxr_core.training.checkpoints import read_state
@@ -153,15 +154,15 @@ class FitResult:
 
 def compile_model(model, train: TrainConfig, *, learning_rate: Any = None, metrics=("accuracy",)):
     """Compile ``model`` with the configured optimizer, loss and XLA switch; under a ``mixed_float16``
-    policy the optimizer gets dynamic loss scaling (:data:`LOSS_SCALE_INITIAL`)."""
+    policy the optimizer gets apex-like dynamic loss scaling (:class:`ApexLossScaleOptimizer`: 2**16 to 2**24,
+    a schedule counting skipped steps)."""
     import keras
 
     lr = train.optimizer.learning_rate if learning_rate is None else learning_rate
     optimizer = make_optimizer(train.optimizer.name, lr, train.optimizer.options)
     if model.dtype_policy.name == "mixed_float16":
         # Keras would add its own (initial scale 2**15); this one starts where apex AMP does.
-        optimizer = keras.optimizers.LossScaleOptimizer(
-            optimizer, initial_scale=LOSS_SCALE_INITIAL, dynamic_growth_steps=LOSS_SCALE_GROWTH_STEPS)
+        optimizer = ApexLossScaleOptimizer(optimizer)
     if train.jit_compile and train.deterministic:
         logger.warning("train.jit_compile is true but train.deterministic is true as well: Keras compiles without XLA "
                     "while TensorFlow op determinism is on; set --set train.deterministic=false to use XLA")
@@ -251,6 +252,9 @@ def fit_split(
         from cxr_core.training.batchnorm import set_bn_moving_variance
 
         set_bn_moving_variance(model, train.bn_moving_variance)
+        from cxr_core.training.trainable import set_trainable
+
+        set_trainable(model, train.trainable)
         def compile_fn(m):
             return compile_model(m, train, learning_rate=learning_rate, metrics=metrics)
 

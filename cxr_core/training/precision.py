@@ -27,8 +27,10 @@ PRECISIONS = (None, *MIXED_PRECISIONS)  # null: float32
 LOSS_SCALE_INITIAL = 2.0**16
 """Initial dynamic loss scale under ``mixed_float16``: apex AMP's ``LossScaler`` default (2**16,
 doubled after 2000 finite steps, halved and the step skipped on overflow); Keras' own default is
-2**15 with the same 2000-step growth. apex also caps the scale at 2**24 (no cap in Keras)."""
+2**15 with the same 2000-step growth."""
 LOSS_SCALE_GROWTH_STEPS = 2000
+LOSS_SCALE_MAX = 2.0**24
+"""apex ``LossScaler``'s cap: ``min(max_loss_scale, 2 * scale)`` at each growth (Keras has none)."""
 PRECISION_FILE = "precision.json"
 
 
@@ -77,8 +79,9 @@ def precision_of(model) -> dict:
     optimizer = getattr(model, "optimizer", None)
     scaling = None
     if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        cap = f", cap {float(optimizer.max_scale):g}" if hasattr(optimizer, "max_scale") else ""
         scaling = (f"dynamic (initial {float(optimizer.initial_scale):g}, x2 after "
-                   f"{int(optimizer.dynamic_growth_steps)} finite steps, /2 and skip on overflow)")
+                   f"{int(optimizer.dynamic_growth_steps)} finite steps{cap}, /2 and skip on overflow)")
     return {"policy": model.dtype_policy.name, "loss_scaling": scaling}
 
 

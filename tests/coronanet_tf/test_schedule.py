@@ -104,3 +104,20 @@ def test_adam_l2_matches_numpy_reference():
         v = 0.999 * v + 0.001 * g * g
         ref = ref - 1e-2 / (1 - 0.9**t) * m / (np.sqrt(v) / np.sqrt(1 - 0.999**t) + 1e-8)
     np.testing.assert_allclose(np.asarray(var), ref, atol=1e-6)
+
+
+def test_schedule_under_apex_loss_scaling_follows_the_loop_through_skipped_steps():
+    """apex O2 [CR]: ``adjust_learning_rate`` runs every iteration, overflow or not. With forced overflows
+    on CPU, the rate of every applied update equals ``_authors_lrs`` at the loop's iteration."""
+    from cxr_core.training.loss_scale import ApexLossScaleOptimizer
+
+    spe, pattern = 3, [False, True, False, True, True, False, False, True, False]
+    rates = _authors_lrs(5, spe)
+    var = keras.Variable([0.0])
+    opt = ApexLossScaleOptimizer(keras.optimizers.SGD(CoronaNetSchedule(1e-4, 12, spe)), initial_scale=8.0)
+    for overflow in pattern:
+        scale = float(opt.dynamic_scale.numpy()) if opt.built else 8.0
+        opt.apply([keras.ops.convert_to_tensor([np.inf if overflow else scale], "float32")], [var])
+    want = -sum(rate for rate, overflow in zip(rates, pattern) if not overflow)
+    np.testing.assert_allclose(var.numpy(), [want], rtol=1e-5)
+    np.testing.assert_allclose(float(opt.learning_rate.numpy()), rates[len(pattern)], rtol=1e-6)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 import pytest
 
 from coronet_tf import FAMILY, PRESETS, TABLE_I_COUNTS, class_names_for, label_map_for, preset_for
@@ -46,7 +48,7 @@ def test_presets_are_registered():
 def test_every_difference_has_a_sourced_note(first, second):
     a, b = _flatten(PRESETS[first].values), _flatten(PRESETS[second].values)
     differing = sorted(k for k in set(a) | set(b) if a.get(k, "<absent>") != b.get(k, "<absent>"))
-    assert "preprocess.pre_resize" in differing and "protocol.kind" in differing
+    assert "data.undersample" in differing and "protocol.kind" in differing
     notes = PRESETS[first].notes
     assert [f for f in differing if not _has_note(notes, f)] == []
     assert [k for k, note in notes.items() if not TAG.search(note)] == []
@@ -67,7 +69,7 @@ def test_published_values():
         assert aug["horizontal_flip"] and aug["vertical_flip"] and aug["fill_mode"] == "constant"
     # Table II's 150x150 in both [S4] [CN]; the paper's data set was resized to 224x224 first [S4]
     assert paper["preprocess"]["image_size"] == [150, 150] and code["preprocess"]["image_size"] == [150, 150]
-    assert paper["preprocess"]["pre_resize"] == [224, 224, "bicubic"] and code["preprocess"]["pre_resize"] is None
+    assert paper["preprocess"]["pre_resize"] == code["preprocess"]["pre_resize"] == [224, 224, "bicubic"]
     assert code["preprocess"]["resize_method"] == "nearest" and paper["preprocess"]["resize_method"] == "nearest"
     assert code["augment"]["on_validation"] is True and paper["augment"]["on_validation"] is False
     assert (paper["protocol"]["kind"], paper["protocol"]["n_folds"]) == ("kfold", 4)
@@ -147,3 +149,39 @@ def test_selection_precision_initialisation_and_steps_choices():
         assert values["train"]["loss"] == "categorical_crossentropy"
     assert (paper["train"]["steps_mode"], code["train"]["steps_mode"]) == ("full_pass", "tf_keras_floor_restart")
     assert paper["protocol"]["validation"] == "test_fold" and paper["protocol"]["split_style"] == "stratified"
+
+
+def test_authors_code_reads_a_224_folder_as_the_notebook_did(shared_data):
+    """authors_code's 224 pre-resize [S4] is the identity on the 224x224 files the notebook read [CN]: every
+    Kermany-224 image read through it equals keras-preprocessing's one-step ``load_img(target_size=(150,
+    150), interpolation='nearest')`` (flow_from_directory's read), bit for bit. Fails if the pre-resize
+    changed a 224 file or the preset dropped it (originals: tests/cxr_core/data/decode/test_pre_resize.py)."""
+    from keras_preprocessing.image import load_img
+
+    from cxr_core.data.decode.images import load_image_array
+
+    pre = tuple(PRESETS["authors_code"].values["preprocess"]["pre_resize"])
+    assert pre == (224, 224, "bicubic")
+    root = shared_data / "sources" / "kermany-224" / "chest_xray" / "test"
+    paths = sorted(root.glob("*/*.jpeg"))[::40]
+    assert len(paths) >= 10
+    for path in paths:
+        ref = np.asarray(load_img(str(path), target_size=(150, 150), interpolation="nearest"), dtype=np.float32)
+        np.testing.assert_array_equal(load_image_array(path, (150, 150), "nearest", pre_resize=pre), ref,
+                                      err_msg=str(path))
+
+
+def test_coronet_head_only_trains_table_ii_minus_xception():
+    """CoroNet 3-class with a frozen Xception: trainable = Table II's 3-class total 33,969,707 minus Xception's
+    20,861,480 (include_top=False) = 13,108,227, the Flatten-Dense(256)-Dense(3) head [S4]."""
+    from coronet_tf.model import build_coronet
+    from cxr_core.training.trainable import set_trainable
+
+    model = build_coronet(num_classes=3, input_shape=(150, 150, 3), backbone_weights=None)
+    assert model.count_params() == 33_969_707
+    assert set_trainable(model, "head") == 1
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert trainable == 33_969_707 - 20_861_480 == 5 * 5 * 2048 * 256 + 256 + 256 * 3 + 3
+    for name in ("paper_3class", "paper_2class", "paper", "authors_code"):
+        assert PRESETS[name].values["train"].get("trainable", "all") == "all"
+    assert "head" in PRESETS["paper_3class"].notes["train.trainable"]

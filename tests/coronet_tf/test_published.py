@@ -20,8 +20,9 @@ def test_coronet_table3_and_table4():
     np.testing.assert_allclose(t3.iloc[:4].mean(), t3.loc["mean"], atol=0.15)
     assert t3.attrs["companion"] == "coronet/table4"
     t4 = P.published_table("coronet/table4")
-    assert list(t4.loc["COVID-19"]) == [93.17, 98.25, 97.9, 95.61]
-    assert list(t4.columns) == list(M.CLASSWISE_COLUMNS)
+    assert list(t4.loc["COVID-19"]) == [93.17, 98.25, 97.9, 95.61, 96.6]  # class accuracy 96.6 from the text [S4]
+    assert list(t4.columns) == [*M.CLASSWISE_COLUMNS, "Accuracy"]
+    assert t4["Accuracy"].iloc[1:].isna().all()
     assert t4.loc["Pneumonia viral", "Recall"] == 82.1
 
 
@@ -49,3 +50,23 @@ def test_the_family_publishes_its_tables_in_paper_order():
     for table in FAMILY.published.tables:
         assert P.find_published(table.key) == (FAMILY, table)
         assert table.source.startswith("[") and table.title
+
+
+def test_tables_vii_and_viii_are_shown_quoted_in_a_report(tmp_path):
+    """Other methods' numbers [S4 Tables VII, VIII] appear in the run report under a section that marks them
+    quoted, each cell as printed (COVID-Net COVID-19 precision 80, Ozturk et al. 2-class 98.08)."""
+    from cxr_core.evaluation import metrics as M2
+    from cxr_core.report.markdown import write_run_report
+
+    y = np.array([0, 1, 2, 3] * 3)
+    res = M2.evaluate_predictions(y, np.eye(4)[y] * 0.7 + 0.075, ["covid", "normal", "pneumonia_bac", "pneumonia_vir"],
+                                  n_boot=0)
+    write_run_report(tmp_path, {"name": "t", "model": {"family": "coronet"}}, [res], None, n_boot=0)
+    text = (tmp_path / "report.md").read_text()
+    section = text.split("## Quoted comparisons (other methods, as published)", 1)[1].split("\n## ", 1)[0]
+    assert "quoted, not reproduced or computed here" in section
+    assert "quoted from [S4] Table VII" in section and "quoted from [S4] Table VIII" in section
+    assert "98.08" in section and "| COVID-19 " in section and "80.00" in section
+    assert [t.attrs["key"] for t in P.quoted_tables("coronet")] == ["coronet/table7", "coronet/table8",
+                                                                     "covidnet/v1_4class"]
+    assert not P.published_table("coronet/table3").attrs["quoted"]

@@ -168,3 +168,68 @@ def test_keras3_fit_consumes_the_streams_as_keras2(cxr4_mini):
     assert calls["train"] == 1
     assert len(calls["val"]) == 3 and all(len(w) == 4 for w in calls["val"])
     assert calls["val"] == [[5, 5, 5, 5], [3, 5, 5, 5], [5, 3, 5, 5]]  # the window drifts over the partial batch
+
+
+@pytest.mark.parametrize("n,batch,epochs", [(1277, 8, 4), (23, 5, 7)])
+def test_wraparound_equals_the_real_ordered_enqueuer(n, batch, epochs):
+    """The real enqueuer code path: tf-keras' ``OrderedEnqueuer`` (whose ``_run`` loop is Keras 2.3.1's, tag
+    2.3.1 ``keras/utils/data_utils.py``: every batch of a pass in order, then ``on_epoch_end``, again) over
+    keras-preprocessing's ``Iterator``, read ``n // batch`` batches per epoch as Keras 2.3.1's
+    ``fit_generator`` reads its one enqueuer per run [CVR-T]. Fails if an epoch restarted the pass."""
+    from tf_keras.utils import OrderedEnqueuer
+
+    steps = floor_steps(n, batch)
+    enqueuer = OrderedEnqueuer(IndexIterator(n, batch, shuffle=False, seed=None), use_multiprocessing=False,
+                               shuffle=False)
+    enqueuer.start(workers=1, max_queue_size=4)
+    try:
+        stream = enqueuer.get()
+        ref = [[next(stream) for _ in range(steps)] for _ in range(epochs)]
+    finally:
+        enqueuer.stop()
+    ours = epoch_batches("keras2_floor_wraparound", n, batch, steps, shuffle_samples=False, shuffle_batches=False,
+                         seed=0)
+    for e, want in enumerate(ref):
+        assert [x.tolist() for x in next(ours)] == [x.tolist() for x in want], f"epoch {e}"
+    assert ref[1][0].tolist() != list(range(batch))  # the second epoch continues the stream
+
+
+def test_restart_mode_equals_tf_keras_fit_on_a_sequence():
+    """tf-keras ``Model.fit`` on a ``Sequence`` with ``steps_per_epoch`` / ``validation_steps`` (CoroNet's
+    notebook, tf.keras on TF 2 [CN]): the batches each epoch's training and validation steps actually
+    consumed, recorded inside ``train_step`` / ``test_step``, equal ``tf_keras_floor_restart``'s: a fresh
+    pass every epoch (a wrap-around stream would start epoch 2 with the partial batch)."""
+    import tf_keras
+
+    n, batch, steps, epochs = 23, 5, 4, 3
+    seen = {"train": [], "val": []}
+
+    class Batches(tf_keras.utils.Sequence):
+        def __len__(self):
+            return -(-n // batch)
+
+        def __getitem__(self, i):
+            idx = np.arange(n)[i * batch:(i + 1) * batch]
+            return idx[:, None].astype("float32"), np.zeros((len(idx), 1), "float32")
+
+    class Recorder(tf_keras.Model):
+        def train_step(self, data):
+            seen["train"].append(data[0].numpy()[:, 0].astype(int).tolist())
+            return {}
+
+        def test_step(self, data):
+            seen["val"].append(data[0].numpy()[:, 0].astype(int).tolist())
+            return {}
+
+    inputs = tf_keras.Input((1,))
+    model = Recorder(inputs, tf_keras.layers.Dense(1)(inputs))
+    model.compile(optimizer="sgd", loss="mse", run_eagerly=True)
+    model.fit(Batches(), steps_per_epoch=steps, validation_data=Batches(), validation_steps=steps, epochs=epochs,
+              shuffle=False, verbose=0)
+    ours = epoch_batches("tf_keras_floor_restart", n, batch, steps, shuffle_samples=False, shuffle_batches=False,
+                         seed=0)
+    want = [b.tolist() for _ in range(epochs) for b in next(ours)]
+    assert seen["train"] == want and seen["val"] == want
+    wrap = epoch_batches("keras2_floor_wraparound", n, batch, steps, shuffle_samples=False, shuffle_batches=False,
+                         seed=0)
+    assert [b.tolist() for _ in range(epochs) for b in next(wrap)] != seen["train"]

@@ -207,7 +207,16 @@ def test_fold_and_classwise_tables():
 
     cw = M.classwise_table(folds)
     assert list(cw.index) == ["a", "b", "c"]
-    assert list(cw.columns) == ["Precision", "Recall", "Specificity", "F-measure"]
+    assert list(cw.columns) == ["Precision", "Recall", "Specificity", "F-measure", "Accuracy"]
+    from sklearn.metrics import accuracy_score  # one-vs-rest accuracy of class c: sklearn on (y == c, pred == c)
+
+    for k, name in enumerate(["a", "b", "c"]):
+        per_fold = []
+        for cm in cms:
+            y = np.repeat(np.arange(3), cm.sum(axis=1))
+            pred = np.concatenate([np.repeat(np.arange(3), row) for row in cm])
+            per_fold.append(accuracy_score(y == k, pred == k))
+        assert cw.loc[name, "Accuracy"] == pytest.approx(100 * np.mean(per_fold))
     expected = np.mean([confusion.from_confusion_matrix(cm, ["a", "b", "c"]).loc["b", "recall"]
                         for cm in cms])
     assert cw.loc["b", "Recall"] == pytest.approx(100 * expected)

@@ -137,3 +137,22 @@ def test_write_run_report_other_layouts(tmp_path):
     assert "no intervals" in (tmp_path / "b" / "report.md").read_text()
     with pytest.raises(KeyError, match="nope"):
         R.write_run_report(tmp_path / "c", {}, folds, "nope")
+
+
+def test_test_loss_equals_keras_and_sklearn(tmp_path):
+    """CoroNet's notebook reports the test loss of ``evaluate`` [CN-old]: ours equals Keras'
+    categorical cross-entropy and scikit-learn's log_loss on the same probabilities, and the report shows it."""
+    import keras
+    from sklearn.metrics import log_loss
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, 40)
+    logits = rng.normal(size=(40, 4)) + 2 * np.eye(4)[y]
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    ours = R.cross_entropy_loss(y, p)
+    assert ours == pytest.approx(log_loss(y, p, labels=range(4)), rel=1e-9)
+    want = float(keras.ops.mean(keras.losses.categorical_crossentropy(np.eye(4)[y], p)))
+    assert ours == pytest.approx(want, rel=1e-5)
+    res = M.evaluate_predictions(y, p, NAMES, n_boot=0)
+    text = R.write_run_report(tmp_path, {"name": "t"}, [res], None, n_boot=0).read_text()
+    assert "Test loss (categorical cross-entropy" in text and f"{ours:.4f}" in text

@@ -118,8 +118,8 @@ def test_report_shows_figures_inline_and_report_html_embeds_them(tmp_path):
               "published": {"table": "coronet/table3"}}
     report = R.write_run_report(tmp_path, config, folds, None, n_boot=0)
     text = report.read_text()
-    for name in ("roc_pr_pooled.png", "roc_per_fold.png", "pr_per_fold.png", "reliability_pooled.png",
-                 "confusion_matrix_pooled.png", "fold_0/curves.png"):
+    for name in ("roc_pr_pooled.png", "roc_pr_averaged.png", "roc_per_fold.png", "pr_per_fold.png",
+                 "reliability_pooled.png", "confusion_matrix_pooled.png", "fold_0/curves.png"):
         assert f"![{name}]({name})" in text, name
         assert (tmp_path / name).read_bytes()[:8] == PNG_MAGIC
     assert "input used by this run: 71x71 pixels" in text and "150x150" not in text
@@ -136,7 +136,7 @@ def test_report_shows_figures_inline_and_report_html_embeds_them(tmp_path):
 
     html = (tmp_path / "report.html").read_text()
     sources = re.findall(r'<img alt="[^"]*" src="([^"]+)"', html)
-    assert len(sources) == 7 and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert len(sources) == 8 and all(s.startswith("data:image/png;base64,") for s in sources)
     assert base64.b64decode(sources[0].split(",", 1)[1])[:8] == PNG_MAGIC
     assert "<table>" in html and "<h2>Calibration</h2>" in html and "<td class=\"num\">" in html
 

@@ -120,3 +120,49 @@ def test_switch_back_inference_and_errors():
     np.testing.assert_allclose(model.predict(x, verbose=0), plain.predict(x, verbose=0), rtol=1e-6)
     with pytest.raises(ValueError, match="bn_moving_variance must be one of"):
         set_bn_moving_variance(model, "bessel")
+
+
+def _keras231_moving_variance(x, moving_variance, momentum, epsilon, tf1: bool):
+    """Keras 2.3.1's update, transcribed from its source (keras/layers/normalization.py and
+    keras/backend/tensorflow_backend.py at tag 2.3.1) and run with the TensorFlow ops it calls:
+    ``normalize_batch_in_training`` -> ``tf.nn.fused_batch_norm`` when ``ndim(x) == 4`` and reduction
+    axes ``[0, 1, 2]`` ``and _is_tf_1()``, else ``tf.nn.moments``; then
+    ``variance *= m / (m - (1.0 + epsilon))`` and ``moving_average_update``:
+    ``x - (x - value) * (1 - momentum)``."""
+    import tensorflow as tf
+
+    axes = list(range(x.ndim - 1))
+    if tf1 and x.ndim == 4:
+        c = x.shape[-1]
+        _, _, variance = tf.compat.v1.nn.fused_batch_norm(x, tf.ones(c), tf.zeros(c), epsilon=epsilon,
+                                                          is_training=True)
+    else:
+        _, variance = tf.nn.moments(tf.constant(x), axes)
+    m = float(np.prod([x.shape[a] for a in axes]))
+    variance = variance * (m / (m - (1.0 + epsilon)))
+    return moving_variance - (moving_variance - variance.numpy()) * (1.0 - momentum)
+
+
+@pytest.mark.parametrize("shape", [(8, 7, 7, 4), (8, 16)])
+@pytest.mark.parametrize("mode", ["keras231_tf1", "keras231_tf2"])
+def test_keras231_moving_variance_equals_its_source(mode, shape):
+    """CVR-Net's Keras 2.3.1 [CVR-T]: on TensorFlow 1.x a 4-D BatchNorm's variance is corrected twice,
+    +1/(m-1) over unbiased (+0.26% at m = 8 x 7 x 7 = 392); on TensorFlow 2.x once, by m/(m-1-eps)."""
+    import keras
+
+    x = np.random.default_rng(3).normal(2.0, 1.5, size=shape).astype("float32")
+    inputs = keras.Input(shape[1:])
+    model = keras.Model(inputs, keras.layers.BatchNormalization(momentum=0.99, epsilon=1e-3, name="bn")(inputs))
+    assert set_bn_moving_variance(model, mode) == 1
+    bn = model.get_layer("bn")
+    start = np.full(shape[-1], 0.7, "float32")
+    bn.moving_variance.assign(start)
+    model(x, training=True)
+    want = _keras231_moving_variance(x, start, 0.99, 1e-3, tf1=mode == "keras231_tf1")
+    np.testing.assert_allclose(bn.moving_variance.numpy(), want, rtol=2e-6)
+    unbiased = start * 0.99 + 0.01 * x.reshape(-1, shape[-1]).var(0, ddof=1)
+    excess = (want - 0.99 * start) / (unbiased - 0.99 * start) - 1.0  # of the batch term
+    if mode == "keras231_tf1" and len(shape) == 4:
+        np.testing.assert_allclose(excess, 1 / 391, rtol=0.01)  # +0.26%: 1/(m-1), plus eps/(m-1)
+    else:
+        assert np.all(np.abs(excess) < 2e-4)  # eps/(m-1): 1.4e-4 at m = 8
