@@ -156,8 +156,6 @@ def compile_model(model, train: TrainConfig, *, learning_rate: Any = None, metri
     """Compile ``model`` with the configured optimizer, loss and XLA switch; under a ``mixed_float16``
     policy the optimizer gets apex-like dynamic loss scaling (:class:`ApexLossScaleOptimizer`: 2**16 to 2**24,
     a schedule counting skipped steps)."""
-    import keras
-
     lr = train.optimizer.learning_rate if learning_rate is None else learning_rate
     optimizer = make_optimizer(train.optimizer.name, lr, train.optimizer.options)
     if model.dtype_policy.name == "mixed_float16":
