@@ -286,7 +286,8 @@ class ExperimentRun:
 def run_experiment(config: Any, data: PathLike | None = None, run_dir: PathLike | None = None, *,
                    test_data: PathLike | None = None, val_data: PathLike | None = None,
                    folds: Sequence[int] | None = None, smoke: bool = False, holdout: float | None = None,
-                   overrides: Mapping[str, Any] | None = None, out: PathLike = "runs") -> ExperimentRun:
+                   overrides: Mapping[str, Any] | None = None, out: PathLike = "runs",
+                   verbose: bool = True) -> ExperimentRun:
     """Run (or resume) an experiment's protocol, as ``covid-cxr cv`` (``covid-cxr train`` with ``holdout``);
     returns the run. The config and run directory come from
     :func:`cxr_core.protocol.experiment_from.experiment_from`, as on the command line.
@@ -303,6 +304,9 @@ def run_experiment(config: Any, data: PathLike | None = None, run_dir: PathLike 
         holdout: as ``covid-cxr train --holdout``: a k-fold experiment trains one model on a holdout split
             with this held-out fraction (other protocols are kept).
         overrides: config values on top, as ``--set``.
+        verbose: progress on stderr as on the command line (each fold's sizes, one line per epoch, a bar
+            within it on a terminal, each fold's test accuracy) unless logging is configured already
+            (:func:`cxr_core.logs.configure_logging` or your own levels); False: warnings and errors only.
 
     Keras' global dtype policy and TensorFlow's op determinism, which the run sets
     (``train.mixed_precision``, ``train.deterministic``), are restored when it returns or raises
@@ -313,6 +317,7 @@ def run_experiment(config: Any, data: PathLike | None = None, run_dir: PathLike 
         cxr_core.runs.directory.RunDirectoryError: ``run_dir`` holds a run of another config or data.
     """
     _quiet_tensorflow_once()
+    from cxr_core.logs import progress_logging
     from cxr_core.protocol.experiment_from import experiment_from
     from cxr_core.protocol.run import run_protocol
     from cxr_core.training.global_state import restored_global_state
@@ -322,7 +327,7 @@ def run_experiment(config: Any, data: PathLike | None = None, run_dir: PathLike 
                                  overrides_origin="run_experiment(overrides/data=...)",
                                  config_origin="run_experiment(config=...)")
     cfg, target = experiment.config, experiment.run_dir
-    log.info("%s: run directory %s", cfg.name, target)
-    with restored_global_state():  # the precision policy and op determinism the run sets do not outlive it
+    with progress_logging(verbose), restored_global_state():  # nothing set here outlives the run
+        log.info("%s: run directory %s", cfg.name, target)
         run_protocol(cfg, target, folds=list(folds) if folds is not None else None, smoke=smoke)
     return ExperimentRun(target)

@@ -7,9 +7,10 @@ Python shows only warnings and errors.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
-from typing import TextIO
+from typing import Iterator, TextIO
 
 def package_loggers() -> tuple[str, ...]:
     """The loggers of this project's packages (the core and every registered family's top-level
@@ -17,6 +18,8 @@ def package_loggers() -> tuple[str, ...]:
     from cxr_core.family import family_packages
 
     return ("cxr_core", *family_packages())
+
+
 _HANDLER_NAME = "covid-cxr"
 
 
@@ -42,6 +45,38 @@ def configure_logging(level: int | str = logging.INFO, *, stream: TextIO | None 
     root.addHandler(handler)
     for name in package_loggers():
         logging.getLogger(name).setLevel(level)
+
+
+@contextlib.contextmanager
+def progress_logging(verbose: bool = True) -> Iterator[None]:
+    """While the block runs, the packages' progress lines (INFO: folds, epochs, test accuracy) go to stderr
+    as on the command line, unless the caller configured logging already (a handler of
+    :func:`configure_logging`, or a package logger level set by hand), which is then left alone.
+    ``verbose=False``: only warnings and errors while the block runs. Everything is restored afterwards.
+    """
+    root = logging.getLogger()
+    loggers = [logging.getLogger(name) for name in package_loggers()]
+    levels = [lg.level for lg in loggers]
+    configured = any(h.get_name() == _HANDLER_NAME for h in root.handlers) or any(levels)
+    handler = None
+    if not verbose:
+        for lg in loggers:
+            lg.setLevel(logging.WARNING)
+    elif not configured:
+        handler = _StderrHandler()
+        handler.set_name(f"{_HANDLER_NAME}-api")
+        handler.setFormatter(_Formatter("[%(asctime)s] %(message)s", datefmt="%H:%M:%S"))
+        handler.setLevel(logging.INFO)
+        root.addHandler(handler)
+        for lg in loggers:
+            lg.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        if handler is not None:
+            root.removeHandler(handler)
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
 
 
 class _Formatter(logging.Formatter):

@@ -22,19 +22,20 @@ def check_option_keys(cfg: Any, origin: str) -> None:
     """Raise :class:`ConfigError` naming ``origin`` and the first unknown key of ``model.options``
     (against the builder of ``cfg.model.family``, less :data:`BUILDER_ARGUMENTS`) or of
     ``train.optimizer.options`` (against :func:`~cxr_core.training.optimizers.optimizer_parameters`).
-    A builder or factory taking ``**kwargs`` accepts every key."""
-    from cxr_core.family import get_family
+    A builder or factory taking ``**kwargs`` accepts every key. Only non-empty options are checked, so a
+    config without any loads without importing the builder's module (nor Keras, nor TensorFlow)."""
+    from cxr_core.family import get_family, resolved
     from cxr_core.training.optimizers import keyword_names, optimizer_parameters
 
     family = get_family(cfg.model.family)
-    taken = keyword_names(family.build)
+    taken = keyword_names(resolved(family.model.build)) if cfg.model.options else None
     if taken is not None:
         allowed = sorted(taken - set(BUILDER_ARGUMENTS))
         for found in cfg.model.options:
             if found not in allowed:
                 _refuse(origin, "model.options", found, allowed, f"model family {cfg.model.family}'s builder")
     opt = cfg.train.optimizer
-    taken = optimizer_parameters(opt.name)
+    taken = optimizer_parameters(opt.name) if opt.options else None
     if taken is not None:
         allowed = sorted(taken - {"learning_rate"})
         for found in opt.options:

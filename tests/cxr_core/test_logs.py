@@ -63,3 +63,38 @@ def test_fit_split_logs_one_line_per_epoch_and_prints_nothing(tmp_path, capsys):
     assert all("loss" in line and "accuracy" in line for line in epochs)
     assert any("not trained again" in line for line in lines)
     assert "Epoch" not in capsys.readouterr().out, "Keras' own epoch lines are replaced by the log"
+
+
+def test_progress_logging_shows_info_lines_unless_configured_or_turned_off(capsys):
+    from cxr_core.logs import progress_logging
+
+    run_log = logging.getLogger("cxr_core.protocol.run")
+    before = logging.getLogger("cxr_core").level
+    with progress_logging(True):
+        run_log.info("fold 0: train 9")
+    assert "fold 0: train 9" in capsys.readouterr().err
+    with progress_logging(False):
+        run_log.info("fold 1: train 9")
+        run_log.warning("still said")
+    err = capsys.readouterr().err
+    assert "fold 1" not in err
+    assert logging.getLogger("cxr_core").level == before  # restored
+    run_log.info("after the block")
+    assert "after the block" not in capsys.readouterr().err  # Python's default again: warnings only
+
+
+def test_run_experiment_shows_progress_as_the_cli_and_verbose_false_hides_it(tiny_family, tmp_path, capsys,
+                                                                             monkeypatch):
+    import cxr_core
+    from cxr_core.protocol import run as protocol_run
+
+    def fake_run(cfg, run_dir, **_):
+        logging.getLogger("cxr_core.protocol.run").info("fold 0: train 12, validation 4, test 4")
+
+    monkeypatch.setattr(protocol_run, "run_protocol", fake_run)
+    config = {"name": "quiet-api", "preset": "tinycnn/authors_code"}
+    cxr_core.run_experiment(config, data=tmp_path, run_dir=tmp_path / "a")
+    err = capsys.readouterr().err
+    assert "quiet-api: run directory" in err and "fold 0: train 12" in err
+    cxr_core.run_experiment(config, data=tmp_path, run_dir=tmp_path / "b", verbose=False)
+    assert "fold 0" not in capsys.readouterr().err

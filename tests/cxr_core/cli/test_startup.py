@@ -31,7 +31,7 @@ print(json.dumps(results))
 """
 
 SUBCOMMANDS = ("demo", "cv", "train", "evaluate", "predict", "report", "convert", "explain", "summary",
-               "export", "data", "data build", "data audit")
+               "export", "data", "data build", "data audit", "config", "config show")
 
 
 def _probe(commands: list[list[str]]) -> list[dict]:
@@ -43,6 +43,8 @@ def _probe(commands: list[list[str]]) -> list[dict]:
 
 def test_commands_that_need_no_model_do_not_import_tensorflow(tmp_path):
     commands = [["--help"], ["--version"], *[[*c.split(), "--help"] for c in SUBCOMMANDS],
+                ["data", "build", "list"],
+                ["config", "show", "experiments/coronet/4class.yaml", "--smoke"],
                 ["cv", "experiments/coronet/4class.yaml", "--data", str(tmp_path), "--set",
                  "preprocess.resize_method=cubic"]]
     expected_codes = [0] * (len(commands) - 1) + [2]  # the last: a config error, exit 2
