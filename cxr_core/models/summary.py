@@ -92,18 +92,41 @@ def model_summary(family: str, preset: str = "authors_code", overrides: Mapping 
                         (*tuple(cfg.preprocess.image_size), 3))
 
 
+def built_variant(key: str, published_keys, options: Mapping) -> bool:
+    """Whether the published count ``key`` (``extra...expected_params.<variant>``) describes the model built
+    with ``model.options`` ``options``: a variant named like a boolean model option (``with_decoder``) when
+    that option is true; a variant named otherwise (``classification``) when no variant's option is true.
+    Counts that are not per variant always apply."""
+    *head, variant = key.split(".")
+    if "expected_params" not in head[-1:]:
+        return True
+    siblings = [k.rsplit(".", 1)[1] for k in published_keys if k.rsplit(".", 1)[0] == ".".join(head)]
+    switched = [v for v in siblings if isinstance(options.get(v), bool)]
+    if variant in switched:
+        return bool(options[variant])
+    return not any(options[v] for v in switched)
+
+
 def counts_table(summary: ModelSummary) -> str:
-    """Ours beside each published count (same / differs), as aligned text lines."""
+    """Ours beside each published count (same / DIFFERS), as aligned text lines; a count published for
+    another variant of the model than the one built (:func:`built_variant`) is shown, not compared."""
     head = f"{'parameters':<15}{'ours':>14}"
     for key in summary.published:
         head += f"  {'published ' + key:>44}"
     rows = [head]
+    options = dict(summary.cfg.model.options or {})
+    applies = {key: built_variant(key, summary.published, options) for key in summary.published}
     for name in _NAMES:
         ours = getattr(summary.counts, name)
         row = f"{name.replace('_', '-'):<15}{ours:>14,}"
-        for counts in summary.published.values():
+        for key, counts in summary.published.items():
             value = getattr(counts, name)
-            cell = "not published" if value is None else f"{value:,} ({'same' if value == ours else 'DIFFERS'})"
+            if value is None:
+                cell = "not published"
+            elif not applies[key]:
+                cell = f"{value:,} (another variant)"
+            else:
+                cell = f"{value:,} ({'same' if value == ours else 'DIFFERS'})"
             row += f"  {cell:>44}"
         rows.append(row)
     if not summary.published:

@@ -67,3 +67,14 @@ def test_coronanet_lists_both_model_variants():
                                       "extra.coronanet.expected_params.with_decoder"}
     # the authors' code keeps the decoder in the model [CR]: its counts are the with_decoder ones
     assert summary.counts == summary.published["extra.coronanet.expected_params.with_decoder"]
+    table = counts_table(summary)
+    assert "DIFFERS" not in table and table.count("(same)") == 3 and table.count("(another variant)") == 3
+
+
+def test_a_count_of_another_variant_is_shown_not_compared():
+    from cxr_core.models.summary import built_variant
+
+    keys = ["extra.f.expected_params.classification", "extra.f.expected_params.with_decoder", "extra.expected_params"]
+    assert built_variant(keys[1], keys, {"with_decoder": True}) and not built_variant(keys[0], keys, {"with_decoder": True})
+    assert built_variant(keys[0], keys, {"with_decoder": False}) and not built_variant(keys[1], keys, {"with_decoder": False})
+    assert built_variant(keys[2], keys, {"with_decoder": True})  # not per variant: always compared
