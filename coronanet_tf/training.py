@@ -57,6 +57,7 @@ both outputs stay float32.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
@@ -69,6 +70,8 @@ if TYPE_CHECKING:
 PHASE1_DIR = "phase1"
 PHASE2_DIR = "phase2"
 EXPORT_NAME = "model.weights.h5"
+
+log = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------------- helpers
@@ -274,7 +277,9 @@ def fit_phases(cfg, build: ModelFactory, make_train_data: Callable[[int], Any],
 
     with_decoder_options = {"with_decoder": True}  # phase 1's model: the config's with its decoder [CR]
     phase1_weights = None
+    total = len(settings.phases)
     if "reinit" in settings.phases:
+        log.info("phase 1 of %d: re-initialisation, the autoencoder trained to reconstruct its input (MSE) [CR]", total)
         _, phase1_weights = fit_reinit(
             cfg, settings, make_train_data, make_val_data, out_dir / PHASE1_DIR, num_classes=num_classes,
             build_full=lambda: build(options=with_decoder_options),
@@ -298,6 +303,8 @@ def fit_phases(cfg, build: ModelFactory, make_train_data: Callable[[int], Any],
 
     steps = steps_per_epoch_of(make_train_data(0), cfg.train.steps_per_epoch, cfg.train.steps_mode)
     phase2_dir = out_dir / PHASE2_DIR
+    log.info("phase %d of %d: classification%s", total, total,
+             ", from phase 1's weights" if phase1_weights is not None else "")
     result = fit_split(
         build_phase2, make_train_data, make_val_data, phase2_dir, cfg.train,
         class_weight=class_weight, steps_per_epoch=cfg.train.steps_per_epoch,

@@ -92,8 +92,9 @@ def make_checkpointer(ckpt_dir: Path, monitor: str, mode_best: str | None, state
     return AtomicCheckpoint
 
 
-def epoch_logger(epochs: int, steps: int | None = None, bar: bool | None = None):
-    """A Keras callback logging ``epoch 3/30: loss 0.4123, accuracy 0.8750, val_loss ... (12 s)`` at INFO.
+def epoch_logger(epochs: int, steps: int | None = None, bar: bool | None = None, label: str | None = None):
+    """A Keras callback logging ``epoch 3/30: loss 0.4123, accuracy 0.8750, val_loss ... (12 s)`` at INFO
+    (``label``: a prefix naming the training phase, e.g. ``phase1: epoch 3/30: ...``).
 
     ``bar``: within each epoch, a tqdm progress bar on stderr (steps done of ``steps``, the running loss),
     removed when the epoch line is logged. The default shows it only where it helps: stderr is a terminal
@@ -105,6 +106,7 @@ def epoch_logger(epochs: int, steps: int | None = None, bar: bool | None = None)
 
     if bar is None:
         bar = _stderr_is_a_terminal() and logger.isEnabledFor(logging.INFO)
+    prefix = f"{label}: " if label else ""
 
     class EpochLogger(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -113,7 +115,7 @@ def epoch_logger(epochs: int, steps: int | None = None, bar: bool | None = None)
             if bar:
                 from tqdm import tqdm
 
-                self.bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{epochs}", unit="step", leave=False,
+                self.bar = tqdm(total=steps, desc=f"{prefix}epoch {epoch + 1}/{epochs}", unit="step", leave=False,
                                 file=sys.stderr, dynamic_ncols=True)
 
         def on_train_batch_end(self, batch, logs=None):
@@ -126,7 +128,7 @@ def epoch_logger(epochs: int, steps: int | None = None, bar: bool | None = None)
             if self.bar is not None:
                 self.bar.close()
             values = ", ".join(f"{k} {float(v):.4f}" for k, v in (logs or {}).items() if np.ndim(v) == 0)
-            logger.info("epoch %d/%d: %s (%.0f s)", epoch + 1, epochs, values, time.perf_counter() - self.t0)
+            logger.info("%sepoch %d/%d: %s (%.0f s)", prefix, epoch + 1, epochs, values, time.perf_counter() - self.t0)
 
     return EpochLogger()
 

@@ -312,7 +312,7 @@ def fit_split(
     callbacks.append(progress_callback())  # after the checkpoint: Ctrl-C reports the last saved epoch
     PROGRESS.training_started(out_dir, start_epoch, train.epochs)
     if train.verbose == 2:  # one line per epoch through logging (--quiet hides it), a bar within it on a terminal
-        callbacks.append(epoch_logger(train.epochs, steps=steps_per_epoch))
+        callbacks.append(epoch_logger(train.epochs, steps=steps_per_epoch, label=PROGRESS.phase))
     if start_epoch:
         where = "" if PROGRESS.fold is None else f"fold {PROGRESS.fold}" + (f" ({PROGRESS.phase})" if PROGRESS.phase else "")
         logger.info("resuming %s at epoch %d of %d (%s)", where or out_dir, start_epoch + 1, train.epochs,
