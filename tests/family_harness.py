@@ -4,7 +4,7 @@ Each family's test file describes its smallest model and its published parameter
 :class:`FamilyCase` and calls :func:`run_family_test`; the checks live here once instead of a
 hand-written copy per paper:
 
-- ``build``: ``family.build(**case.build)`` gives a Keras model whose (first) output is
+- ``build``: ``family.model.build(**case.build)`` gives a Keras model whose (first) output is
   ``[N, num_classes]`` float32, finite on a random batch; softmax rows sum to 1 where the family
   says ``output_kind="probabilities"``.
 - ``save_load``: a ``.keras`` round trip in safe mode predicts the same (to 1e-6), and weights saved
@@ -54,7 +54,7 @@ class PublishedCount:
 class FamilyCase:
     """What the harness needs from a family's test file.
 
-    ``build``: keyword arguments of ``family.build`` for the smallest model the family allows
+    ``build``: keyword arguments of ``family.model.build`` for the smallest model the family allows
     (``num_classes`` and ``input_shape`` at least; ``backbone_weights=None`` is added). ``published``:
     the counts to reproduce. ``fit_build``: other build arguments for the fit (e.g. a single-output
     variant); default ``build``.
@@ -80,7 +80,7 @@ def _family(family):
 
 
 def _build(family, kwargs: Mapping[str, Any]):
-    return family.build(**{"backbone_weights": None, **kwargs})
+    return family.model.build(**{"backbone_weights": None, **kwargs})
 
 
 def _outputs(model, x) -> list[np.ndarray]:
@@ -106,7 +106,7 @@ def _check_outputs(family, case: FamilyCase, model) -> None:
     outputs = _outputs(model, _batch(case))
     assert all(np.isfinite(o).all() for o in outputs), f"{family.name}: non-finite output"
     assert outputs[0].dtype == np.float32, f"{family.name}: class output is {outputs[0].dtype}, not float32"
-    if family.output_kind == "probabilities":
+    if family.model.output_kind == "probabilities":
         np.testing.assert_allclose(outputs[0].sum(axis=1), 1.0, atol=1e-5,
                                    err_msg=f"{family.name}: softmax rows do not sum to 1")
 
@@ -163,7 +163,7 @@ def check_fit(family, case: FamilyCase) -> None:
     num_classes = kwargs["num_classes"]
     x = np.concatenate([_batch(case, seed=2), _batch(case, seed=3)])
     y = keras.utils.to_categorical(np.arange(len(x)) % num_classes, num_classes)
-    from_logits = family.output_kind == "logits"
+    from_logits = family.model.output_kind == "logits"
     model.compile(optimizer=keras.optimizers.Adam(1e-3),
                   loss=keras.losses.CategoricalCrossentropy(from_logits=from_logits),
                   run_eagerly=True)  # two steps: tracing a train graph of a big backbone costs more

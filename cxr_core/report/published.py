@@ -135,7 +135,7 @@ def quoted_tables(family_name: str | None) -> list[pd.DataFrame]:
     if not family_name or family_name not in available_families():
         return []
     family = get_family(family_name)
-    return [t.frame(family.class_aliases) for t in family.published if t.quoted]
+    return [t.frame(family.published.class_aliases) for t in family.published.tables if t.quoted]
 
 
 def published_confusion(key: str) -> np.ndarray:

@@ -26,7 +26,7 @@ def _own_counts(split_file):
 def _plan(real_sources, *names):
     labels = real_sources / "COVID-Net" / "labels"
     inputs = RecipeInputs({}, split_files=tuple(labels / n for n in names))  # no source: only the rows are read
-    return FAMILY.recipes["covidx"].plan(inputs)
+    return FAMILY.data.recipes["covidx"].plan(inputs)
 
 
 @pytest.mark.slow
@@ -45,7 +45,7 @@ def test_expected_counts_are_the_split_files_own(real_sources):
 
 def test_covid_net_spellings_get_advice_the_recipe_accepts(real_sources):
     plan = _plan(real_sources, "train_COVIDx9B.txt")
-    recipe = FAMILY.recipes["covidx"]
+    recipe = FAMILY.data.recipes["covidx"]
     accepted = set(recipe.sources + recipe.optional_sources)
     advised = {m for _, _, why in plan.skipped for m in re.findall(r"--source (\S+)=PATH", why)}
     assert {"rsna", "ricord", "stonybrook", "bimcv"} <= advised <= accepted  # 'rnsa' rows of v9B -> rsna

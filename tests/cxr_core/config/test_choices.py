@@ -15,7 +15,7 @@ LITERALS = {name: value for name, value in vars(choices).items() if typing.get_o
 
 
 def test_every_tuple_is_its_literals_values():
-    assert len(LITERALS) == 13
+    assert len(LITERALS) == 15
     for name, literal in LITERALS.items():
         tuples = [t for t in vars(choices).values() if isinstance(t, tuple) and t == typing.get_args(literal)]
         assert tuples, f"no tuple derived from {name}"
