@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Sequence
 
 from cxr_core.cli.data import add_data_parser
+from cxr_core.cli.study import add_probes_option, add_study_parser
 from cxr_core.cli.options import (
     VersionAction,
     add_experiment_options,
@@ -103,6 +104,12 @@ def cmd_evaluate(args) -> int:
     from cxr_core.inference.model import evaluation_samples, predict_table
     from cxr_core.report.predictions import write_evaluation
 
+    if args.probes:
+        from cxr_core.cli.study import cmd_probes
+
+        return cmd_probes(args)
+    if not args.data:
+        raise ValueError("--data is required (a labelled folder, manifest or split file), unless --probes")
     inference = inference_model(args)
     table = evaluation_samples(inference, args.data, image_dir=args.image_dir, skip_bad=args.skip_bad)
     for _, row in table.skipped.iterrows():
@@ -226,11 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("evaluate", help="metrics tables for a labelled folder, manifest or split file",
             description="Predict a labelled dataset and write metrics (CSV + Markdown), CIs and confusion matrices.")
     add_inference_options(p)
-    p.add_argument("--data", required=True, help="labelled data: class-per-folder directory, CSV manifest or COVIDx split file")
+    p.add_argument("--data", help="labelled data: class-per-folder directory, CSV manifest or COVIDx split file")
     p.add_argument("--image-dir", help="image folder of a COVIDx split file")
     p.add_argument("--out", default="evaluation", help="output folder (default evaluation)")
     p.add_argument("--n-bootstrap", type=int, help="bootstrap resamples for 95%% CIs (default: the run's / config's / "
                    "preset's evaluation.n_bootstrap, 1000 unless it sets one; the seed is evaluation.seed)")
+    add_probes_option(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = add("predict", help="class probabilities for images, one line per image",
@@ -288,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export)
 
     add_data_parser(sub)  # covid-cxr data build | data audit
+    add_study_parser(sub, common)  # covid-cxr study
     return parser
 
 

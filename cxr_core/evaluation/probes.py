@@ -138,7 +138,7 @@ def masked(images: np.ndarray, fraction: float = CENTRE_FRACTION, keep: str = "b
     centre[top:bottom, left:right] = True
     region = centre if keep == "border" else ~centre
     mean = x.mean(axis=(1, 2), keepdims=True)
-    x[:, region, :] = np.broadcast_to(mean, (len(x), 1, x.shape[3]))
+    x[:, region, :] = mean.reshape(len(x), 1, x.shape[3])
     return x
 
 

@@ -114,13 +114,15 @@ def _progress_bar(total: int, initial: int, enabled: bool):
 def run_study(runs: Sequence[StudyRun], *, engine: str = "ray", address: str | None = None,
               gpus_per_run: float = 0.0, cpus_per_run: float = 1.0, num_cpus: int | None = None,
               max_retries: int = 3, setup: str | None = None, worker_env: Mapping[str, str] | None = None,
-              progress: bool = True, write_reports: bool = True) -> StudyOutcome:
+              progress: bool = True, write_reports: bool = True, fresh_workers: bool = True) -> StudyOutcome:
     """Run every unfinished run of ``runs``; then write each seed's run report.
 
     ``engine``: ``ray`` (tasks; ``address`` joins a cluster, none starts Ray here with ``num_cpus``
     CPUs, default all) or ``serial`` (one after another in this process, no Ray). ``setup``:
     ``"module:function"`` called in each worker first (e.g. to register a model family that is no
-    installed entry point); ``worker_env``: environment variables of the workers.
+    installed entry point); ``worker_env``: environment variables of the workers; ``fresh_workers``:
+    a new worker process per run (Ray ``max_calls=1``, the default: each run starts as ``cv`` alone
+    does) or workers that run several runs one after another (saves a TensorFlow start per run).
 
     Raises:
         StudyInterrupted: Ctrl-C; running tasks are cancelled, the message says how to resume.
@@ -145,7 +147,7 @@ def run_study(runs: Sequence[StudyRun], *, engine: str = "ray", address: str | N
         elif todo:
             _run_ray(todo, outcome, bar, failures, address=address, gpus_per_run=gpus_per_run,
                      cpus_per_run=cpus_per_run, num_cpus=num_cpus, max_retries=max_retries, setup=setup,
-                     worker_env=worker_env)
+                     worker_env=worker_env, fresh_workers=fresh_workers)
     finally:
         bar.close()
     if write_reports:
@@ -159,7 +161,10 @@ def run_study(runs: Sequence[StudyRun], *, engine: str = "ray", address: str | N
 def _finished(run: StudyRun, result: Mapping, outcome: StudyOutcome, bar) -> None:
     outcome.finished.append(run)
     outcome.run_seconds[run.label] = float(result["seconds"])
-    bar.write(_done_line(run, result), file=sys.stderr) if not bar.disable else log.info(_done_line(run, result))
+    if bar.disable:
+        log.info(_done_line(run, result))
+    else:
+        bar.write(_done_line(run, result), file=sys.stderr)
     mean = sum(outcome.run_seconds.values()) / len(outcome.run_seconds)
     bar.set_postfix_str(f"{mean:.1f} s/run")
     bar.update(1)
@@ -206,16 +211,16 @@ def start_ray(address: str | None, num_cpus: int | None, worker_env: Mapping[str
 
 
 def _run_ray(todo, outcome, bar, failures, *, address, gpus_per_run, cpus_per_run, num_cpus, max_retries,
-             setup, worker_env) -> None:
+             setup, worker_env, fresh_workers) -> None:
     import ray
 
     outcome.startup_s = start_ray(address, num_cpus, worker_env)
     log.info("Ray started in %.1f s: %s", outcome.startup_s, ray.cluster_resources())
-    task = ray.remote(execute_run)
+    task = ray.remote(max_calls=1 if fresh_workers else 0)(execute_run)
     pending = {}
     try:
         for run in todo:
-            ref = task.options(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_calls=1, max_retries=max_retries,
+            ref = task.options(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=max_retries,
                                retry_exceptions=False, name=f"covid-cxr {run.label}").remote(run.cv_args, run.fold, setup)
             pending[ref] = run
         while pending:

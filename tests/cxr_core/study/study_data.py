@@ -55,18 +55,34 @@ def write_shortcut_dataset(root: str | Path, per_class: int = 20, seed: int = 0,
     return manifest
 
 
-def register_tiny() -> None:
-    """Worker hook (``setup="tests.cxr_core.study.study_data:register_tiny"``): the tiny family."""
-    from cxr_core.family import register_family
+#: A made-up published fold table of the tiny family (``tinycnn/table_test``, [TEST]): two folds and their
+#: mean, so a study of the tiny family gets verdicts. Not a published figure.
+def family_with_table():
+    """The tiny family with the published table ``tinycnn/table_test`` (layout ``folds``, percent)."""
+    import dataclasses
+
+    from cxr_core.evaluation.metrics import TABLE_COLUMNS
+    from cxr_core.report.published import PublishedTable
     from tests.tiny_family import FAMILY
 
-    register_family(FAMILY, replace=True)
+    table = PublishedTable(key="tinycnn/table_test", title="test-only fold table", source="[TEST] made up",
+                           layout="folds", units="percent", index=("fold 1", "fold 2", "mean"),
+                           columns=TABLE_COLUMNS, rows=((50.0,) * 5, (60.0,) * 5, (55.0,) * 5))
+    return dataclasses.replace(FAMILY, published=(table,))
+
+
+def register_tiny() -> None:
+    """Worker hook (``setup="tests.cxr_core.study.study_data:register_tiny"``): the tiny family with
+    its test-only published table."""
+    from cxr_core.family import register_family
+
+    register_family(family_with_table(), replace=True)
 
 
 def register_tiny_and_die_once() -> None:
-    """Worker hook of the kill test: the tiny family, and the worker that writes epoch 2's
+    """Worker hook of the kill test: the tiny family, and the worker that writes the
     ``state.json`` of the run directory named by ``COVID_CXR_TEST_KILL_RUN`` (its ``fold_0``) is
-    killed with SIGKILL right after, once (a marker file ``COVID_CXR_TEST_KILL_MARK`` remembers it)."""
+    killed with SIGKILL right after, once (epoch ``COVID_CXR_TEST_KILL_EPOCH``, default 1) (a marker file ``COVID_CXR_TEST_KILL_MARK`` remembers it)."""
     register_tiny()
     target, mark = os.environ.get("COVID_CXR_TEST_KILL_RUN"), os.environ.get("COVID_CXR_TEST_KILL_MARK")
     if not target or not mark:
@@ -81,7 +97,7 @@ def register_tiny_and_die_once() -> None:
         result = original(path, text, *args, **kwargs)
         path = Path(path)
         if (path.name == "state.json" and Path(target).resolve() / "fold_0" in path.resolve().parents
-                and json.loads(text).get("epochs_done") == 2 and not Path(mark).exists()):
+                and json.loads(text).get("epochs_done") == int(os.environ.get("COVID_CXR_TEST_KILL_EPOCH", "1")) and not Path(mark).exists()):
             Path(mark).write_text(str(os.getpid()))
             os.kill(os.getpid(), signal.SIGKILL)
         return result
