@@ -104,8 +104,20 @@ def _done_line(run: StudyRun, result: Mapping) -> str:
             f"(pid {result['pid']} on {result['host']})")
 
 
+class _NoBar:
+    """Stands in for tqdm's bar where tqdm is not installed (the serial engine needs no extra): lines only."""
+
+    disable = True
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
 def _progress_bar(total: int, initial: int, enabled: bool):
-    from tqdm import tqdm
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _NoBar()
 
     return tqdm(total=total, initial=initial, unit="run", desc="study", file=sys.stderr, disable=not enabled,
                 dynamic_ncols=True, bar_format="{desc}: {n}/{total} runs |{bar}| {elapsed}<{remaining} {postfix}")
