@@ -80,11 +80,15 @@ class StudyRun:
 
 
 def cv_namespace(args: Sequence[str]) -> argparse.Namespace:
-    """The ``covid-cxr cv`` parser's reading of ``args`` (so a study run is configured by the same
-    code as ``cv``: :func:`cxr_core.cli.options.experiment_config`)."""
-    from cxr_core.cli.main import build_parser
+    """``args`` read by the options of ``covid-cxr cv`` (:func:`cxr_core.cli.options.add_experiment_options`
+    and ``--folds``), so a study run is configured by the same code as ``cv``
+    (:func:`cxr_core.cli.options.experiment_config`)."""
+    from cxr_core.cli.options import add_experiment_options
 
-    return build_parser().parse_args(["cv", *args])
+    parser = argparse.ArgumentParser(prog="covid-cxr cv")
+    add_experiment_options(parser)
+    parser.add_argument("--folds")
+    return parser.parse_args(list(args))
 
 
 def seed_settings(seed: int, vary: str = "both") -> list[str]:

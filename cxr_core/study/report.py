@@ -79,6 +79,8 @@ def plot_experiment(name: str, results: pd.DataFrame, path: Path) -> Path:
                     label="published" if i == 0 else None)
     ax.set_yticks(range(len(shown)))
     ax.set_yticklabels(list(shown["metric"])[::-1], fontsize=8)
+    finite = [v for v in (*shown["low"], *shown["high"], *shown["published"]) if np.isfinite(v)]
+    ax.set_xlim(max(-2.0, min(finite + [0.0]) - 2), min(102.0, max(finite + [100.0]) + 2))  # intervals may pass 0 / 100
     ax.set_xlabel("percent")
     ax.set_title(f"{name}: {int(shown['n_seeds'].max()) if len(shown) else 0} seeds", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
@@ -184,7 +186,8 @@ def write_study_report(out: str | Path, run_dirs: Sequence[Path] | None = None, 
         md.append(f"![{name}]({figure.name})\n\n")
         hazards = first / "data_hazards.md"
         md.append("### Data hazards (the same data in every seed)\n\n")
-        md.append((hazards.read_text(encoding="utf-8").replace("## ", "#### ") if hazards.is_file()
+        md.append((hazards.read_text(encoding="utf-8").replace("## Data hazards\n", "", 1).replace("## ", "#### ")
+                   if hazards.is_file()
                    else "No data_hazards.md in the run directory.\n") + "\n")
         probes_frame = collect_probes(seeds, probes)
         if not probes_frame.empty:

@@ -47,3 +47,14 @@ def test_seed_summary_matches_scipy_t_interval_and_anova():
 def test_seed_summary_one_seed_has_no_verdict():
     s = seed_summary(np.array([[80.0, 90.0]]), published=85.0)
     assert s["verdict"] == "n/a" and np.isnan(s["low"]) and s["mean"] == 85.0 and s["var_fold"] == 50.0
+
+
+def test_cv_namespace_reads_a_run_as_the_cv_command_does():
+    from cxr_core.cli.main import build_parser
+    from cxr_core.study.plan import cv_namespace
+
+    args = ["exp.yaml", "--folds", "1", "--run-dir", "out/x/seed_2", "--data", "d", "--smoke",
+            "--set", "train.epochs=3", "--set", "protocol.seed=2", "--set", "train.seed=2"]
+    ours = vars(cv_namespace(args))
+    theirs = {k: v for k, v in vars(build_parser().parse_args(["cv", *args])).items() if k not in ("command", "func")}
+    assert ours == theirs
