@@ -77,12 +77,13 @@ def fold_metrics(config: dict, result) -> list[tuple[str, float, float, str]]:
     """``[(metric, ours, published, source)]`` of one fold's result (percent; published NaN when none)."""
     from cxr_core.evaluation.metrics import classwise_table, fold_table, pooled_evaluation
     from cxr_core.report.comparison import percent
-    from cxr_core.report.markdown import summary_comparison, summary_keys
-    from cxr_core.report.published import published_table, resolve_published_key
+    from cxr_core.report.markdown import summary_comparison
+    from cxr_core.report.published import find_published, published_table, resolve_published_key
     from cxr_core.report.tables import comparison_table
 
     key, selection = resolve_published_key((config.get("published") or {}).get("table"), config)
-    if key and key in summary_keys():
+    # only the family that publishes the key is loaded (as the run report does)
+    if key and key in find_published(key)[0].report_layouts:
         pooled = pooled_evaluation([result], n_boot=0)
         cmp, _, _ = summary_comparison(key, config, [result], pooled, selection=selection)
         return [(q, float(cmp.at[q, "ours (pooled)"]), float(cmp.at[q, "published"]), str(cmp.at[q, "source"]))
