@@ -20,6 +20,7 @@ from typing import Sequence
 
 from cxr_core.cli.config_show import add_config_parser
 from cxr_core.cli.data import add_data_parser
+from cxr_core.cli.study import add_probes_option, add_study_parser
 from cxr_core.cli.options import (
     VersionAction,
     add_experiment_options,
@@ -35,6 +36,7 @@ from cxr_core.cli.options import (
     print_count,
     set_overrides,
 )
+from cxr_core.errors import CxrError
 
 # TensorFlow's start-up lines are hidden by main() (cxr_core.tf_console) before anything imports it.
 
@@ -112,15 +114,19 @@ def cmd_evaluate(args) -> int:
     from cxr_core.inference.model import evaluation_samples, predict_table
     from cxr_core.report.predictions import write_evaluation
 
+    if args.probes:
+        from cxr_core.cli.study import cmd_probes
+
+        return cmd_probes(args)
     inference = inference_model(args)
     run_model = inference.run_model
     if args.split == "test" and (run_model is None or run_model.fold is None):
-        raise ValueError("--split test needs --run RUN_DIR (and --fold K for a k-fold run: the held-out images of "
+        raise CxrError("--split test needs --run RUN_DIR (and --fold K for a k-fold run: the held-out images of "
                          "one fold)")
     data = args.data
     if data is None:
         if args.split != "test":
-            raise ValueError("give --data DATA (labelled images), or --split test with --run to evaluate a fold's "
+            raise CxrError("give --data DATA (labelled images), or --split test with --run to evaluate a fold's "
                              "held-out images")
         data = run_model.config.data.test_source if run_model.config.protocol.kind == "fixed_split" \
             else run_model.config.data.source
@@ -272,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="evaluation", help="output folder (default evaluation)")
     p.add_argument("--n-bootstrap", type=int, help="bootstrap resamples for 95%% CIs (default: the run's / config's / "
                    "preset's evaluation.n_bootstrap, 1000 unless it sets one; the seed is evaluation.seed)")
+    add_probes_option(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = add("predict", help="class probabilities for images, one line per image",
@@ -330,6 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_data_parser(sub)  # covid-cxr data build | data audit
     add_config_parser(sub, common)  # covid-cxr config show
+    add_study_parser(sub, common)  # covid-cxr study
     return parser
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cxr_core.protocol.split_files import split_path
+from cxr_core.errors import CxrError
 
 
 def fold_roles(run_dir, fold: int) -> pd.DataFrame:
@@ -79,7 +80,7 @@ def fold_test_rows(run_model, table):
     missing = sorted(test_keys - set(keys))
     if missing:
         first = ", ".join(m.split("\t")[0] for m in missing[:5])
-        raise ValueError(f"{len(missing)} of the {len(test_keys)} test images of fold {run_model.fold} of "
+        raise CxrError(f"{len(missing)} of the {len(test_keys)} test images of fold {run_model.fold} of "
                          f"{run_model.run_dir} are not in the data read (first: {first}); give the run's own data "
                          "with --data")
     return table.subset(keep)

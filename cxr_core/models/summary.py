@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from cxr_core.config.param_counts import ParamCounts, as_param_counts, model_param_counts
+from cxr_core.errors import CxrError
 
 _NAMES = ("total", "trainable", "non_trainable")
 LINE_LENGTH = 120
@@ -58,7 +59,7 @@ def _num_classes(cfg) -> int:
         return int(cfg.model.num_classes)
     if cfg.data.class_names:
         return len(cfg.data.class_names)
-    raise ValueError(f"preset {cfg.preset}: no model.num_classes and no data.class_names; "
+    raise CxrError(f"preset {cfg.preset}: no model.num_classes and no data.class_names; "
                      "add --set model.num_classes=N")
 
 

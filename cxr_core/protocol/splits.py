@@ -175,7 +175,7 @@ def fold_strata(table: SampleTable, patterns) -> np.ndarray | None:
         try:
             compiled.append((re.compile(regex), str(name)))
         except re.error as err:
-            raise ValueError(f"protocol.fold_strata: {regex!r} is not a regular expression ({err})") from None
+            raise CxrError(f"protocol.fold_strata: {regex!r} is not a regular expression ({err})") from None
     names = [os.path.basename(p) for p in table.frame["path"].astype(str)]
     return np.array([next((n for rx, n in compiled if rx.search(f)), "") for f in names], dtype=object)
 

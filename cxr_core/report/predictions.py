@@ -17,6 +17,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from cxr_core.errors import CxrError
 
 
 def predictions_frame(table, probs: np.ndarray) -> pd.DataFrame:
@@ -58,7 +59,7 @@ def read_predictions(path: Path, class_names: Sequence[str]) -> tuple[np.ndarray
     cols = [f"prob_{c}" for c in class_names]
     missing = [c for c in cols if c not in frame.columns]
     if missing:
-        raise ValueError(f"{path}: missing column {missing[0]!r}; expected {cols}")
+        raise CxrError(f"{path}: missing column {missing[0]!r}; expected {cols}")
     return frame["label_index"].to_numpy(dtype=np.int64), frame[cols].to_numpy(dtype=np.float64)
 
 

@@ -30,6 +30,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 import yaml
+from cxr_core.errors import CxrError
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ def log_run(run_dir: str | Path, tracking_uri: str, *, experiment: str | None = 
         experiment_id = found.experiment_id if found is not None else client.create_experiment(name)
     except mlflow.exceptions.MlflowException as exc:
         # e.g. MLflow 3 refuses file:// stores unless MLFLOW_ALLOW_FILE_STORE=true; sqlite:///mlflow.db works
-        raise ValueError(f"--mlflow {tracking_uri}: MLflow refused the tracking URI ({exc.message}). The run itself "
+        raise CxrError(f"--mlflow {tracking_uri}: MLflow refused the tracking URI ({exc.message}). The run itself "
                          f"is complete in {run_dir}; run the same command again to retry the logging") from exc
     tags = {"mlflow.runName": run_dir.name, "run_dir": str(run_dir.resolve()),
             "package_version": str(record.get("package_version")), "git_commit": str(record.get("git_commit")),

@@ -10,6 +10,7 @@ mode (their moving statistics stay), as in tf.keras 2 and Keras 3.
 from __future__ import annotations
 
 from cxr_core.config.choices import TRAINABLE
+from cxr_core.errors import CxrError
 
 
 def set_trainable(model, mode: str) -> int:
@@ -26,7 +27,7 @@ def set_trainable(model, mode: str) -> int:
 
     nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
     if not nested:
-        raise ValueError(f"train.trainable head: model {model.name!r} has no nested backbone model to freeze "
+        raise CxrError(f"train.trainable head: model {model.name!r} has no nested backbone model to freeze "
                          f"(its layers: {', '.join(layer.name for layer in model.layers[:8])}...); use all")
     for layer in nested:
         layer.trainable = False
