@@ -28,14 +28,14 @@ CLASS_ALIASES = {"covid19": "covid", "ncp": "covid", "nor": "normal"}
 
 
 def _branch_titles() -> dict[str, str]:
-    """Tapped layer -> branch title for Grad-CAM panels, both ResNet50 flavours (PAPERS.md §2.1)."""
+    """Tapped layer -> branch title for Grad-CAM panels, both ResNet50 flavours (docs/PAPERS.md §2.1)."""
     names = {"1": "branch 1: ResNet50 + Xception outputs concatenated", "2": "branch 2: ResNet50 stage 4",
              "3": "branch 3: ResNet50 stage 3", "4": "branch 4: Xception block 4",
              "5": "branch 5: Xception block 13"}
     return {layer: names[k] for flavour in RESNET_FLAVOURS for k, layer in tap_layer_names(flavour).items()}
 
 
-#: Grad-CAM panel titles of the five branches [CVR-T] (PAPERS.md §2.1), by tapped layer.
+#: Grad-CAM panel titles of the five branches [CVR-T] (docs/PAPERS.md §2.1), by tapped layer.
 BRANCH_TITLES = _branch_titles()
 
 FAMILY = ModelFamily(

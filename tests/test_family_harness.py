@@ -43,7 +43,7 @@ def test_a_family_whose_hidden_layers_ignore_mixed_precision_fails():
             layer["config"]["dtype"] = "float32"
         return keras.Model.from_config(config)
 
-    broken = dataclasses.replace(FAMILY, name="tinyfloat32", build=float32_only)
+    broken = dataclasses.replace(FAMILY, name="tinyfloat32", model=dataclasses.replace(FAMILY.model, build=float32_only))
     with pytest.raises(AssertionError, match="tinyfloat32: no layer computes in float16"):
         run_family_test(broken, CASE, parts=("mixed_precision",))
 

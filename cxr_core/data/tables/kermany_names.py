@@ -1,7 +1,7 @@
 """Patient ids from Kermany's file names: the one rule that every reader uses.
 
 Kermany/Mooney "Chest X-Ray Images (Pneumonia)" (Mendeley rscbjbr9sj, Kaggle "chest-xray-pneumonia";
-../shared/spec/SOURCES.md) has no metadata file; the file names are all there is:
+docs/SOURCES.md) has no metadata file; the file names are all there is:
 
 - ``PNEUMONIA/personN_bacteria_M.jpeg``, ``PNEUMONIA/personN_virus_M.jpeg`` (one file ``..._M_1.jpeg``);
 - ``NORMAL/IM-xxxx-yyyy.jpeg`` (``IM-xxxx-yyyy-zzzz.jpeg`` for a second picture of the same study) and

@@ -13,7 +13,7 @@ from scipy import stats
 
 from tests.cxr_core.study.study_data import register_tiny
 
-pytest.importorskip("ray")
+import ray  # noqa: E402,F401  (the `ray` extra; `.[test]` installs it)
 REPO = Path(__file__).resolve().parents[3]
 
 

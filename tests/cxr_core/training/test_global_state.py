@@ -1,4 +1,4 @@
-"""Keras' dtype policy and TensorFlow's op determinism are put back after a run (issue 16 §5)."""
+"""Keras' dtype policy and TensorFlow's op determinism are put back after a run (issue 16, part 5)."""
 
 from __future__ import annotations
 
