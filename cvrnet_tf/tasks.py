@@ -184,8 +184,8 @@ def read_task_folders(root: str | Path, task: int | str | Task, *, on_error: str
         label = known.get(sub.name)
         files = _image_files(sub)
         if label is None:
-            msg = (f"{sub}: folder {sub.name!r} is not a class of {task.name} "
-                   f"(expected one of {sorted(known)})")
+            msg = (f"{sub}: folder {sub.name!r} is not a class of {task.name} (expected one of {sorted(known)}); "
+                   f"rename it, or leave its files out with on_error='skip' (each listed as skipped)")
             if on_error == "raise":
                 raise SampleError(msg)
             skipped += [(str(f), f"folder {sub.name!r} not a class of {task.name}") for f in files]

@@ -236,12 +236,15 @@ def remap_labels(table: SampleTable, mapping: dict[str, str | None], class_names
     names = resolve_class_names(class_names, (), "remap_labels")
     bad_targets = sorted({str(v) for v in mapping.values() if v is not None and v not in names})
     if bad_targets:
-        raise SampleError(f"label map targets {bad_targets} are not in class_names {list(names)}")
+        raise SampleError(f"data.label_map targets {bad_targets} are not in data.class_names {list(names)}: map to "
+                          f"one of those, or name the classes (--set data.class_names=[...])")
     labels = table.frame["label"].astype(str)
     unmapped = sorted({lab for lab in labels.unique() if lab not in mapping and lab not in names})
     if unmapped:
         raise SampleError(
-            f"label(s) {unmapped} have no entry in the label map {mapping} and are not in class_names {list(names)}"
+            f"label(s) {unmapped} have no entry in data.label_map {mapping} and are not in data.class_names "
+            f"{list(names)}: map each (--set data.label_map.{unmapped[0]}=CLASS), or drop its images "
+            f"(--set data.label_map.{unmapped[0]}=null)"
         )
     new = labels.map(lambda lab: mapping[lab] if lab in mapping else lab)
     keep = new.notna().to_numpy()
