@@ -194,6 +194,27 @@ def _load_export(path: Path, class_names: Sequence[str] | None) -> Classifier:
                       model_card=card if card.is_file() else None, _inference=inference)
 
 
+_CLI_TO_API = ((r"--fold (K|\d+)", r"fold=\1"), (r"--fold\b", "fold="), (r"--weights\b", "weights="),
+               (r"--class-names\b", "class_names="), (r"--set\b", "overrides="), (r"--run ", "run directory "),
+               (r"--model\b", "a 'family/preset' name"))
+
+
+def _in_api_words(exc: BaseException) -> BaseException:
+    """``exc`` with the command-line option names of a shared message (``--weights``, ``--fold K``) replaced
+    by this API's arguments (``weights=``, ``fold=K``); same type, chained to the original."""
+    text = str(exc.args[0]) if exc.args and isinstance(exc.args[0], str) else None
+    if text is None:
+        return exc
+    import re
+
+    for cli, api in _CLI_TO_API:
+        text = re.sub(cli, api, text)
+    try:
+        return type(exc)(text)
+    except TypeError:  # an exception type that needs other arguments: keep it as it is
+        return exc
+
+
 def load_classifier(name_or_run: PathLike, weights: PathLike | None = None, fold: int | None = None, *,
                     class_names: Sequence[str] | None = None,
                     overrides: Mapping[str, Any] | None = None) -> Classifier:
@@ -218,7 +239,24 @@ def load_classifier(name_or_run: PathLike, weights: PathLike | None = None, fold
         ValueError: ``"family/preset"`` or a YAML without ``weights``; an unknown form.
         cxr_core.runs.directory.RunDirectoryError: a k-fold run with no finished fold, an unfinished fold.
         cxr_core.weights.files.WeightFileError: weights that do not fit the model, naming the family they fit.
+
+    Error messages name this function's arguments (``weights=``, ``fold=``), not the command line's options.
     """
+    from cxr_core.errors import CxrError
+
+    try:
+        return _load_classifier(name_or_run, weights, fold, class_names=class_names, overrides=overrides)
+    except (CxrError, FileNotFoundError) as exc:
+        translated = _in_api_words(exc)
+        if translated is exc:
+            raise
+        raise translated from exc
+
+
+def _load_classifier(name_or_run: PathLike, weights: PathLike | None = None, fold: int | None = None, *,
+                    class_names: Sequence[str] | None = None,
+                    overrides: Mapping[str, Any] | None = None) -> Classifier:
+    """:func:`load_classifier`, with the messages its callers share with the command line."""
     _quiet_tensorflow_once()
     from cxr_core.inference.model import load_inference_model
 

@@ -225,3 +225,13 @@ def test_explain_run_writes_overlays(tiny_run, tmp_path):
     paths, _ = _fold_test_images(tiny_run.run_dir, 0, 2)
     assert _cli("explain", "--run", tiny_run.run_dir, "--fold", "0", "--out", tmp_path / "cams", *paths) == 0
     assert len(list((tmp_path / "cams").glob("*.png"))) >= 2
+
+
+def test_api_errors_name_the_api_arguments_not_the_cli_options(tiny_run):
+    import cxr_core
+    from cxr_core.errors import CxrError
+
+    with pytest.raises(CxrError) as info:
+        cxr_core.load_classifier(tiny_run.run_dir, fold=7)
+    text = str(info.value)
+    assert "fold=7" in text and "--fold" not in text and "finished: 0, 1" in text
