@@ -5,8 +5,8 @@ Two stages (measured on the real sources in benchmarks/RESULTS.md, "Duplicate de
 
 1. Candidates (cheap, for recall): each image's gray pixels, with uniform borders trimmed
    (:func:`trim_border`), get 64-bit perceptual hashes (pHash: 32x32 gray, DCT, 8x8 low frequencies
-   against their median, as ``imagehash.phash``) of :data:`WINDOWS` (the whole image and 18 windows of
-   90 % and 80 % at 3x3 positions) and of the mirrored whole image. A pair is a candidate when a window
+   against their median, as ``imagehash.phash``) of :data:`WINDOWS` (the whole image and 50 windows of
+   90 % and 80 % at 5x5 positions) and of the mirrored whole image. A pair is a candidate when a window
    of one is within Hamming distance :data:`CANDIDATE_DISTANCE` of the other's whole image or of its
    mirror (either way round), so a copy that is a crop of the other, or mirrored, is compared at
    the right framing.
@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 
 #: windows hashed per image: (side as a fraction of the trimmed image, x position, y position (0-1))
-WINDOWS = ((1.0, 0.5, 0.5),) + tuple((s, fx, fy) for s in (0.9, 0.8) for fy in (0.0, 0.5, 1.0)
-                                     for fx in (0.0, 0.5, 1.0))
+WINDOWS = ((1.0, 0.5, 0.5),) + tuple((s, fx, fy) for s in (0.9, 0.8) for fy in (0.0, 0.25, 0.5, 0.75, 1.0)
+                                     for fx in (0.0, 0.25, 0.5, 0.75, 1.0))
 #: hash columns per image: the windows, then the mirrored whole image
 N_HASHES = len(WINDOWS) + 1
 #: Hamming distance (of 64 bits) of a candidate pair
@@ -214,6 +214,8 @@ def _aligned_correlation(a: np.ndarray, b: np.ndarray, matrix: np.ndarray) -> tu
     inside = cv2.warpAffine(np.ones(b.shape, np.uint8), matrix, (w, h), flags=cv2.INTER_NEAREST)
     inside = cv2.erode(inside, np.ones((5, 5), np.uint8)).astype(bool)
     scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    if scale < 1e-3:
+        return 0.0, 0.0
     overlap = inside.sum() / min(a.size, b.size * scale * scale)
     if inside.sum() < 100:
         return 0.0, float(overlap)
