@@ -167,7 +167,7 @@ def duplicate_groups(records: pd.DataFrame, threshold: int = NEAR_THRESHOLD, *, 
         kind_of.setdefault(v["i"], set()).add(v["kind"])
         if pairs_out is not None:
             pairs_out.append({"sample_a": ok["sample_id"][v["i"]], "sample_b": ok["sample_id"][v["j"]],
-                              **{k: v[k] for k in ("kind", "hash_distance", "inliers", "correlation", "overlap")}})
+                              **{k: v[k] for k in ("kind", "hash_distance", "inliers", "inlier_share", "correlation", "overlap")}})
     rows = []
     for gid, members in enumerate(sorted(_components(len(ok), pairs), key=lambda g: ok["sample_id"][g[0]])):
         part = ok.iloc[members]
@@ -271,7 +271,7 @@ class AuditResult:
     properties: pd.DataFrame
     flags: list[str]
     seconds: float
-    #: verified pairs (sample_a, sample_b, kind, hash_distance, inliers, correlation, overlap)
+    #: verified pairs (sample_a, sample_b, kind, hash_distance, inliers, inlier_share, correlation, overlap)
     pairs: pd.DataFrame | None = None
 
     @property

@@ -13,11 +13,12 @@ Two stages (measured on the real sources in benchmarks/RESULTS.md, "Duplicate de
 2. Verification (exact, for precision): OpenCV SIFT keypoints of both images (longest side
    :data:`VERIFY_SIDE` px), Lowe's ratio test, and a similarity transform (rotation, scale, shift)
    fitted by RANSAC (``cv2.estimateAffinePartial2D``); the mirrored image is tried when the direct
-   match fails. Two images are the same radiograph when at least :data:`MIN_INLIERS` matches agree
-   with the transform AND, after warping one onto the other, the correlation of their pixels over
+   match fails. Two images are the same radiograph when at least :data:`MIN_INLIERS` matches, and
+   :data:`MIN_INLIER_SHARE` of the keypoints of the image with fewer, agree with the transform AND, after warping one onto the other, the correlation of their pixels over
    the shared area is at least :data:`MIN_CORRELATION` on an area of at least :data:`MIN_OVERLAP`
    of the smaller image. Two children's films of the same age and pose share the anatomy, not the
-   pixels: their keypoints do not agree on one transform, and aligned pixels do not correlate.
+   pixels: their keypoints do not agree on one transform, and aligned pixels do not correlate; two
+   films of one patient days apart correlate up to 0.97 but share under a fifth of their keypoints.
 
 ``kind`` of a verified pair: ``mirror`` (matched only after a horizontal flip), ``crop`` (the two
 fields of view differ: a crop, a border or a shifted frame), else ``near`` (same field of view,
@@ -47,6 +48,9 @@ HASH_SIDE = 128
 #: longest side (px) of the images the verification matches
 VERIFY_SIDE = 256
 MIN_INLIERS = 12
+#: inliers as a share of the keypoints of the image with fewer: the same film >= 0.30 on the real
+#: sources (0.37 or more for a copy at 40-70 % scale); follow-up films of one patient <= 0.18
+MIN_INLIER_SHARE = 0.25
 MIN_CORRELATION = 0.95
 MIN_OVERLAP = 0.4
 #: a pair's fields of view are the same (``near``, not ``crop``) when every corner maps within this
@@ -143,6 +147,7 @@ class Match:
     inliers: int
     correlation: float
     overlap: float
+    share: float = 0.0  # inliers / keypoints of the image with fewer
 
 
 class Features:
@@ -238,16 +243,18 @@ def verify_pair(a: Features, b: Features, mirror_first: bool = False) -> Match:
     try the mirrored match first (the hashes found the mirror closer)."""
     best = Match(False, "", 0, 0.0, 0.0)
     for mirrored in ((True, False) if mirror_first else (False, True)):
-        matrix, inliers = _fit(a.direct(), b.mirrored() if mirrored else b.direct())
+        theirs = b.mirrored() if mirrored else b.direct()
+        matrix, inliers = _fit(a.direct(), theirs)
+        share = inliers / max(1, min(len(a.direct()[0]), len(theirs[0])))
         if matrix is None or inliers < MIN_INLIERS:
             best = max(best, Match(False, "", inliers, 0.0, 0.0), key=lambda m: m.inliers)
             continue
         other = np.ascontiguousarray(b.gray[:, ::-1]) if mirrored else b.gray
         corr, overlap = _aligned_correlation(a.gray, other, matrix)
-        same = corr >= MIN_CORRELATION and overlap >= MIN_OVERLAP
+        same = corr >= MIN_CORRELATION and overlap >= MIN_OVERLAP and share >= MIN_INLIER_SHARE
         same_frame = _same_frame(a.gray.shape, other.shape, matrix) and a.bordered == b.bordered
         kind = "mirror" if mirrored else ("near" if same_frame else "crop")
-        match = Match(same, kind if same else "", inliers, corr, overlap)
+        match = Match(same, kind if same else "", inliers, corr, overlap, share)
         if same:
             return match
         best = max(best, match, key=lambda m: (m.correlation, m.inliers))
@@ -288,7 +295,8 @@ def verified_pairs(hashes: np.ndarray, load_gray, *, skip=frozenset(), threshold
             (i, j, d), mirror = args
             m = verify_pair(feats[i], feats[j], mirror_first=mirror)
             return {"i": i, "j": j, "kind": m.kind, "hash_distance": d, "inliers": m.inliers,
-                    "correlation": round(m.correlation, 4), "overlap": round(m.overlap, 3)} if m.same else None
+                    "correlation": round(m.correlation, 4), "overlap": round(m.overlap, 3),
+                    "inlier_share": round(m.share, 3)} if m.same else None
 
         done = []
         for k, row in enumerate(pool.map(check, zip(pairs, mirror_first))):

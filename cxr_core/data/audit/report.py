@@ -35,7 +35,7 @@ def write_audit_outputs(result, out: Path, *, data: str, splits, threshold: int,
     _csv(rec, out / "images.csv", index=False)
     _csv(result.groups, out / "duplicate_groups.csv", index=False)
     pairs = result.pairs if result.pairs is not None and len(result.pairs) else pd.DataFrame(
-        columns=["sample_a", "sample_b", "kind", "hash_distance", "inliers", "correlation", "overlap"])
+        columns=["sample_a", "sample_b", "kind", "hash_distance", "inliers", "inlier_share", "correlation", "overlap"])
     _csv(pairs, out / "duplicate_pairs.csv", index=False)
     _csv(result.leaks.assign(samples=result.leaks["samples"].map(lambda s: ";".join(s))), out / "split_leaks.csv", index=False)
     _csv(result.class_source, out / "class_source.csv")
