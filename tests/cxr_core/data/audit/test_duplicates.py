@@ -78,3 +78,31 @@ def test_same_film_saved_under_two_kermany_names_is_found(shared_data):
     paths = [shared_data / KERMANY / "test/PNEUMONIA" / f"person128_bacteria_{k}.jpeg" for k in (606, 607)]
     grays = [load_gray(str(p)) for p in paths]
     assert _pairs(grays) == {(0, 1): "near"}
+
+
+def test_follow_up_films_of_one_patient_are_not_the_same_radiograph(shared_data):
+    """fig4a / fig4b: one patient's films on two days (looked at: b has more consolidation); before the
+    keypoint-share rule they correlated 0.965 after alignment and were called one film."""
+    images = shared_data / COLLECTION
+    grays = [load_gray(str(images / f"1.CXRCTThoraximagesofCOVID-19fromSingapore.pdf-003-fig4{s}.png")) for s in "ab"]
+    assert _pairs(grays) == {}
+
+
+def test_covidx_train_and_test_folders_are_checked_as_a_split(tmp_path, shared_data):
+    """A data build output with MANIFEST.csv subsets train/test: a copy on both sides is a leak, no --splits."""
+    import shutil
+
+    from cxr_core.data.audit.checks import audit_dataset
+
+    files = sorted((shared_data / "cxr4-mini" / "normal").iterdir())[:4]
+    rows = []
+    for k, f in enumerate(files + files[:1]):
+        subset = "test" if k >= 3 else "train"
+        dest = tmp_path / "ds" / subset / f"{k}_{f.name}"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(f, dest)
+        rows.append(f"{subset}/{dest.name},normal,p{k},src,,,{subset}")
+    (tmp_path / "ds" / "MANIFEST.csv").write_text("path,label,patient_id,source,source_path,sha256,subset\n" + "\n".join(rows) + "\n")
+    result = audit_dataset(tmp_path / "ds", tmp_path / "audit", max_montages=0)
+    assert result.leaks[["fold", "kind", "sides"]].values.tolist() == [["subset", "duplicate", "train+test"]]
+    assert "MANIFEST.csv subset (train/ vs test/)" in (tmp_path / "audit" / "audit.md").read_text()
