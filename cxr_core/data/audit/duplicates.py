@@ -10,8 +10,9 @@ Two stages (measured on the real sources in benchmarks/RESULTS.md, "Duplicate de
    of one is within Hamming distance :data:`CANDIDATE_DISTANCE` of the other's whole image or of its
    mirror (either way round), so a copy that is a crop of the other, or mirrored, is compared at
    the right framing.
-2. Verification (exact, for precision): OpenCV SIFT keypoints of both images (longest side
-   :data:`VERIFY_SIDE` px), Lowe's ratio test, and a similarity transform (rotation, scale, shift)
+2. Verification (exact, for precision): OpenCV ORB keypoints (500 per image; SIFT with
+   :data:`DETECTOR` = ``"sift"``) of both trimmed images (longest side :data:`VERIFY_SIDE` px), Lowe's
+   ratio test (0.75), and a similarity transform (rotation, scale, shift)
    fitted by RANSAC (``cv2.estimateAffinePartial2D``); the mirrored image is tried when the direct
    match fails. Two images are the same radiograph when at least :data:`MIN_INLIERS` matches, and
    :data:`MIN_INLIER_SHARE` of the keypoints of the image with fewer, agree with the transform AND, after warping one onto the other, the correlation of their pixels over
@@ -151,7 +152,8 @@ class Match:
 
 
 class Features:
-    """SIFT keypoints of one image (longest side :data:`VERIFY_SIDE`) and of its mirror (lazily)."""
+    """Keypoints of one image, its flat border trimmed (longest side :data:`VERIFY_SIDE`), and of its
+    mirror (lazily); ``gray`` (H, W) uint8."""
 
     def __init__(self, gray: np.ndarray):
         trimmed = trim_border(gray)
@@ -161,20 +163,18 @@ class Features:
         self._mirror = None
 
     @staticmethod
-    def _sift(gray):
-        import cv2
-
-        kp, desc = _sift().detectAndCompute(gray, None)
+    def _keypoints(gray):
+        kp, desc = _detector().detectAndCompute(gray, None)
         return np.float32([k.pt for k in kp]).reshape(-1, 2), desc
 
     def direct(self):
         if self._direct is None:
-            self._direct = self._sift(self.gray)
+            self._direct = self._keypoints(self.gray)
         return self._direct
 
     def mirrored(self):
         if self._mirror is None:
-            self._mirror = self._sift(np.ascontiguousarray(self.gray[:, ::-1]))
+            self._mirror = self._keypoints(np.ascontiguousarray(self.gray[:, ::-1]))
         return self._mirror
 
 
@@ -183,7 +183,7 @@ _DETECTORS: dict = {}
 DETECTOR = "orb"
 
 
-def _sift():
+def _detector():
     if DETECTOR not in _DETECTORS:
         import cv2
 
