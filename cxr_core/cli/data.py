@@ -103,9 +103,11 @@ def add_data_parser(sub) -> argparse.ArgumentParser:
     a = dsub.add_parser("audit", help="duplicates, near-duplicates, split leaks and source shortcuts of a data set")
     a.add_argument("data", metavar="DATA", help="folder with MANIFEST.csv, class-folder tree, CSV manifest or "
                    "COVIDx split file")
-    a.add_argument("--splits", metavar="RUN_DIR", help="a run directory (splits/fold_k.csv) or split CSV(s)")
+    a.add_argument("--splits", metavar="RUN_DIR", help="a run directory (splits/fold_k.csv) or split CSV(s); "
+                   "a data build output whose MANIFEST.csv has train and test subsets is checked as a split without it")
     a.add_argument("--out", required=True, metavar="DIR", help="folder for audit.md, CSVs and montages")
-    a.add_argument("--threshold", type=int, default=4, help="pHash Hamming distance for near-duplicates (default 4)")
+    a.add_argument("--threshold", type=int, default=8,
+                   help="pHash Hamming distance of a candidate duplicate pair, verified by keypoints after (default 8)")
     a.add_argument("--threads", type=int, default=2, help="decoding threads (default 2)")
     a.set_defaults(func=cmd_data_audit)
     return p

@@ -5,12 +5,11 @@ flagged group):
 
 - exact duplicates: the same decoded pixels, whatever the file name or format (a gray PNG and the
   same picture as a 3-channel PNG with equal channels match; alpha is dropped, as the pipeline does);
-- near-duplicates: 64-bit perceptual hash (``imagehash.phash``: 32x32 gray, DCT, 8x8 low
-  frequencies against their median) within Hamming distance :data:`NEAR_THRESHOLD` = 4. Measured on
-  ../shared/data (258 images, all distinct except the 6 cxr4-mini-raw originals of cxr4-mini
-  images): 0 of 33,147 distinct pairs flagged (false-positive rate 0, 95% upper bound 9e-5), the 6
-  named pairs found (distance 0-2); re-encoding (JPEG q75), 90% and 50% resizes of each of the 258
-  images stay within distance 2. The nearest distinct pair is at 6 (1 pair), then 8 (7 pairs);
+- the same radiograph under another crop, border, scale, mirror or JPEG quality (``kind`` near / crop /
+  mirror): perceptual-hash candidates over windows and the mirror, verified by OpenCV keypoints,
+  a RANSAC similarity transform and the correlation of the aligned pixels
+  (:mod:`cxr_core.data.audit.duplicates`, precision and recall on the real sources in
+  benchmarks/RESULTS.md); ``phash`` in images.csv is ``imagehash.phash`` of the whole image;
 - the same picture (exact or near) under two labels: an error (``cross_label`` in the CSVs);
 - with splits (``splits/fold_k.csv`` of a run, or split CSVs with a ``fold`` or ``role`` column):
   duplicate groups and patients on both sides of any split, per fold;
@@ -36,11 +35,13 @@ import pandas as pd
 
 from cxr_core.data.decode.dicom import DicomError, is_dicom_path
 from cxr_core.data.audit.report import write_audit_outputs
+from cxr_core.data.audit.duplicates import CANDIDATE_DISTANCE, gray_of, verified_pairs, window_hashes
 from cxr_core.data.audit.hazards import class_source_table, single_source_classes
 from cxr_core.errors import CxrError
 
 log = logging.getLogger(__name__)
-NEAR_THRESHOLD = 4
+#: pHash Hamming distance of a candidate pair (stage 1 of :mod:`cxr_core.data.audit.duplicates`)
+NEAR_THRESHOLD = CANDIDATE_DISTANCE
 #: a class is flagged when a format / mode / bit depth's share in it differs by this much from the rest
 SHARE_GAP = 0.20
 _BITS = {"1": 1, "L": 8, "P": 8, "LA": 8, "RGB": 8, "RGBA": 8, "CMYK": 8, "YCbCr": 8, "I;16": 16,
@@ -50,12 +51,13 @@ _BITS = {"1": 1, "L": 8, "P": 8, "LA": 8, "RGB": 8, "RGBA": 8, "CMYK": 8, "YCbCr
 # --------------------------------------------------------------------------------------- per image
 def inspect_image(path: str) -> dict:
     """Properties and hashes of one image: width, height, mode, bit_depth, format, exif_orientation,
-    pixel_sha256 (of the decoded pixels), phash (64-bit int) or ``error``."""
+    pixel_sha256 (of the decoded pixels), phash (64-bit int), window_hashes (uint64 array, see
+    :func:`cxr_core.data.audit.duplicates.window_hashes`) or ``error``."""
     import imagehash
     from PIL import Image
 
     rec = {"width": None, "height": None, "mode": "", "bit_depth": None, "format": "", "exif_orientation": None,
-           "pixel_sha256": "", "phash": None, "error": ""}
+           "pixel_sha256": "", "phash": None, "window_hashes": None, "error": ""}
     try:
         if is_dicom_path(path):
             from cxr_core.data.decode.dicom import read_dicom_uint8
@@ -82,7 +84,21 @@ def inspect_image(path: str) -> dict:
     digest.update(arr.tobytes())
     rec.update(width=img.size[0], height=img.size[1], pixel_sha256=digest.hexdigest())
     rec["phash"] = int(str(imagehash.phash(img)), 16)
+    rec["window_hashes"] = window_hashes(gray_of(arr))
     return rec
+
+
+def load_gray(path: str) -> np.ndarray:
+    """(H, W) uint8 gray pixels of the image at ``path``, decoded as :func:`inspect_image` does."""
+    from PIL import Image
+
+    if is_dicom_path(path):
+        from cxr_core.data.decode.dicom import read_dicom_uint8
+
+        return gray_of(read_dicom_uint8(path))
+    img = Image.open(path)
+    img.load()
+    return gray_of(np.asarray(img.convert("RGB") if img.mode not in ("L", "I;16", "I;16B", "I;16L", "I") else img))
 
 
 def image_records(frame: pd.DataFrame, *, num_threads: int = 2) -> pd.DataFrame:
@@ -94,7 +110,7 @@ def image_records(frame: pd.DataFrame, *, num_threads: int = 2) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------- grouping
-def near_pairs(hashes: np.ndarray, threshold: int = NEAR_THRESHOLD, chunk: int = 2048) -> np.ndarray:
+def near_pairs(hashes: np.ndarray, threshold: int = 4, chunk: int = 2048) -> np.ndarray:
     """``(i, j, distance)`` rows (i < j) of 64-bit hashes within Hamming ``threshold``."""
     h = np.asarray(hashes, dtype=np.uint64)
     out = []
@@ -127,17 +143,37 @@ def _components(n: int, pairs) -> list[list[int]]:
     return [g for g in groups.values() if len(g) > 1]
 
 
-def duplicate_groups(records: pd.DataFrame, threshold: int = NEAR_THRESHOLD) -> pd.DataFrame:
-    """One row per member of each duplicate group: group, kind (``exact`` when every member has the
-    same pixels, else ``near``), cross_label, sample_id, label, source, patient_id, path."""
+def duplicate_groups(records: pd.DataFrame, threshold: int = NEAR_THRESHOLD, *, num_threads: int = 2,
+                     pairs_out: list | None = None) -> pd.DataFrame:
+    """One row per member of each duplicate group: group, kind, cross_label, sample_id, label, source,
+    patient_id, path.
+
+    Members are joined by the same decoded pixels (``exact``) or by a verified pair of
+    :func:`cxr_core.data.audit.duplicates.verified_pairs` (candidates within pHash ``threshold``).
+    A group's kind is the strongest change between its members: ``mirror``, else ``crop``, else
+    ``near``, else ``exact``. ``pairs_out`` (a list) receives the verified pairs with their evidence.
+    """
     ok = records[records["error"] == ""].reset_index(drop=True)
     exact = ok.groupby("pixel_sha256").indices
-    pairs = [(g[0], k) for g in exact.values() if len(g) > 1 for k in g[1:]]
-    pairs += [(int(i), int(j)) for i, j, _ in near_pairs(ok["phash"].astype(np.uint64).to_numpy(), threshold)]
+    pairs = [(int(g[0]), int(k)) for g in exact.values() if len(g) > 1 for k in g[1:]]
+    same = {(int(a), int(b)) for g in exact.values() for a in g for b in g if a < b}
+    hashes = np.stack(ok["window_hashes"].to_list()) if len(ok) else np.zeros((0, 1), np.uint64)
+    paths = ok["path"].astype(str).tolist()
+    verified = verified_pairs(hashes, lambda k: load_gray(paths[k]), skip=same, threshold=threshold,
+                              num_threads=num_threads,
+                              progress=lambda k, n: log.info("verifying candidate pairs: %d of %d", k, n))
+    kind_of: dict[int, set] = {}
+    for v in verified:
+        pairs.append((v["i"], v["j"]))
+        kind_of.setdefault(v["i"], set()).add(v["kind"])
+        if pairs_out is not None:
+            pairs_out.append({"sample_a": ok["sample_id"][v["i"]], "sample_b": ok["sample_id"][v["j"]],
+                              **{k: v[k] for k in ("kind", "hash_distance", "inliers", "inlier_share", "correlation", "overlap")}})
     rows = []
     for gid, members in enumerate(sorted(_components(len(ok), pairs), key=lambda g: ok["sample_id"][g[0]])):
         part = ok.iloc[members]
-        kind = "exact" if part["pixel_sha256"].nunique() == 1 else "near"
+        kinds = set().union(*(kind_of.get(m, set()) for m in members))
+        kind = next((k for k in ("mirror", "crop", "near") if k in kinds), "exact")
         cross = part["label"].nunique() > 1
         for r in part.itertuples(index=False):
             rows.append({"group": gid, "kind": kind, "cross_label": cross, "sample_id": r.sample_id, "label": r.label,
@@ -236,10 +272,28 @@ class AuditResult:
     properties: pd.DataFrame
     flags: list[str]
     seconds: float
+    #: verified pairs (sample_a, sample_b, kind, hash_distance, inliers, inlier_share, correlation, overlap)
+    pairs: pd.DataFrame | None = None
 
     @property
     def cross_label_groups(self) -> int:
         return int(self.groups.loc[self.groups["cross_label"], "group"].nunique()) if len(self.groups) else 0
+
+
+def subset_roles(data, sample_ids) -> dict[str, np.ndarray]:
+    """``{"subset": role per sample}`` when ``data`` is a folder whose MANIFEST.csv has a ``subset``
+    column with both ``train`` and ``test`` (a ``data build covidx`` output: ``train/`` and ``test/``
+    are a split, checked without a split file); else ``{}``. Samples in no subset are ``unused``."""
+    manifest = Path(data) / "MANIFEST.csv"
+    if not manifest.is_file():
+        return {}
+    frame = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+    if "subset" not in frame.columns or not {"train", "test"} <= set(frame["subset"]):
+        return {}
+    subset_of = dict(zip(frame["path"], frame["subset"]))
+    roles = np.array([subset_of.get(s, "") for s in sample_ids], dtype=object)
+    roles[~np.isin(roles, ["train", "val", "test"])] = "unused"
+    return {"subset": roles}
 
 
 def read_audit_table(data):
@@ -262,13 +316,18 @@ def audit_dataset(data, out, *, splits=None, threshold: int = NEAR_THRESHOLD, nu
     start = time.perf_counter()
     table = read_audit_table(data)
     records = image_records(table.frame, num_threads=num_threads)
-    groups = duplicate_groups(records, threshold)
-    roles = read_split_roles(splits, records["sample_id"].astype(str).tolist()) if splits else {}
+    verified: list = []
+    groups = duplicate_groups(records, threshold, num_threads=num_threads, pairs_out=verified)
+    ids = records["sample_id"].astype(str).tolist()
+    roles = read_split_roles(splits, ids) if splits else {}
+    if not splits:
+        roles = subset_roles(data, ids)
+        splits = "MANIFEST.csv subset (train/ vs test/)" if roles else None
     leaks = split_leaks(records, groups, roles)
     cs = class_source_table(records)
     props, flags = class_properties(records)
     flags = [f"class {c!r} comes only from source {s!r} (shortcut risk)" for c, s in single_source_classes(cs).items()] + flags
-    result = AuditResult(records, groups, leaks, cs, props, flags, 0.0)
+    result = AuditResult(records, groups, leaks, cs, props, flags, 0.0, pd.DataFrame(verified))
     result.seconds = time.perf_counter() - start
     write_audit_outputs(result, Path(out), data=os.fspath(data), splits=splits, threshold=threshold,
                         max_montages=max_montages, skipped=table.skipped)

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from cxr_core.data.audit.checks import NEAR_THRESHOLD, audit_dataset, inspect_image, near_pairs
+from cxr_core.data.audit.checks import audit_dataset, inspect_image, load_gray
+from cxr_core.data.audit.duplicates import verified_pairs
 from cxr_core.data.audit.hazards import cheap_checks, leaks_across_sides
 from cxr_core.data.tables.manifest import read_manifest_csv
 
@@ -58,7 +59,7 @@ def test_planted_duplicates_are_found(planted, tmp_path):
                 {names["d"], "covid_as_normal" + names["d"][names["d"].rfind("."):]}]
     assert sorted(map(sorted, members.values())) == sorted(map(sorted, expected))
     kinds = groups.groupby("group")["kind"].first().to_dict()
-    assert sorted(kinds.values()) == ["exact", "exact", "near", "near"]
+    assert sorted(kinds.values()) == ["exact", "exact", "near", "near"]  # re-encode and resize: same frame
     assert result.cross_label_groups == 1
     md = (tmp_path / "audit" / "audit.md").read_text()
     assert "ERROR: 1 groups show the same picture under two labels" in md
@@ -77,7 +78,8 @@ def test_exact_duplicate_regardless_of_format(tmp_path, shared_data):
 
 
 def test_distinct_shared_images_are_not_flagged(shared_data):
-    """../shared/data (the mini sets; sources/ has its own measurement): all distinct except the pairs its manifests name (cxr4-mini-raw originals)."""
+    """../shared/data (the mini sets; sources/ has its own measurement, benchmarks/bench_duplicates.py): all
+    distinct except the pairs its manifests name (cxr4-mini-raw originals)."""
     files = sorted(p for d in ("cxr4-mini", "cxr4-mini-raw", "ct2-mini") for p in (shared_data / d).rglob("*")
                    if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
     index = {p.relative_to(shared_data).as_posix(): i for i, p in enumerate(files)}
@@ -86,10 +88,9 @@ def test_distinct_shared_images_are_not_flagged(shared_data):
         for other in re.findall(r"full-size original of (\S+?\.(?:png|jpe?g))", row["notes"]):
             a, b = index["cxr4-mini-raw/" + row["path"]], index[other]
             named.add((min(a, b), max(a, b)))
-    hashes = np.array([inspect_image(str(p))["phash"] for p in files], dtype=np.uint64)
-    found = {(int(i), int(j)) for i, j, _ in near_pairs(hashes, NEAR_THRESHOLD)}
-    assert len(named) == 6 and named <= found
-    assert len(found - named) == 0  # stated rate: 0 of 33,147 distinct pairs
+    hashes = np.stack([inspect_image(str(p))["window_hashes"] for p in files])
+    found = {(v["i"], v["j"]) for v in verified_pairs(hashes, lambda k: load_gray(str(files[k])))}
+    assert len(named) == 6 and found == named  # whole-image pHash <= 8 alone pairs 8 distinct ones
 
 
 def test_split_leaks_per_fold(planted, tmp_path):
