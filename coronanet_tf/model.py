@@ -93,6 +93,7 @@ from coronanet_tf.layout import (
 from coronanet_tf.torch_weights import torchvision_vgg16_bn_arrays
 from cxr_core.weights.transfer import copy_weights
 from cxr_core.weights.load import load_keras_weights
+from cxr_core.errors import CxrError
 
 VGG_BN_EPSILON = 1e-5
 DECODER_BN_EPSILON = 1e-3
@@ -203,20 +204,20 @@ def build_coronanet(
     """
     input_shape = tuple(input_shape)
     if len(input_shape) != 3 or input_shape[-1] != 3:
-        raise ValueError(f"CORONA-Net input_shape must be (H, W, 3); found {input_shape}")
+        raise CxrError(f"CORONA-Net input_shape must be (H, W, 3); found {input_shape}")
     for side in input_shape[:2]:
         if side is None or not 224 <= int(side) < 256:
-            raise ValueError(
+            raise CxrError(
                 "CORONA-Net's Linear(4900 -> 50) needs a 7x7x100 bottleneck, i.e. input H and W in "
                 f"224..255 (the authors use 224) [CR]; found input_shape={input_shape}"
             )
     if with_decoder and num_classes != 3:
-        raise ValueError(
+        raise CxrError(
             "Decoder224 reshapes the logits with view(-1, 1, 1, 3) [CR], so with_decoder=True needs "
             f"num_classes=3; found num_classes={num_classes} (use with_decoder=False)"
         )
     if head_init not in HEAD_INITS:
-        raise ValueError(f"CORONA-Net head_init (model.options.head_init) must be one of {list(HEAD_INITS)}; "
+        raise CxrError(f"CORONA-Net head_init (model.options.head_init) must be one of {list(HEAD_INITS)}; "
                          f"found {head_init!r}")
     inputs = keras.Input(shape=input_shape, name="image")
     x = _vgg16_bn_features(inputs)

@@ -63,6 +63,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from coronanet_tf.settings import CoronaNetSettings, CoronaNetSettingsError, settings_from_config
 from cxr_core.weights.transfer import copy_weights
+from cxr_core.errors import CxrError
 
 if TYPE_CHECKING:
     from cxr_core.family import ModelFactory
@@ -115,11 +116,11 @@ def steps_per_epoch_of(dataset, configured: int | None, steps_mode: str = "full_
         return int(configured)
     n = int(tf.data.experimental.cardinality(dataset).numpy())
     if n == tf.data.experimental.INFINITE_CARDINALITY:
-        raise ValueError("train.steps_per_epoch is needed: the training dataset repeats forever")
+        raise CxrError("train.steps_per_epoch is needed: the training dataset repeats forever")
     if n < 0:  # unknown: count the batches once
         n = sum(1 for _ in dataset)
     if n < 1:
-        raise ValueError("the training dataset is empty")
+        raise CxrError("the training dataset is empty")
     return n
 
 
@@ -189,7 +190,7 @@ def fit_reinit(cfg, settings: CoronaNetSettings, make_train_data, make_val_data,
             f"the data has {num_classes}. Use phases: [classify] for other class counts")
     size = tuple(cfg.preprocess.image_size)
     if size != (224, 224):
-        raise ValueError(f"phase 1 compares the 224x224 reconstruction with the input, so preprocess.image_size "
+        raise CxrError(f"phase 1 compares the 224x224 reconstruction with the input, so preprocess.image_size "
                          f"must be [224, 224]; found {list(size)}")
     r = settings.reinit
     epochs = r.epochs or cfg.train.epochs

@@ -40,6 +40,7 @@ from typing import Sequence
 import keras
 
 from cxr_core.weights.transfer import numbered_members
+from cxr_core.errors import CxrError
 
 #: Xception's smallest accepted input side (keras.applications).
 MIN_INPUT_SIDE = 71
@@ -74,7 +75,7 @@ def xception_output_side(side: int) -> int:
 def _check_input_shape(input_shape: Sequence[int]) -> tuple[int, int, int]:
     shape = tuple(int(v) for v in input_shape)
     if len(shape) != 3 or shape[2] != 3 or min(shape[:2]) < MIN_INPUT_SIDE:
-        raise ValueError(
+        raise CxrError(
             f"CoroNet input_shape must be (height, width, 3) with height and width >= {MIN_INPUT_SIDE} "
             f"(Xception's minimum); got {tuple(input_shape)}"
         )

@@ -55,6 +55,7 @@ from keras import layers
 
 from .backbone import load_backbone_weights
 from .layer_names import RES_PREFIX, RESNET_FLAVOURS, RESNET_STAGES, XCE_PREFIX, resnet_conv_names
+from cxr_core.errors import CxrError
 
 INPUT_SCALINGS = ("raw255", "imagenet", "rescale01")
 HEAD_UNITS = (512, 128, 64)
@@ -248,20 +249,20 @@ def build_cvrnet(
         48,603,260 for 4 [CVR-T].
     """
     if resnet not in RESNET_FLAVOURS:
-        raise ValueError(f"resnet must be one of {RESNET_FLAVOURS}, got {resnet!r}")
+        raise CxrError(f"resnet must be one of {RESNET_FLAVOURS}, got {resnet!r}")
     if input_scaling not in INPUT_SCALINGS:
-        raise ValueError(f"input_scaling must be one of {INPUT_SCALINGS}, got {input_scaling!r}")
+        raise CxrError(f"input_scaling must be one of {INPUT_SCALINGS}, got {input_scaling!r}")
     if int(num_classes) < 2:
-        raise ValueError(f"num_classes must be at least 2, got {num_classes!r}")
+        raise CxrError(f"num_classes must be at least 2, got {num_classes!r}")
     input_shape = tuple(int(v) for v in input_shape)
     if len(input_shape) != 3 or input_shape[2] != 3:
-        raise ValueError(f"input_shape must be (height, width, 3), got {input_shape}")
+        raise CxrError(f"input_shape must be (height, width, 3), got {input_shape}")
     if min(input_shape[:2]) < 71:
-        raise ValueError(f"input_shape {input_shape}: Xception needs height and width of at least 71")
+        raise CxrError(f"input_shape {input_shape}: Xception needs height and width of at least 71")
     for side in input_shape[:2]:
         r, x = _spatial_sizes(side)
         if r != x:
-            raise ValueError(
+            raise CxrError(
                 f"input_shape {input_shape}: side {side} ends at {r}x{r} in ResNet50 but {x}x{x} in Xception, "
                 "so branch 1 cannot concatenate them; use a multiple of 32 such as 224"
             )

@@ -200,8 +200,8 @@ _CLI_TO_API = ((r"--fold (K|\d+)", r"fold=\1"), (r"--fold\b", "fold="), (r"--wei
 
 
 def _in_api_words(exc: BaseException) -> BaseException:
-    """``exc`` with the command-line option names of a shared message (``--weights``, ``--fold K``) replaced
-    by this API's arguments (``weights=``, ``fold=K``); same type, chained to the original."""
+    """A copy of ``exc`` whose message names this API's arguments (``weights=``, ``fold=K``) where the shared
+    message names the command line's options (``--weights``, ``--fold K``)."""
     text = str(exc.args[0]) if exc.args and isinstance(exc.args[0], str) else None
     if text is None:
         return exc
@@ -209,10 +209,11 @@ def _in_api_words(exc: BaseException) -> BaseException:
 
     for cli, api in _CLI_TO_API:
         text = re.sub(cli, api, text)
-    try:
-        return type(exc)(text)
-    except TypeError:  # an exception type that needs other arguments: keep it as it is
-        return exc
+    import copy
+
+    translated = copy.copy(exc)  # same type and attributes; only the message changes
+    translated.args = (text, *exc.args[1:])
+    return translated
 
 
 def load_classifier(name_or_run: PathLike, weights: PathLike | None = None, fold: int | None = None, *,

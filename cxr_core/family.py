@@ -252,6 +252,12 @@ def register_family(family: ModelFamily, *, replace: bool = False) -> ModelFamil
     return family
 
 
+def explicitly_registered(name: str) -> ModelFamily | None:
+    """The family registered under ``name`` with :func:`register_family` (None when only an entry point,
+    or nothing, provides it)."""
+    return _REGISTERED.get(name)
+
+
 def unregister_family(name: str) -> None:
     """Remove a family added by :func:`register_family` (entry points stay). KeyError if absent."""
     try:

@@ -32,12 +32,11 @@ def readme_commands() -> list[list[str]]:
             code.append(line)
     commands = []
     joined = re.sub(r"\\\n\s*", " ", "\n".join(code))
-    if True:
-        for line in joined.splitlines():
-            line = line.split("#", 1)[0].strip()
-            line = re.sub(r"^(\S+\$ )|^CUDA_VISIBLE_DEVICES=\S+ ", "", line)
-            if line.startswith("covid-cxr "):
-                commands.append(shlex.split(line.rstrip("&").strip()))
+    for line in joined.splitlines():
+        line = line.split("#", 1)[0].strip()
+        line = re.sub(r"^(\S+\$ )|^CUDA_VISIBLE_DEVICES=\S+ ", "", line)
+        if line.startswith("covid-cxr "):
+            commands.append(shlex.split(line.rstrip("&").strip()))
     return commands
 
 

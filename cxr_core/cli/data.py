@@ -64,7 +64,8 @@ def cmd_data_audit(args) -> int:
     from cxr_core.data.audit.checks import audit_dataset
 
     try:
-        result = audit_dataset(args.data, args.out, splits=args.splits, threshold=args.threshold,
+        threshold = {} if args.threshold is None else {"threshold": args.threshold}
+        result = audit_dataset(args.data, args.out, splits=args.splits, **threshold,
                                num_threads=args.threads)
     except (CxrError, *EXPLAINED_OS_ERRORS) as exc:
         print(f"covid-cxr data audit: {exc}", file=sys.stderr)
@@ -106,8 +107,9 @@ def add_data_parser(sub) -> argparse.ArgumentParser:
     a.add_argument("--splits", metavar="RUN_DIR", help="a run directory (splits/fold_k.csv) or split CSV(s); "
                    "a data build output whose MANIFEST.csv has train and test subsets is checked as a split without it")
     a.add_argument("--out", required=True, metavar="DIR", help="folder for audit.md, CSVs and montages")
-    a.add_argument("--threshold", type=int, default=8,
-                   help="pHash Hamming distance of a candidate duplicate pair, verified by keypoints after (default 8)")
+    a.add_argument("--threshold", type=int, default=None,
+                   help="pHash Hamming distance of a candidate duplicate pair, verified by keypoints after (default: "
+                        "cxr_core.data.audit.duplicates.CANDIDATE_DISTANCE, 8)")
     a.add_argument("--threads", type=int, default=2, help="decoding threads (default 2)")
     a.set_defaults(func=cmd_data_audit)
     return p

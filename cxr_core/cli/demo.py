@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
 from cxr_core.config.schema import Fraction
+from cxr_core.errors import CxrError
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def demo_config_path() -> Path:
     for family in iter_families():
         if DEMO_EXPERIMENT in family.experiments:
             return Path(family.experiments[DEMO_EXPERIMENT])
-    raise LookupError("no installed model family packages a demo experiment (ModelFamily.experiments['demo'])")
+    raise CxrError("no installed model family packages a demo experiment (ModelFamily.experiments['demo'])")
 
 
 def load_demo_config(path: str | Path | None = None):
@@ -90,14 +91,15 @@ def set_bn_momentum(model, momentum: float | None) -> int:
 @contextmanager
 def _family_with_bn_momentum(name: str, momentum: float | None) -> Iterator[None]:
     """While inside: the model family ``name`` builds its models with ``momentum`` in every
-    BatchNormalization layer (registered over the installed family; the family found before is
-    registered again on exit, so :func:`cxr_core.family.get_family` gives the same object as before)."""
-    from cxr_core.family import get_family, register_family
+    BatchNormalization layer (registered over the installed family); on exit the registration found before
+    is restored: a family registered by hand again, else none, so the entry point's family is found."""
+    from cxr_core.family import explicitly_registered, get_family, register_family, unregister_family
 
     if momentum is None:
         yield
         return
     family = get_family(name)
+    before = explicitly_registered(name)
     build = family.model.build
 
     def build_with_momentum(**kwargs: Any):
@@ -110,7 +112,10 @@ def _family_with_bn_momentum(name: str, momentum: float | None) -> Iterator[None
     try:
         yield
     finally:
-        register_family(family, replace=True)
+        if before is not None:
+            register_family(before, replace=True)
+        else:
+            unregister_family(name)  # the entry point's family again
 
 
 def run_demo(out: str | Path, per_class: int = 24, seed: int = 0, folds: Sequence[int] | None = None,

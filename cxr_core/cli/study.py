@@ -113,7 +113,14 @@ def cmd_probes(args) -> int:
     if not args.run:
         raise CxrError("--probes needs --run RUN_DIR (and --fold K for a k-fold run)")
     run_dir, fold = split_run_path(args.run, args.fold)
-    result = run_probes(run_dir, 0 if fold is None else fold, write=False)
+    if fold is None:
+        from cxr_core.inference.run_model import finished_folds, run_config
+
+        if run_config(run_dir).protocol.kind == "kfold":
+            raise CxrError(f"--probes on the k-fold run {run_dir} needs --fold K (the fold whose test images are "
+                           f"probed; finished folds: {', '.join(map(str, finished_folds(run_dir))) or 'none'})")
+        fold = 0
+    result = run_probes(run_dir, fold, write=False)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_probe_files(out, result)

@@ -17,7 +17,7 @@ __all__ = [
     "STEPS_MODES", "STRATEGIES", "TRAINABLE", "VALIDATION_MODES",
 ]
 
-#: ``data.format`` values the core reads (model families add theirs: ``ModelFamily.readers``).
+#: ``data.format`` values the core reads (model families add theirs: ``DataPart.readers`` of :mod:`cxr_core.family`).
 DataFormat = Literal["auto", "folders", "manifest", "covidx"]
 #: ``data.on_bad_file``.
 OnBadFile = Literal["raise", "skip"]

@@ -152,7 +152,7 @@ def occlusion_probe(classifier, paths: Sequence[str | Path], labels: np.ndarray,
 
     import tensorflow as tf
 
-    kind = get_family(classifier.family).output_kind
+    kind = get_family(classifier.family).model.output_kind
     batch = classifier.config.evaluation.batch_size
     probs: dict[str, list] = {"whole": [], "border": [], "centre": []}
     for start in range(0, len(paths), chunk):

@@ -48,7 +48,12 @@ def seen_warning(run_model, table) -> str | None:
 
         counts = {"train": 0, "val": 0}
         for k, _ in run_model.ensemble_weights:
-            for role, n in seen_by_fold(dataclasses.replace(run_model, fold=k), table).items():
+            try:
+                seen = seen_by_fold(dataclasses.replace(run_model, fold=k), table)
+            except FileNotFoundError:
+                return (f"WARNING: {split_path(run_model.run_dir, k)} not found: cannot tell whether the evaluated "
+                        f"images trained a fold of the ensemble of {run_model.run_dir}")
+            for role, n in seen.items():
                 counts[role] = max(counts[role], n)
         if not any(counts.values()):
             return None
@@ -71,7 +76,7 @@ def fold_test_rows(run_model, table):
     """The rows of ``table`` that are the fold's ``test`` rows, all of them.
 
     Raises:
-        ValueError: some of the fold's test images are not in ``table`` (count and first few named).
+        CxrError: some of the fold's test images are not in ``table`` (count and first few named).
     """
     roles = fold_roles(run_model.run_dir, run_model.fold)
     test_keys = set(_keys(roles[roles["role"] == "test"]))

@@ -5,7 +5,9 @@ images are read) leaves only files it can write again (``config.yaml``, ``sample
 ``splits/``, hazard notes). :func:`discard_failed_start` wraps a run: when it raises and the run
 directory was created by this run and holds no results (:func:`holds_results`), the folders this run
 created are removed, so ``runs/`` does not fill with empty timestamped directories. A directory that
-existed before (a resumed run, another ``--folds`` process) is never touched.
+existed before (a resumed run, another ``--folds`` process) is never touched, nor one in which another
+process holds a fold lock (:mod:`cxr_core.runs.lock`: several folds of one run started at the same time,
+as a study's workers do); above ``run_dir`` only folders left empty are removed.
 """
 
 from __future__ import annotations
@@ -61,7 +63,19 @@ def discard_failed_start(run_dir: str | Path):
     try:
         yield
     except BaseException:
-        if created is not None and created.exists() and not holds_results(run_dir):
-            shutil.rmtree(created, ignore_errors=True)
-            log.info("removed %s: the run stopped before any fold saved a result", created)
+        if created is not None and created.exists() and not holds_results(run_dir) and not _others_working(run_dir):
+            shutil.rmtree(run_dir, ignore_errors=True)
+            for parent in run_dir.absolute().parents:  # up to the first folder this run created, if empty
+                if not parent.is_relative_to(created):
+                    break
+                with contextlib.suppress(OSError):
+                    parent.rmdir()
+            log.info("removed %s: the run stopped before any fold saved a result", run_dir)
         raise
+
+
+def _others_working(run_dir: Path) -> bool:
+    """Another process holds a fold lock in ``run_dir`` (this process's were released on the way out)."""
+    from cxr_core.runs.lock import LOCK_FOLDER
+
+    return any((Path(run_dir) / LOCK_FOLDER).glob("*.lock"))

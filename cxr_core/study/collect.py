@@ -83,7 +83,7 @@ def fold_metrics(config: dict, result) -> list[tuple[str, float, float, str]]:
 
     key, selection = resolve_published_key((config.get("published") or {}).get("table"), config)
     # only the family that publishes the key is loaded (as the run report does)
-    if key and key in find_published(key)[0].report_layouts:
+    if key and key in find_published(key)[0].published.report_layouts:
         pooled = pooled_evaluation([result], n_boot=0)
         cmp, _, _ = summary_comparison(key, config, [result], pooled, selection=selection)
         return [(q, float(cmp.at[q, "ours (pooled)"]), float(cmp.at[q, "published"]), str(cmp.at[q, "source"]))

@@ -83,13 +83,13 @@ def execute_run(cv_args: Sequence[str], fold: int, setup: str | None = None) -> 
     call_setup(setup)
     quiet_tensorflow()
     grow_gpu_memory()
-    from cxr_core.cli.options import experiment_config
+    from cxr_core.cli.options import experiment
     from cxr_core.protocol.run import run_protocol
     from cxr_core.runs.directory import predictions_path
     from cxr_core.study.plan import cv_namespace
 
     args = cv_namespace(cv_args)
-    cfg = experiment_config(args)
+    cfg = experiment(args).config
     t0 = time.perf_counter()
     run_protocol(cfg, Path(args.run_dir), folds=[fold], smoke=args.smoke, write_report=False)
     import pandas as pd

@@ -29,7 +29,7 @@ def parse_seeds(text: str) -> list[int]:
     """``"0-4"`` -> ``[0, 1, 2, 3, 4]``; ``"0,2,7"`` and mixtures (``"0-2,9"``); order kept, repeats dropped.
 
     Raises:
-        ValueError: anything else, naming ``--seeds`` and the text found.
+        CxrError: anything else, naming ``--seeds`` and the text found.
     """
     seeds: list[int] = []
     try:
@@ -83,7 +83,7 @@ class StudyRun:
 def cv_namespace(args: Sequence[str]) -> argparse.Namespace:
     """``args`` read by the options of ``covid-cxr cv`` (:func:`cxr_core.cli.options.add_experiment_options`
     and ``--folds``), so a study run is configured by the same code as ``cv``
-    (:func:`cxr_core.cli.options.experiment_config`)."""
+    (:func:`cxr_core.cli.options.experiment`)."""
     from cxr_core.cli.options import add_experiment_options
 
     parser = argparse.ArgumentParser(prog="covid-cxr cv")
@@ -105,10 +105,10 @@ def plan_study(configs: Sequence[str], seeds: Sequence[int], out: str | Path, *,
     """Every run of the study, experiment by experiment, then seed, then fold.
 
     ``folds``: only these folds (default every fold of each experiment's protocol). Raises
-    ``ValueError`` for a fold the protocol does not have or two experiments with the same name (their
+    :class:`~cxr_core.errors.CxrError` for a fold the protocol does not have or two experiments with the same name (their
     run directories would collide); :class:`cxr_core.config.schema.ConfigError` for a bad ``--set``.
     """
-    from cxr_core.cli.options import experiment_config
+    from cxr_core.cli.options import experiment
     from cxr_core.protocol.split_files import n_splits
 
     out = Path(out)
@@ -122,7 +122,7 @@ def plan_study(configs: Sequence[str], seeds: Sequence[int], out: str | Path, *,
             base += ["--smoke"] if smoke else []
             for text in (*sets, *seed_settings(seed, vary)):
                 base += ["--set", text]
-            cfg = experiment_config(cv_namespace(base))
+            cfg = experiment(cv_namespace(base)).config
             if names.setdefault(cfg.name, str(config)) != str(config):
                 raise CxrError(f"experiments {names[cfg.name]} and {config} are both named {cfg.name!r}; "
                                  "give one another name (--set name=... applies to all: run them as two studies)")

@@ -151,7 +151,7 @@ def write_study_report(out: str | Path, run_dirs: Sequence[Path] | None = None, 
     ``run_dirs``); ``probes``: run the shortcut probes of folds that have none. Returns study.md's path.
 
     Raises:
-        ValueError: no finished run under ``out``.
+        CxrError: no finished run under ``out``.
     """
     from cxr_core.atomic_files import atomic_path, atomic_write_text
     from cxr_core.report.html import write_html

@@ -337,7 +337,7 @@ def fit_split(
     atomic_write_text(ckpt_dir / "state.json", json.dumps(final, indent=2))
     precision = precision_of(model)
     if train.checkpoint == "best" and not (ckpt_dir / "best.weights.h5").exists():
-        raise RuntimeError(f"{ckpt_dir}: checkpoint 'best' monitors {monitor!r}, which never appeared in the logs")
+        raise CxrError(f"{ckpt_dir}: checkpoint 'best' monitors {monitor!r}, which never appeared in the logs")
     # the selected weights alone (no optimizer state); the resume checkpoint goes
     selected = finish_split(ckpt_dir, train.checkpoint, model=model)
     return FitResult(log_path, selected, epochs_done, stopped, start_epoch, precision)

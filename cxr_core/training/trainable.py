@@ -16,7 +16,7 @@ from cxr_core.errors import CxrError
 def set_trainable(model, mode: str) -> int:
     """Apply ``train.trainable`` to a built, uncompiled ``model``; returns the number of frozen nested models.
 
-    Raises ``ValueError`` for another ``mode``, or for ``head`` when ``model`` has no nested model
+    Raises ``ValueError`` for another ``mode``; :class:`~cxr_core.errors.CxrError` for ``head`` when ``model`` has no nested model
     (naming the model), since then nothing would tell the backbone from the head.
     """
     if mode not in TRAINABLE:

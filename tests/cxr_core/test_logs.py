@@ -92,6 +92,13 @@ def test_run_experiment_shows_progress_as_the_cli_and_verbose_false_hides_it(tin
         logging.getLogger("cxr_core.protocol.run").info("fold 0: train 12, validation 4, test 4")
 
     monkeypatch.setattr(protocol_run, "run_protocol", fake_run)
+    # as in a fresh Python session: no logging configured (earlier CLI tests in this process configure it)
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [h for h in root.handlers if not (h.get_name() or "").startswith("covid-cxr")])
+    from cxr_core.logs import package_loggers
+
+    for name in package_loggers():
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.NOTSET)
     config = {"name": "quiet-api", "preset": "tinycnn/authors_code"}
     cxr_core.run_experiment(config, data=tmp_path, run_dir=tmp_path / "a")
     err = capsys.readouterr().err

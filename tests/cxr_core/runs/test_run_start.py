@@ -60,3 +60,25 @@ def test_a_start_that_fails_inside_fit_after_the_model_is_built_removes_its_run_
     assert code == 2 and "callback refused" in capsys.readouterr().err
     assert built, "the start must fail after the model was built and precision.json written"
     assert not run_dir.exists() and not (tmp_path / "runs").exists()
+
+
+def test_a_failed_start_leaves_the_folders_of_other_processes_alone(tmp_path):
+    """A study starts the folds of one seed together: one failing must not remove another's work, nor the
+    experiment folder holding the other seeds."""
+    from cxr_core.runs.start import discard_failed_start
+
+    experiment = tmp_path / "out" / "coronet-4class"
+    run_dir = experiment / "seed_0"
+    with pytest.raises(RuntimeError), discard_failed_start(run_dir):
+        (run_dir / "locks").mkdir(parents=True)
+        (run_dir / "locks" / "fold_1.lock").write_text("pid 123 host other")  # another worker, fold 1
+        raise RuntimeError("fold 0: bad data")
+    assert (run_dir / "locks" / "fold_1.lock").is_file()
+    # alone, a failed start removes what it made; a sibling seed's folder keeps the experiment folder
+    (experiment / "seed_1").mkdir()
+    (run_dir / "locks" / "fold_1.lock").unlink()
+    other = experiment / "seed_2"
+    with pytest.raises(RuntimeError), discard_failed_start(other):
+        other.mkdir()
+        raise RuntimeError("bad data")
+    assert not other.exists() and (experiment / "seed_1").is_dir()

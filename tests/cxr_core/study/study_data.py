@@ -68,7 +68,7 @@ def family_with_table():
     table = PublishedTable(key="tinycnn/table_test", title="test-only fold table", source="[TEST] made up",
                            layout="folds", units="percent", index=("fold 1", "fold 2", "mean"),
                            columns=TABLE_COLUMNS, rows=((50.0,) * 5, (60.0,) * 5, (55.0,) * 5))
-    return dataclasses.replace(FAMILY, published=(table,))
+    return dataclasses.replace(FAMILY, published=dataclasses.replace(FAMILY.published, tables=(table,)))
 
 
 def register_tiny() -> None:

@@ -23,6 +23,8 @@ def _change_like_a_run():
 
 
 def test_restored_on_return_and_on_exception():
+    keras.mixed_precision.set_global_policy("float32")  # a known start: earlier tests may have left it set
+    tf_config.disable_op_determinism()
     before = _state()
     assert before == ("float32", False)
     with restored_global_state():
