@@ -97,7 +97,9 @@ def run_config(run_dir: str | Path, overrides: Mapping | None = None):
     """
     from cxr_core.config.experiment import resolve_config
 
-    raw = dict(read_run_record(run_dir)["config"])
+    from cxr_core.config.retired import without_retired_keys
+
+    raw = without_retired_keys(dict(read_run_record(run_dir)["config"]))
     preset = raw.pop("preset", None)  # already merged into the resolved values
     cfg = resolve_config(raw, origin=f"{Path(run_dir) / 'config.yaml'}", overrides=overrides)
     return dataclasses.replace(cfg, preset=preset)

@@ -99,7 +99,9 @@ def config_differences(old: dict | None, new: dict | None, limit: int = 6) -> li
             return out
         return {prefix[:-1]: tree}
 
-    a, b = flat(experiment_part(old)), flat(experiment_part(new))
+    from cxr_core.config.retired import without_retired_keys
+
+    a, b = flat(experiment_part(without_retired_keys(old))), flat(experiment_part(without_retired_keys(new)))
     changed = [f"{k}: {a.get(k, '(absent)')!r} -> {b.get(k, '(absent)')!r}" for k in sorted(set(a) | set(b))
                if a.get(k) != b.get(k)]
     return changed[:limit] + ([f"... and {len(changed) - limit} more"] if len(changed) > limit else [])
