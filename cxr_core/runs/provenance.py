@@ -68,27 +68,38 @@ def _devices() -> list[str]:
 
 
 def environment() -> dict[str, Any]:
-    """Versions and devices of this process (imports TensorFlow)."""
-    import keras
+    """Versions and devices of this process. A process that has imported TensorFlow (training,
+    evaluation) asks it for its build and devices; one that has not (``covid-cxr report`` merging runs)
+    reads the installed versions, TensorFlow's build record and ``nvidia-smi`` instead of importing it."""
+    import sys
+
     import numpy as np
-    import tensorflow as tf
 
     from cxr_core.version import __version__
 
-    build = dict(tf.sysconfig.get_build_info())
-    return {
-        "package": "covid-cxr-tf",
-        "package_version": __version__,
-        "git_commit": git_commit(),
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
-        "cuda": build.get("cuda_version"),
-        "cudnn": build.get("cudnn_version"),
-        "platform": platform.platform(),
-        "devices": _devices(),
-    }
+    record = {"package": "covid-cxr-tf", "package_version": __version__, "git_commit": git_commit(),
+              "python": platform.python_version(), "numpy": np.__version__, "platform": platform.platform()}
+    if "tensorflow" in sys.modules:
+        import keras
+        import tensorflow as tf
+
+        build = dict(tf.sysconfig.get_build_info())
+        return {**record, "tensorflow": tf.__version__, "keras": keras.__version__,
+                "cuda": build.get("cuda_version"), "cudnn": build.get("cudnn_version"), "devices": _devices()}
+    from importlib import metadata
+
+    from cxr_core.tf_console import _device_without_tensorflow, _tensorflow_build_info
+
+    def installed(name: str) -> str | None:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    build = _tensorflow_build_info()
+    return {**record, "tensorflow": installed("tensorflow"), "keras": installed("keras"),
+            "cuda": build.get("cuda_version"), "cudnn": build.get("cudnn_version"),
+            "devices": [_device_without_tensorflow()]}
 
 
 def summary_line(env: Mapping[str, Any]) -> str:

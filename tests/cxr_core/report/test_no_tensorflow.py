@@ -79,7 +79,9 @@ def test_report_of_an_existing_run_does_not_import_tensorflow(tmp_path):
     _run_fresh(f"""
         from cxr_core.cli.main import main
         assert main(["report", {str(run)!r}]) == 0
+        assert main(["report", {str(run)!r}, "--out", {str(tmp_path / "merged")!r}]) == 0  # provenance.json too
     """)
+    assert (tmp_path / "merged" / "provenance.json").is_file()
     text = (run / "report.md").read_text()
     # the family's layout picked the task-1 row from extra.cvrnet.task: the abstract's 0.997 / 0.998 [S2]
     assert "## Published reference (cvrnet/abstract): CVR-Net task results (abstract): Task-1" in text
