@@ -16,7 +16,10 @@ None of them is actionable for a user of this package.
   shared libraries load; afterwards the absl INFO/WARNING lines (:data:`NOISE`) are dropped and
   every other line is written to stderr unchanged, so a real error at import still shows;
 - drops the ``tf.function retracing`` warnings of the ``tensorflow`` logger (a filter on that
-  logger; its other warnings pass).
+  logger; its other warnings pass);
+- says Keras' "The structure of `inputs` doesn't match the expected structure" warning once, in our
+  words (:data:`INPUT_STRUCTURE_NOTE`): a functional model built on a one-element list of inputs and
+  called with the tensor itself; Keras uses the same tensor, so no result changes.
 
 With ``verbose=True`` nothing is hidden (``TF_CPP_MIN_LOG_LEVEL`` defaults to 0 then, unless set).
 Library code never calls this: importing :mod:`cxr_core` changes no process-wide setting.
@@ -42,6 +45,9 @@ NOISE = (
     re.compile(r"^To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\."),
 )
 RETRACING = "triggered tf.function retracing"
+INPUT_STRUCTURE = "The structure of `inputs` doesn't match the expected structure"
+INPUT_STRUCTURE_NOTE = ("Keras noted that a model built on a list of one input was called with the input tensor "
+                        "itself; it uses the same tensor, so no result changes (said once)")
 
 
 def is_noise(line: str) -> bool:
@@ -60,8 +66,31 @@ def quiet_tensorflow(verbose: bool = False) -> None:
     tf_logger = logging.getLogger("tensorflow")  # the logger tf.get_logger() returns
     if not any(isinstance(f, _RetracingFilter) for f in tf_logger.filters):
         tf_logger.addFilter(_RetracingFilter())
+    explain_input_structure_warning()
     if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietImportFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _QuietImportFinder())
+
+
+def explain_input_structure_warning() -> None:
+    """Replace Keras' input-structure warning (:data:`INPUT_STRUCTURE`) by one INFO line of ours, once per
+    process; every other warning is shown as before."""
+    import warnings
+
+    shown = warnings.showwarning
+    if getattr(shown, "_cxr_input_structure", False):
+        return
+    said: list[bool] = []
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        if INPUT_STRUCTURE in str(message):
+            if not said:
+                said.append(True)
+                logging.getLogger("cxr_core").info(INPUT_STRUCTURE_NOTE)
+            return
+        shown(message, category, filename, lineno, file, line)
+
+    showwarning._cxr_input_structure = True
+    warnings.showwarning = showwarning
 
 
 class _RetracingFilter(logging.Filter):

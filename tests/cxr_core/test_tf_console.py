@@ -88,3 +88,23 @@ def test_version_and_a_command_print_no_tensorflow_lines():
 
     verbose = _run(["-m", "cxr_core", "--verbose", "--version"])
     assert verbose.returncode == 0 and TF_LINE.search(verbose.stderr), "--verbose shows TensorFlow's lines"
+
+
+def test_keras_input_structure_warning_is_said_once_in_our_words(monkeypatch):
+    import logging
+    import warnings
+
+    from cxr_core import tf_console
+    from tests.log_capture import captured_logs
+
+    passed_on = []
+    monkeypatch.setattr(warnings, "showwarning", lambda message, *args, **kwargs: passed_on.append(str(message)))
+    tf_console.explain_input_structure_warning()
+    tf_console.explain_input_structure_warning()  # twice: wrapped once
+    with captured_logs("cxr_core", logging.INFO) as lines:
+        for _ in range(3):
+            warnings.showwarning(UserWarning(f"{tf_console.INPUT_STRUCTURE}.\nExpected: ['image']"), UserWarning,
+                                 "functional.py", 253)
+        warnings.showwarning(UserWarning("another warning"), UserWarning, "x.py", 1)
+    assert lines == [tf_console.INPUT_STRUCTURE_NOTE]
+    assert passed_on == ["another warning"]
