@@ -366,6 +366,9 @@ def run_experiment(config: Any, data: PathLike | None = None, run_dir: PathLike 
                                  overrides_origin="run_experiment(overrides/data=...)",
                                  config_origin="run_experiment(config=...)")
     cfg, target = experiment.config, experiment.run_dir
+    from cxr_core.protocol.experiment_from import require_inputs
+
+    require_inputs(cfg)
     with progress_logging(verbose), restored_global_state():  # nothing set here outlives the run
         log.info("%s: run directory %s", cfg.name, target)
         run_protocol(cfg, target, folds=list(folds) if folds is not None else None, smoke=smoke)

@@ -56,10 +56,13 @@ def print_written(folder: Path) -> None:
 
 
 def cmd_cv(args) -> int:
-    from cxr_core.protocol.run import run_protocol
+    from cxr_core.protocol.experiment_from import require_inputs
 
     chosen = experiment(args)
     cfg, run_dir = chosen.config, chosen.run_dir
+    require_inputs(cfg)  # a wrong path is said before TensorFlow is imported or a run directory made
+    from cxr_core.protocol.run import run_protocol
+
     log.info("%s: run directory %s", cfg.name, run_dir)
     run_protocol(cfg, run_dir, folds=parse_folds(args.folds), smoke=args.smoke)
     log.info("done: %s", run_dir / "report.md")
@@ -68,10 +71,13 @@ def cmd_cv(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from cxr_core.protocol.run import run_protocol
+    from cxr_core.protocol.experiment_from import require_inputs
 
     chosen = experiment(args, holdout=args.holdout)  # a k-fold experiment becomes one holdout split
     cfg, run_dir = chosen.config, chosen.run_dir
+    require_inputs(cfg)
+    from cxr_core.protocol.run import run_protocol
+
     log.info("%s: training one %s split into %s", cfg.name, cfg.protocol.kind, run_dir)
     run_protocol(cfg, run_dir, smoke=args.smoke)
     log.info("weights: %s; report: %s", run_dir / "fold_0" / "checkpoints", run_dir / "report.md")
@@ -82,7 +88,8 @@ def cmd_train(args) -> int:
 def cmd_demo(args) -> int:
     from cxr_core.cli.demo import run_demo
 
-    run_demo(args.out, args.per_class, args.seed)
+    run_dir = run_demo(args.out, args.per_class, args.seed)
+    print_written(Path(run_dir))
     return 0
 
 
@@ -148,6 +155,10 @@ def cmd_evaluate(args) -> int:
     # the bootstrap of the run's own report (cxr_core.runs.directory.summarize_runs): evaluation.n_bootstrap and seed
     model = inference.run_model.description if inference.run_model is not None else (
         f"{inference.family.name}, weights {getattr(args, 'weights', None) or '-'}")
+    if run_model is not None:
+        model += "".join(note for flag, note in ((run_model.smoke, "; a SMOKE run: its weights mean nothing"),
+                                                 (run_model.synthetic, "; trained on SYNTHETIC drawings, not X-rays"))
+                         if flag)
     result = write_evaluation(Path(args.out), table, probs, n_boot=evaluation_setting(args, inference, "n_bootstrap"),
                               seed=inference.cfg.evaluation.seed,
                               notes=[f"model: {model}", f"data: {data}"])
@@ -224,8 +235,12 @@ def cmd_export(args) -> int:
     model = inference.model
     path = export_model(model, args.out, args.format, verify=not args.no_verify,
                         metadata=inference_metadata(inference))  # class names, preprocessing, provenance
-    log.info("exported %s as %s: %s%s", model.name, args.format, path,
+    what = inference.run_model.description if inference.run_model is not None else f"the {inference.family.name} model"
+    log.info("exported %s as %s: %s%s", what, args.format, path,
              "" if args.no_verify else " (reloaded: same predictions)")
+    from cxr_core.inference.model_card import model_card_path
+
+    print(model_card_path(path))
     print(path)
     return 0
 

@@ -101,7 +101,6 @@ def load_inference_model(weights: str | Path | None = None, *, config: str | Pat
 
         members = [load_model_weights(fam, cfg, names, path) for _, path in chosen.ensemble_weights]
         model = fold_ensemble(members, [k for k, _ in chosen.ensemble_weights])
-        log.info("model: %s", chosen.description)
     else:
         model = load_model_weights(fam, cfg, names, weights)
     return InferenceModel(fam, cfg, model, tuple(names), from_config=bool(config or chosen),

@@ -32,7 +32,7 @@ SHORTCUT_WARNING = (
     "(adult COVID-19 images from case reports, paediatric pneumonia and normal images from one hospital), so "
     "a classifier can score well by recognising the source (age, markers, borders, compression) rather than "
     "the disease (DeGrave et al., Nature Machine Intelligence 2021; Maguolo & Nanni 2021). Read the metrics "
-    "below with the class x source table beside them, and check any new data with `covid-cxr data audit`."
+    "above with the class x source table of the training data, and check any new data with `covid-cxr data audit`."
 )
 
 
@@ -67,6 +67,9 @@ def model_card_text(metadata: Mapping[str, Any]) -> str:
     if smoke:
         lines += ["> **SMOKE run**: trained a few steps at a reduced size to test the machinery; its weights and "
                   "metrics mean nothing.", ""]
+    if run_dir is not None and _synthetic(run_dir):
+        lines += ["> **Trained on SYNTHETIC drawings**, not X-rays (`covid-cxr demo`): this model says nothing about "
+                  "radiographs.", ""]
     lines += ["## Model", "",
               f"- family: `{family}`; preset: `{preset}`",
               f"- input: {'x'.join(map(str, pre.get('image_size') or []))} RGB, resize `{pre.get('resize_method')}`, "
@@ -102,6 +105,12 @@ def write_model_card(export: str | os.PathLike, metadata: Mapping[str, Any]) -> 
     path = model_card_path(export)
     atomic_write_text(path, model_card_text(metadata))
     return path
+
+
+def _synthetic(run_dir: Path) -> bool:
+    from cxr_core.inference.run_model import trained_on_synthetic
+
+    return trained_on_synthetic(run_dir)
 
 
 def _read(path: Path) -> str | None:

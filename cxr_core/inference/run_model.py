@@ -142,7 +142,7 @@ def run_model(run: str | Path, fold: int | None = None, overrides: Mapping | Non
     names = tuple(record.get("class_names") or cfg.data.class_names or ())
     if fold is None and n != 1 and ensemble and folds:
         return RunModel(run_dir, None, next(iter(folds.values())), cfg, names, bool(record.get("smoke")),
-                        ensemble_weights=tuple(folds.items()), synthetic=_trained_on_synthetic(run_dir))
+                        ensemble_weights=tuple(folds.items()), synthetic=trained_on_synthetic(run_dir))
     if fold is None:
         if n != 1:
             raise RunDirectoryError(
@@ -155,10 +155,11 @@ def run_model(run: str | Path, fold: int | None = None, overrides: Mapping | Non
         raise RunDirectoryError(f"--fold {fold}: fold {fold} of run {run_dir} has not finished (no predictions.csv "
                                 f"or no selected weights); finished folds: {listing}")
     return RunModel(run_dir, fold, folds[fold], cfg, names, bool(record.get("smoke")),
-                    synthetic=_trained_on_synthetic(run_dir))
+                    synthetic=trained_on_synthetic(run_dir))
 
 
-def _trained_on_synthetic(run_dir: Path) -> bool:
+def trained_on_synthetic(run_dir: Path) -> bool:
+    """Every sample of the run (``samples.csv``) is a SYNTHETIC drawing (:data:`cxr_core.data.synthetic.SYNTHETIC_SOURCE`)."""
     import pandas as pd
 
     from cxr_core.data.synthetic import SYNTHETIC_SOURCE

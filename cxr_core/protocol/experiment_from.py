@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from cxr_core.config.experiment import ExperimentConfig, deep_merge, load_config, replace, resolve_config, smoke_overrides
 
-__all__ = ["Experiment", "experiment_from", "input_overrides"]
+__all__ = ["Experiment", "experiment_from", "input_overrides", "require_inputs"]
 
 
 @dataclass(frozen=True)
@@ -81,3 +81,24 @@ def experiment_from(config: Any, overrides: Mapping | None = None, *, data=None,
         cfg = replace(cfg, {"protocol": {"kind": "holdout", "holdout_fraction": holdout}})
     target = Path(run_dir) if run_dir is not None else Path(out) / cfg.name / time.strftime("%Y%m%d-%H%M%S")
     return Experiment(cfg, target)
+
+
+#: The config keys of an experiment's inputs and the options that set them (CLI words first).
+INPUT_KEYS = (("source", "--data"), ("test_source", "--test-data"), ("validation_source", "--val-data"))
+
+
+def require_inputs(cfg: ExperimentConfig) -> None:
+    """Stop before any work (and before TensorFlow is imported) when a data path the config names does not
+    exist: ``data.source`` (``--data``), ``data.test_source`` (``--test-data``), ``data.validation_source``
+    (``--val-data``).
+
+    Raises:
+        cxr_core.errors.CxrError: naming the option, the config key and the path.
+    """
+    from cxr_core.errors import CxrError
+
+    for key, option in INPUT_KEYS:
+        value = getattr(cfg.data, key, None)
+        if value and not Path(value).exists():
+            raise CxrError(f"{option} {value}: not found (data.{key}); give an existing folder, CSV manifest or "
+                           "split file")

@@ -175,7 +175,8 @@ def test_cli_export_reloads_with_the_same_predictions(small_coronet, tmp_path, c
     model, weights, config = small_coronet
     assert main(["export", "--config", str(config), "--weights", str(weights), "--format", "keras",
                  str(tmp_path / "out")]) == 0
-    assert capsys.readouterr().out.strip() == str(tmp_path / "out.keras")
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[-1] == str(tmp_path / "out.keras") and printed[0].endswith("out.model_card.md")
     reloaded = keras.models.load_model(tmp_path / "out.keras", compile=False)
     x = sample_inputs(model, 2)
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)

@@ -46,8 +46,9 @@ def test_commands_that_need_no_model_do_not_import_tensorflow(tmp_path):
                 ["data", "build", "list"],
                 ["config", "show", "experiments/coronet/4class.yaml", "--smoke"],
                 ["cv", "experiments/coronet/4class.yaml", "--data", str(tmp_path), "--set",
-                 "preprocess.resize_method=cubic"]]
-    expected_codes = [0] * (len(commands) - 1) + [2]  # the last: a config error, exit 2
+                 "preprocess.resize_method=cubic"],
+                ["cv", "experiments/coronet/4class.yaml", "--data", str(tmp_path / "nowhere"), "--smoke"]]
+    expected_codes = [0] * (len(commands) - 2) + [2, 2]  # the last two: a config error, a missing --data
     results = _probe(commands)
     first = next((r for r in results if r["tensorflow"] or r["keras"]), None)
     assert first is None, f"imports TensorFlow/Keras: covid-cxr {' '.join(first['args'])}"
