@@ -10,6 +10,7 @@ from cxr_core.report import markdown as R
 from tests.run_results import read_report
 
 
+@pytest.mark.slow
 def test_coronanet_ppv_sensitivity_accuracy(tmp_path):
     names = ["normal", "pneumonia", "COVID-19"]
     # a test set of 1000 / 1000 / 1000 predicted as the project-page confusion matrix (rounded)

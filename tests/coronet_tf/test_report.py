@@ -14,6 +14,7 @@ from tests.run_results import fold_results, read_report
     (["covid", "normal"], "[S4] Table V, row binary", "binary"),
     (["covid", "normal", "pneumonia_bac", "pneumonia_vir"], None, "4-class"),
 ])
+@pytest.mark.slow
 def test_coronet_table5_row(tmp_path, names, source, row):
     folds = fold_results(names, n_folds=4, n_boot=0)
     published = {"table": "coronet/table5"} | ({"source": source} if source else {})

@@ -101,6 +101,7 @@ def test_full_model_with_optimizer_loads_and_predicts_the_same(small_files, cxr4
     assert _max_diff(fresh, small_files["model"], x) > 0.05  # the comparison can tell models apart
 
 
+@pytest.mark.slow
 def test_weights_only_file_infers_input_size(small_files, cxr4_mini):
     x = _images(cxr4_mini, SMALL)
     ours = load_released_weights(small_files["weights"])  # 3x3x2048 features -> smallest input, 71
@@ -161,6 +162,7 @@ def test_renamed_or_missing_layer_is_named(small_files):
         load_released_weights(small_files["tmp"] / "absent.h5")
 
 
+@pytest.mark.slow
 def test_finetune_start_keeps_everything_but_the_head(small_files):
     """Paper: 3-class model = 4-class model slightly modified and fine-tuned [S4]."""
     model = build_coronet(3, (SMALL, SMALL, 3))

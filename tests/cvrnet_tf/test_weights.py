@@ -165,6 +165,7 @@ def test_wrong_number_of_classes_names_the_layer(oracle_96, tmp_path):
     assert three.output.shape[-1] == 3
 
 
+@pytest.mark.slow
 def test_missing_layer_is_named(oracle_96, tmp_path):
     path = tmp_path / "missing.hdf5"
     shutil.copy(oracle_96["path"], path)
@@ -177,6 +178,7 @@ def test_missing_layer_is_named(oracle_96, tmp_path):
         load_released_weights(path, model=model)
 
 
+@pytest.mark.slow
 def test_legacy_file_into_keras_flavour_and_backbone_from_file(oracle_96):  # fast tier: cvrnet_tf.backbone
     stored = read_keras2_weights(oracle_96["path"])
     modern = load_released_weights(oracle_96["path"], resnet="keras", input_shape=(96, 96, 3))

@@ -45,6 +45,7 @@ def test_every_subcommand_documents_its_options():
                 assert action.help, f"covid-cxr {name}: option {action.dest} has no help text"
 
 
+@pytest.mark.slow
 def test_predict_matches_the_authors_test_generator(authors_model_file, cxr4_mini, capsys, tmp_path):
     from keras_preprocessing.image import ImageDataGenerator, load_img
     from PIL import Image

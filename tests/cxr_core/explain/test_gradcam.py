@@ -30,6 +30,7 @@ def _check_maps(h, n, size):
         assert m.max() == pytest.approx(1.0) or m.max() == 0.0
 
 
+@pytest.mark.slow
 def test_gradcam_nested_coronet(coronet, images):
     from coronet_tf import LAST_CONV_LAYER
 
@@ -103,6 +104,7 @@ def test_gradcam_cvrnet_branches():
     assert G.average_branches(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])) is None
 
 
+@pytest.mark.slow
 def test_gradcam_coronanet_logits_multi_output():
     from coronanet_tf import LAST_CONV_LAYER, build_coronanet
 

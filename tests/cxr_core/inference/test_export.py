@@ -27,6 +27,7 @@ def test_keras_format_roundtrip(tmp_path, coronet):
     assert [l.name for l in reloaded.layers] == [l.name for l in coronet.layers]
 
 
+@pytest.mark.slow
 def test_savedmodel_roundtrip(tmp_path, coronet):
     path = X.export_model(coronet, tmp_path / "sm", "savedmodel")  # verified by reloading
     assert (path / "saved_model.pb").is_file()

@@ -50,7 +50,7 @@ def test_run_experiment_trains_one_holdout_split_like_train(monkeypatch, tmp_pat
     seen = {}
     monkeypatch.setattr("cxr_core.protocol.run.run_protocol",
                         lambda cfg, run_dir, folds=None, smoke=False: seen.update(cfg=cfg, run_dir=run_dir))
-    cxr_core.run_experiment(KFOLD, data="D", run_dir=tmp_path / "r", holdout=0.25)
+    cxr_core.run_experiment(KFOLD, data=tmp_path, run_dir=tmp_path / "r", holdout=0.25)
     assert seen["cfg"].protocol.kind == "holdout" and seen["cfg"].protocol.holdout_fraction == 0.25
     assert seen["run_dir"] == tmp_path / "r"
     with pytest.raises(ValueError, match="train.epochs"):

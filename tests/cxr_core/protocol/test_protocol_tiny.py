@@ -87,6 +87,7 @@ def kfold_run(tiny_family, tmp_path_factory):
     return root / "run", truth
 
 
+@pytest.mark.slow
 def test_cv_prints_what_it_wrote_and_the_run_directory_last(kfold_run, capsys):
     run_dir, _ = kfold_run
     capsys.readouterr()
@@ -98,12 +99,14 @@ def test_cv_prints_what_it_wrote_and_the_run_directory_last(kfold_run, capsys):
     assert str(run_dir / "report.md") in printed and str(run_dir / "results.csv") in printed
 
 
+@pytest.mark.slow
 def test_kfold_cv_learns_the_separable_task(kfold_run):
     run_dir, truth = kfold_run
     accuracy = _check_run(run_dir, truth, n_folds=3, n_test=len(truth))
     assert accuracy >= MIN_ACCURACY
 
 
+@pytest.mark.slow
 def test_kfold_test_folds_partition_the_samples_and_are_stratified(kfold_run):
     run_dir, truth = kfold_run
     seen: list[str] = []
@@ -163,6 +166,7 @@ def _readme_run_files() -> list[str]:
     return [n for n in names if not any(c in n for c in conditional)]
 
 
+@pytest.mark.slow
 def test_every_file_the_readme_lists_exists_after_a_run(kfold_run):
     run_dir, _ = kfold_run
     listed = _readme_run_files()

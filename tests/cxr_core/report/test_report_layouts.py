@@ -11,6 +11,7 @@ from tests.run_results import fold_results as _folds
 from tests.run_results import read_report as _read
 
 
+@pytest.mark.slow
 def test_cvrnet_abstract_task_row(tmp_path):
     folds = _folds(["NOR", "CPN", "NCP"], n_folds=3)
     config = {"name": "cvrnet-task2", "preset": "cvrnet/authors_code_task2",

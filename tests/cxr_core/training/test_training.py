@@ -54,6 +54,7 @@ def test_unknown_optimizer_is_named():
         make_optimizer("adamz", 1e-3)
 
 
+@pytest.mark.slow
 def test_interrupted_training_resumes_to_the_same_weights(tmp_path, monkeypatch):
     import keras
 

@@ -53,6 +53,7 @@ def test_array_helper_two_step_bit_exact_on_cxr4_mini(cxr4_mini, method):
         np.testing.assert_array_equal(ours, _pil_two_step(path, pre, (150, 150)), err_msg=str(path))
 
 
+@pytest.mark.slow
 def test_array_helper_two_step_on_raw_originals_all_filters(cxr4_mini_raw):
     """Full-size gray, RGBA and RGB originals; every filter; a non-square pre-resize."""
     for path in _files(cxr4_mini_raw):
