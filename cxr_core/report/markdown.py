@@ -285,7 +285,8 @@ def write_run_report(run_dir: str | os.PathLike, config: Mapping,
             heading += ": for reference only"
             lead = (f"**For reference only: this run is {reference_only}.** Its numbers say nothing about the "
                     "paper's, so they are not set beside them (no diff, no 'differs').\n\n")
-        md.append(_md_section(heading, lead + to_markdown(pub_other) + "\n" + _source_line(pub_other)))
+        digits = ".3f" if pub_other.attrs.get("units") == "fraction" else ".2f"  # as printed in the paper
+        md.append(_md_section(heading, lead + to_markdown(pub_other, floatfmt=digits) + "\n" + _source_line(pub_other)))
 
     quoted = quoted_tables((config.get("model") or {}).get("family") if isinstance(config.get("model"), Mapping)
                            else None)

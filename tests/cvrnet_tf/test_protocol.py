@@ -50,7 +50,9 @@ def test_task3_authors_protocol_runs_one_fold(cxr4_mini, tmp_path):
     preds = pd.read_csv(run / "fold_0" / "predictions.csv")
     assert [c for c in preds.columns if c.startswith("prob_")] == ["prob_NOR", "prob_CPB", "prob_CPV", "prob_NCP"]
     report = (run / "report.md").read_text()
-    assert "0.816" in report or "81.6" in report, "the abstract's Task-3 figures beside ours"
+    # a smoke run: the abstract's figures are shown apart, for reference only, not beside ours
+    reference = report.split("## Published reference (cvrnet/abstract): for reference only", 1)[1]
+    assert "0.816" in reference.split("\n## ", 1)[0], "the abstract's figures, as printed"
 
 
 @pytest.mark.slow

@@ -106,7 +106,7 @@ def test_finished_folds_are_skipped_and_changed_configs_refused(two_fold_runs):
     assert (a / "fold_0" / "predictions.csv").stat().st_mtime_ns == before
     assert any("finished earlier, skipped" in line for line in logs)
     other = replace(cfg, {"train": {"optimizer": {"learning_rate": 0.5}}})
-    with pytest.raises(RunDirectoryError, match="different config"):
+    with pytest.raises(RunDirectoryError, match="made with another config .*learning_rate"):
         run_protocol(other, a, folds=[0], smoke=True)
 
 

@@ -124,7 +124,7 @@ PRECISION = textwrap.dedent(
     import numpy as np
     import keras
     from coronet_tf.model import build_coronet
-    from cxr_core.training.fit import set_precision
+    from cxr_core.training.precision import set_precision
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 1, size=(4, 71, 71, 3)).astype("float32")
     keras.utils.set_random_seed(1)

@@ -116,7 +116,8 @@ DISTRIBUTED = textwrap.dedent(
     import keras
     sys.path.insert(0, sys.argv[1])
     from tests.cxr_core.training.test_training import _tiny_model, _data, _train_cfg
-    from cxr_core.training.fit import fit_split, make_strategy, set_precision
+    from cxr_core.training.fit import fit_split, make_strategy
+    from cxr_core.training.precision import set_precision
     out = {}
     for name, policy in (("default", None), ("mirrored", None), ("mirrored", "mixed_bfloat16")):
         set_precision(policy)
