@@ -134,6 +134,7 @@ def _edited_copy(src: Path, dst: Path, edit) -> Path:
     return dst
 
 
+@pytest.mark.slow
 def test_renamed_or_missing_layer_is_named(small_files):
     model = build_coronet(4, (SMALL, SMALL, 3))
 

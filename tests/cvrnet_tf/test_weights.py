@@ -203,6 +203,7 @@ def test_equivalence_at_224(tmp_path, cxr4_mini):
     _assert_same(_ours_outputs(model, x), ref, "224x224:")
 
 
+@pytest.mark.slow
 def test_authors_format_file_is_recognised_as_cvrnet_only(oracle_96):
     from coronanet_tf.weights import recognise_weights as coronanet_recognises
     from coronet_tf.weights import recognise_weights as coronet_recognises

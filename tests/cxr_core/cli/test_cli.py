@@ -73,6 +73,7 @@ def test_predict_matches_the_authors_test_generator(authors_model_file, cxr4_min
     assert [l.split("\t")[1] for l in lines] == [CLASSES[i] for i in expected.argmax(1)]
 
 
+@pytest.mark.slow
 def test_evaluate_writes_tables_that_agree_with_the_predictions(authors_model_file, cxr4_mini, tmp_path):
     path, _ = authors_model_file
     manifest = pd.read_csv(cxr4_mini / "MANIFEST.csv").groupby("class").head(3)

@@ -17,6 +17,7 @@ def coronet():
     return build_coronet(4, (71, 71, 3))
 
 
+@pytest.mark.slow
 def test_keras_format_roundtrip(tmp_path, coronet):
     path = X.export_model(coronet, tmp_path / "coronet", "keras")
     assert path == tmp_path / "coronet.keras" and path.is_file()

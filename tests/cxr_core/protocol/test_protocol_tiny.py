@@ -129,6 +129,7 @@ def test_holdout_through_the_python_api_learns(tiny_family, tmp_path):
     assert accuracy >= MIN_ACCURACY and not (tmp_path / "run" / "fold_1").exists()
 
 
+@pytest.mark.slow
 def test_fixed_split_through_the_cli_predicts_the_given_test_set(tiny_family, tmp_path):
     train = write_separable_dataset(tmp_path / "train", per_class=12, seed=3, prefix="train")
     test = write_separable_dataset(tmp_path / "test", per_class=6, seed=4, prefix="test")

@@ -7,6 +7,8 @@ records (``<paper>/family.py``) hold lazy references to everything that imports 
 
 from __future__ import annotations
 
+import pytest
+
 import subprocess
 import sys
 import textwrap
@@ -54,6 +56,7 @@ def test_every_published_table_and_family_record_loads_without_tensorflow():
     assert n_families >= 3 and n_tables >= 18  # the three papers' tables (9 + 3 + 6)
 
 
+@pytest.mark.slow
 def test_report_of_an_existing_run_does_not_import_tensorflow(tmp_path):
     """``covid-cxr report RUN`` on a finished CVR-Net task-1 run (hand-written predictions): the report,
     with its published comparison (``cvrnet/abstract`` through the family's layout), is written

@@ -96,6 +96,7 @@ def test_a_resume_with_another_config_is_refused_before_any_download(cfg, tmp_pa
                                   tmp_path)
 
 
+@pytest.mark.slow
 def test_a_smoke_run_shows_the_published_table_apart_for_reference_only(cfg, tmp_path):
     from cxr_core.runs.directory import summarize_runs
 

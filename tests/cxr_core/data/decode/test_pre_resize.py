@@ -46,6 +46,7 @@ def _table(paths: list[Path]) -> SampleTable:
 
 
 @pytest.mark.parametrize("method", ["bicubic", "bilinear", "nearest"])
+@pytest.mark.slow
 def test_array_helper_two_step_bit_exact_on_cxr4_mini(cxr4_mini, method):
     pre = (224, 224, method)
     for path in _files(cxr4_mini):
