@@ -9,7 +9,7 @@ coronet_tf`` and the family record load without TensorFlow.
 
 from __future__ import annotations
 
-from importlib import import_module
+from cxr_core.family import lazy_exports
 
 #: public name -> the module that defines it (imported on first use: ``import <package>`` stays light).
 _HOMES = {
@@ -40,11 +40,4 @@ _HOMES = {
 
 __all__ = sorted(_HOMES)
 
-
-def __getattr__(name: str):
-    """The public name ``name`` from its own module (PEP 562), so that importing the package does not
-    import Keras or TensorFlow; the family record itself is light (``<package>.family``)."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(home), name)
+__getattr__ = lazy_exports(__name__, _HOMES)  # each name imported from its module on first use

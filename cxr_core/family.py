@@ -104,6 +104,20 @@ class Lazy:
         return self.resolve()(*args, **kwargs)
 
 
+def lazy_exports(package: str, homes: Mapping[str, str]) -> Callable[[str], Any]:
+    """A package's module-level ``__getattr__`` (PEP 562): public name -> the module that defines it
+    (``homes``), imported on first use, so that ``import <package>`` imports no Keras or TensorFlow.
+    A paper package's ``__init__`` sets ``__getattr__ = lazy_exports(__name__, _HOMES)``."""
+
+    def __getattr__(name: str) -> Any:
+        home = homes.get(name)
+        if home is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(import_module(home), name)
+
+    return __getattr__
+
+
 def lazy(target: str) -> Lazy:
     """``lazy("coronet_tf.model:build_coronet")``: see :class:`Lazy`."""
     return Lazy(target)
