@@ -35,7 +35,7 @@ def _has_note(notes, field):
 
 def test_presets_are_registered():
     assert set(PRESETS) == {"paper", "authors_code", "paper_3class", "paper_2class", "authors_code_3class",
-                            "authors_code_2class"}
+                            "authors_code_2class", "paper_dataset2"}
     assert all(isinstance(p, Preset) and p.name == name for name, p in PRESETS.items())
     assert isinstance(FAMILY, ModelFamily) and FAMILY.name == "coronet"
     assert get_family("coronet") is FAMILY
@@ -88,7 +88,8 @@ def test_presets_resolve_as_experiment_configs():
     from cxr_core.config import experiment as config
     for name in PRESETS:
         cfg = config.resolve_config({"preset": f"coronet/{name}"})
-        assert cfg.model.family == "coronet" and cfg.model.num_classes == (int(name[-6]) if "class" in name else 4)
+        assert cfg.model.family == "coronet" and cfg.model.num_classes == (
+            3 if name == "paper_dataset2" else int(name[-6]) if "class" in name else 4)
         assert cfg.deviations
     for classes in (3, 2):
         variant = preset_for("paper", classes, init_from="coronet4.weights.h5")

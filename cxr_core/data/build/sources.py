@@ -31,6 +31,8 @@ themselves (read with the project's code-search tools, June 2025 snapshot):
 - ``radiography`` - Kaggle COVID-19 Radiography Database: v1 ``COVID-19/``, ``NORMAL/``,
   ``Viral Pneumonia/``; later ``COVID/images/``, ``Normal/images/``, ``Lung_Opacity/images/``,
   ``Viral Pneumonia/images/`` (``masks/`` skipped). Label = folder name; no patient ids.
+- ``ozturk`` - github muhammedtalo/COVID-19 (Ozturk et al.'s release): ``X-Ray Image DataSet/
+  {Covid-19,No_findings,Pneumonia}/`` (:mod:`cxr_core.data.build.ozturk_release`).
 
 Patient ids are namespaced by source (``ieee8023-19``, ``kermany-person1_bacteria``) so that two
 sources' numbering never merges different people; Kermany's rule (the same for ``data.format`` readers
@@ -60,8 +62,9 @@ from cxr_core.data.build.layout import (
     walk_files,
 )
 from cxr_core.data.tables.kermany_names import kermany_patient_id
+from cxr_core.data.build.ozturk_release import read_ozturk
 
-__all__ = ["READERS", "index_files_by_name", "read_source"]
+__all__ = ["READERS", "ieee8023_rows_by_file", "index_files_by_name", "read_source"]
 
 
 # ------------------------------------------------------------------------------------------ ieee8023
@@ -120,6 +123,28 @@ def read_ieee8023(root) -> SourceSamples:
     layout = ("metadata.csv with modality/folder columns (2020-05 or later)" if has_modality
               else "early metadata.csv (no modality column; CT rows by view=CT)")
     return make_samples("ieee8023", root, out, skipped, layout)
+
+
+def ieee8023_rows_by_file(root) -> dict[str, dict]:
+    """Every ``metadata.csv`` row of the collection by its file name (``filename``), whether or not the
+    file was downloaded: ``{name: {"patient_id", "finding", "view", "line"}}`` (the first row of a
+    name named twice). For recipes that take images from elsewhere and need the collection's patients.
+
+    Raises:
+        SourceError: no ``metadata.csv`` under ``root`` or it lacks ``patientid`` / ``finding`` /
+            ``filename``.
+    """
+    root = require_dir(root, "ieee8023")
+    meta = find_file(root, "metadata.csv", "ieee8023", "expected metadata.csv + images/")
+    header, rows = read_csv_rows(meta)
+    need_columns(header, ("patientid", "finding", "filename"), meta)
+    out: dict[str, dict] = {}
+    for line, r in rows:
+        name = r["filename"].strip()
+        if name and name not in out:
+            out[name] = {"patient_id": ieee8023_patient_id(r["patientid"]), "finding": r["finding"],
+                         "view": r.get("view", ""), "line": line}
+    return out
 
 
 # ------------------------------------------------------------------------------------------ kermany
@@ -349,6 +374,7 @@ READERS: dict[str, Callable[..., SourceSamples]] = {
     "actualmed": read_actualmed,
     "rsna": read_rsna,
     "radiography": read_radiography,
+    "ozturk": read_ozturk,
 }
 
 

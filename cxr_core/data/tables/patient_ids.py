@@ -43,3 +43,18 @@ def covidx_patient_id(patient_id: str, source: str = "") -> str | None:
     if not text:
         return None
     return figure1_patient_id(text) if source == "fig1" else text
+
+
+_CHESTXRAY8_NAME = re.compile(r"^(\d{8})_(\d{3})\.png$")
+
+
+def chestxray8_patient_id(file_name: str) -> str | None:
+    """``chestxray8-<8 digits>`` from a ChestX-ray8 (NIH ChestX-ray14) file name, or None.
+
+    The NIH collection names every image ``<Patient ID, 8 digits>_<Follow-up #, 3 digits>.png``
+    (``00001684_011.png``: patient 1684, follow-up 11), the ``Image Index`` of its
+    ``Data_Entry_2017.csv``; copies that kept the names (Ozturk et al.'s release) keep the patient.
+    A name of another shape gives None (no patient is guessed).
+    """
+    m = _CHESTXRAY8_NAME.match(file_name.strip())
+    return f"chestxray8-{m.group(1)}" if m else None

@@ -52,7 +52,7 @@ def test_types_are_checked():
 
 def test_unknown_preset_lists_the_existing_ones():
     with pytest.raises(KeyError, match="available: \\['authors_code', 'authors_code_2class', 'authors_code_3class', "
-                       "'paper', 'paper_2class', 'paper_3class'\\]"):
+                       "'paper', 'paper_2class', 'paper_3class', 'paper_dataset2'\\]"):
         resolve_config({"preset": "coronet/papper"})
 
 

@@ -180,3 +180,26 @@ def make_radiography(root: Path, shared: Path) -> Path:
             Image.open(f).convert("RGB").save(base / cls / "images" / name)
             Image.open(f).convert("L").save(base / cls / "masks" / name)
     return root
+
+
+def make_ozturk(root: Path, shared: Path, covid_names: list[str], covid_sources: list[Path]) -> Path:
+    """github muhammedtalo/COVID-19's layout: ``X-Ray Image DataSet/{Covid-19,No_findings,Pneumonia}``.
+
+    Covid-19 files get ``covid_names`` (names of the collection's metadata.csv, as the release's are);
+    the ChestX-ray8 folders get ChestX-ray8 names (``<patient>_<follow-up>.png``): patient 00001684 in
+    both classes, 00000099 twice in No_findings; one Pneumonia file without such a name (``scan.png``)
+    and a README.md that is not an image."""
+    base = root / "X-Ray Image DataSet"
+    for folder in ("Covid-19", "No_findings", "Pneumonia"):
+        (base / folder).mkdir(parents=True)
+    for name, src in zip(covid_names, covid_sources):
+        shutil.copyfile(src, base / "Covid-19" / name)
+    normal = mini_files(shared, "cxr4-mini/normal")
+    pneumonia = mini_files(shared, "cxr4-mini/pneumonia_bacterial")
+    for name, src in zip(("00001684_000.png", "00001684_003.png", "00000099_000.png", "00000099_002.png"), normal):
+        Image.open(src).convert("L").save(base / "No_findings" / name)
+    for name, src in zip(("00001684_011.png", "00000500_001.png", "scan.png"), pneumonia):
+        Image.open(src).convert("L").save(base / "Pneumonia" / name)
+    (base / "Pneumonia" / "README.md").write_text("not an image\n")
+    (root / "README.md").write_text("# COVID-19\n")
+    return root

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from cxr_core.data.build.layout import SourceError, safe_relative_name
+from cxr_core.data.build.ozturk_release import read_ozturk
 from cxr_core.data.build.sources import (
     kermany_label,
     read_actualmed,
@@ -103,3 +106,31 @@ def test_radiography_skips_masks(tmp_path, shared_data):
     s = read_radiography(F.make_radiography(tmp_path / "archive", shared_data))
     assert s.label_counts() == {"COVID": 2, "Normal": 2}
     assert s.skipped_counts() == {"segmentation mask (masks/)": 4}
+
+
+# ------------------------------------------------------------------------------ Ozturk et al.'s release
+def _ozturk(tmp_path, shared):
+    covid = F.mini_files(shared, "cxr4-mini/covid")[:2]
+    return F.make_ozturk(tmp_path / "COVID-19", shared, ["a.jpeg", "b.png"], covid)
+
+
+def test_ozturk_release_labels_and_chestxray8_patients(tmp_path, shared_data):
+    root = _ozturk(tmp_path, shared_data)
+    for given in (root, root / "X-Ray Image DataSet", tmp_path):  # the clone, the data folder, a folder above
+        s = read_ozturk(given)
+        assert s.label_counts() == {"Covid-19": 2, "No_findings": 4, "Pneumonia": 3}
+    frame = s.frame.set_index("file_name")
+    assert frame.at["00001684_011.png", "patient_id"] == frame.at["00001684_000.png", "patient_id"] == "chestxray8-00001684"
+    assert frame.at["00000099_002.png", "patient_id"] == "chestxray8-00000099"
+    assert frame.loc[["a.jpeg", "b.png", "scan.png"], "patient_id"].isna().all()  # no patient guessed
+    assert s.skipped_counts() == {"not an image file": 1}
+    assert s.notes == ("1 images of the ChestX-ray8 folders have no ChestX-ray8 name (no patient id)",)
+
+
+def test_ozturk_release_errors_name_the_missing_folder(tmp_path, shared_data):
+    root = _ozturk(tmp_path, shared_data)
+    shutil.rmtree(root / "X-Ray Image DataSet" / "Pneumonia")
+    with pytest.raises(SourceError, match=r"has no 'Pneumonia' folder"):
+        read_ozturk(root)
+    with pytest.raises(SourceError, match=r"no folder holds the release's class folders"):
+        read_ozturk(root / "X-Ray Image DataSet" / "Covid-19")

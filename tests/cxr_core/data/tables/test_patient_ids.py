@@ -6,7 +6,8 @@ import pytest
 
 from cxr_core.data.build.covidx import read_covidx_rows
 from cxr_core.data.tables.covidx import read_covidx_split
-from cxr_core.data.tables.patient_ids import covidx_patient_id, figure1_patient_id, ieee8023_patient_id
+from cxr_core.data.tables.patient_ids import (chestxray8_patient_id, covidx_patient_id, figure1_patient_id,
+                                              ieee8023_patient_id)
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +70,15 @@ def test_figure1_reader_agrees_with_the_patient_ids_of_cxr4_mini(tmp_path, cxr4_
     expected = {r.split("/")[-1].removeprefix("figure1_"): p for r, p in zip(fig1["path"], fig1["patient_id"])}
     assert dict(zip(got["source_path"].str.removeprefix("images/"), got["patient_id"])) == expected
     assert got["patient_id"].value_counts()["figure1-COVID-00039"] == 2
+
+
+@pytest.mark.parametrize("name,patient", [
+    ("00001684_011.png", "chestxray8-00001684"),   # patient 1684, follow-up 11 (ChestX-ray8's Image Index)
+    ("00000001_000.png", "chestxray8-00000001"),
+    ("00001684_011.jpg", None),                    # ChestX-ray8 images are PNG
+    ("1684_011.png", None),                        # not 8 digits
+    ("00001684.png", None),                        # no follow-up number
+    ("covid-19-pneumonia-7-PA.jpg", None),
+])
+def test_chestxray8_patient_from_the_file_name(name, patient):
+    assert chestxray8_patient_id(name) == patient
