@@ -62,8 +62,9 @@ def plot_project_page_confusion(published: pd.DataFrame, ours: pd.DataFrame, cou
     drawn blank as "n/a"). ``counts``: our counts behind ``ours``, int array [n, n] in the same order.
     Cells are annotated "0.95" (published) and "0.93\\n(140)" (ours: fraction and count); one colour
     bar (0 to 1) serves both panels. Written to ``path`` (PNG) when given, with ``mark`` stamped on it
-    (:func:`cxr_core.report.figures.save_figure`; None: a smoke run's mark where ``path`` lies in one). Returns the matplotlib ``Figure``; its first two axes
-    are the published and our panels. ValueError when the two frames' labels or ``counts``' shape differ.
+    (:func:`cxr_core.report.figures.save_figure`; None: a smoke run's mark where ``path`` lies in one).
+    Returns the matplotlib ``Figure``; its first two axes are the published and our panels. ValueError
+    when the two frames' labels or ``counts``' shape differ.
     """
     labels = [str(c) for c in published.index]
     if list(published.columns) != list(published.index) or list(ours.index) != list(published.index) \
