@@ -32,6 +32,7 @@ _HOMES = {
     "CLASS_ALIASES": "coronanet_tf.report",
     "PUBLISHED_ALIASES": "coronanet_tf.report",
     "REPORT_LAYOUTS": "coronanet_tf.report",
+    "REPORT_FIGURES": "coronanet_tf.report",
     "AdamL2": "coronanet_tf.schedule",
     "adam_l2": "coronanet_tf.schedule",
     "CoronaNetSchedule": "coronanet_tf.schedule",

@@ -13,7 +13,7 @@ from .layout import LAST_CONV_LAYER
 from .presets import PRESETS
 from .published import TABLES
 from .recipes import RECIPES
-from .report import CLASS_ALIASES, PUBLISHED_ALIASES, REPORT_LAYOUTS
+from .report import CLASS_ALIASES, PUBLISHED_ALIASES, REPORT_FIGURES, REPORT_LAYOUTS
 from .settings import CoronaNetSettings
 
 
@@ -42,5 +42,5 @@ FAMILY = ModelFamily(
     ),
     data=DataPart(recipes=RECIPES),  # covid-cxr data build covidx --split-file ...
     published=PublishedPart(tables=TABLES, aliases=PUBLISHED_ALIASES, report_layouts=REPORT_LAYOUTS,
-                            class_aliases=CLASS_ALIASES),
+                            report_figures=REPORT_FIGURES, class_aliases=CLASS_ALIASES),
 )

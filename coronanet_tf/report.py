@@ -3,7 +3,9 @@
 Registered for ``coronanet/table5_ppv``, ``coronanet/table5_ppv_relabelled``,
 ``coronanet/confusion`` and ``coronanet/accuracy`` (``FAMILY.published.report_layouts``; presets may name
 ``coronanet/abstract``, an alias of ``coronanet/accuracy``). Called by
-:func:`cxr_core.report.markdown.write_run_report` (see :mod:`cxr_core.report.comparison` for the frame).
+:func:`cxr_core.report.markdown.write_run_report` (see :mod:`cxr_core.report.comparison` for the frame),
+which also draws the project-page confusion matrix beside ours for these keys (:data:`REPORT_FIGURES`,
+:mod:`coronanet_tf.report_figures`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from cxr_core.family import lazy
 from cxr_core.report.comparison import class_lookup, metric_row, ours, summary_frame
 from cxr_core.report.published import published_table
 
@@ -60,15 +63,24 @@ def ppv_sensitivity_layout(key: str, config: Mapping, folds: Sequence, pooled, *
     return summary_frame(rows), "CORONA-Net: per-class PPV and sensitivity, overall accuracy", notes
 
 
-def project_page_confusion(published: pd.DataFrame, names: Sequence[str], confusion) -> pd.DataFrame | None:
-    """Our confusion matrix in the project page's layout [VIP]: its class order (COVID-19, Pneumonia,
-    Normal), rows true, columns predicted, each row divided by its count (fractions). None when one of
-    its classes has no counterpart in ``names``."""
-    cm = np.asarray(confusion, dtype=np.float64)
+def project_page_order(published: pd.DataFrame, names: Sequence[str]) -> list[int] | None:
+    """Positions in ``names`` of the published matrix's classes, in its order (the project page's
+    COVID-19, Pneumonia, Normal [VIP]), e.g. ``[0, 2, 1]`` for ``["covid", "normal", "pneumonia"]``.
+    None when one of its classes has no counterpart in ``names`` (:data:`CLASS_ALIASES` applied)."""
     order = [class_lookup(list(names), label, CLASS_ALIASES) for label in published.index]
     if any(o is None for o in order):
         return None
-    idx = [list(names).index(o) for o in order]
+    return [list(names).index(o) for o in order]
+
+
+def project_page_confusion(published: pd.DataFrame, names: Sequence[str], confusion) -> pd.DataFrame | None:
+    """Our confusion matrix in the project page's layout [VIP]: its class order (COVID-19, Pneumonia,
+    Normal), rows true, columns predicted, each row divided by its count (fractions in [0, 1], float64;
+    NaN for a class without samples). None when one of its classes has no counterpart in ``names``."""
+    cm = np.asarray(confusion, dtype=np.float64)
+    idx = project_page_order(published, names)
+    if idx is None:
+        return None
     sub = cm[np.ix_(idx, idx)]
     with np.errstate(invalid="ignore", divide="ignore"):
         rows = sub / cm[idx].sum(axis=1, keepdims=True)
@@ -134,3 +146,6 @@ def consistency_notes(conf: pd.DataFrame, ppv: pd.DataFrame, acc: pd.DataFrame,
 
 REPORT_LAYOUTS = {key: ppv_sensitivity_layout for key in (
     "coronanet/table5_ppv", "coronanet/table5_ppv_relabelled", "coronanet/confusion", "coronanet/accuracy")}
+#: The same keys -> the project-page confusion matrix drawn beside ours
+#: (:func:`coronanet_tf.report_figures.confusion_figures`; a lazy reference, since that module imports this one).
+REPORT_FIGURES = {key: lazy("coronanet_tf.report_figures:confusion_figures") for key in REPORT_LAYOUTS}

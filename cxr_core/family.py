@@ -211,6 +211,14 @@ class PublishedPart:
     report_layouts: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
     """Published key -> metric-per-row comparison ``layout(key, config, folds, pooled, *,
     selection)`` returning ``(frame, heading, notes)`` (see :mod:`cxr_core.report.comparison`)."""
+    report_figures: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    """Published key -> the family's own figures of that comparison, ``figures(key, run_dir, config,
+    folds, pooled, *, selection, mark)``: draws PNGs into ``run_dir`` and returns ``(figures, notes)``,
+    ``figures`` a list of ``(file name relative to run_dir, one-line caption)`` and ``notes`` lines
+    saying what was not drawn and why. ``mark``: a text to stamp on each figure (a run whose numbers
+    must not stand beside the published ones), or None for the default of
+    :func:`cxr_core.report.figures.save_figure`. The run report links them under the published table
+    (:func:`cxr_core.report.markdown.write_run_report`)."""
     class_aliases: Mapping[str, str] = field(default_factory=dict)
     """Label spellings that mean the same class, after :func:`cxr_core.report.comparison.canonical_label`
     normalisation (lower case, letters and digits only): alias -> canonical name, e.g.

@@ -18,7 +18,7 @@ from cxr_core.errors import EXPLAINED_OS_ERRORS, CxrError
 SOURCES_HELP = ("ieee8023 (github ieee8023/covid-chestxray-dataset), kermany (Kaggle chest-xray-pneumonia / "
                 "Mendeley rscbjbr9sj), covid-ct (github UCSD-AI4H/COVID-CT), figure1, actualmed "
                 "(github agchung/...), rsna (Kaggle rsna-pneumonia-detection-challenge), radiography "
-                "(Kaggle covid19-radiography-database)")
+                "(Kaggle covid19-radiography-database), ozturk (github muhammedtalo/COVID-19)")
 
 
 def _recipe_list() -> str:
@@ -30,6 +30,8 @@ def _recipe_list() -> str:
             state = "" if recipe.available else " [not buildable: sources unpublished]"
             needs = (", ".join(recipe.sources)
                      or ("any of " + ", ".join(recipe.optional_sources) if recipe.optional_sources else "none published"))
+            if recipe.sources and recipe.optional_sources:
+                needs += "; optional: " + ", ".join(recipe.optional_sources)
             lines.append(f"  {name}: {recipe.description} (sources: {needs}){state}")
     return "\n".join(lines)
 

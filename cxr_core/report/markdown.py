@@ -3,7 +3,8 @@
 The report reads only the metrics' output (:class:`cxr_core.evaluation.metrics.EvaluationResult`) and the
 published tables the families register (:mod:`cxr_core.report.published`); a family's metric-per-row
 layout of a published table (:attr:`cxr_core.family.PublishedPart.report_layouts`) gets its own
-section. Tables come from :mod:`cxr_core.report.tables`, figures from :mod:`cxr_core.report.figures`; every file
+section, with the family's own figures of it (:attr:`cxr_core.family.PublishedPart.report_figures`).
+Tables come from :mod:`cxr_core.report.tables`, figures from :mod:`cxr_core.report.figures`; every file
 is written atomically (:mod:`cxr_core.atomic_files`). This module imports neither TensorFlow nor Keras.
 """
 
@@ -122,6 +123,24 @@ def _layout_of(key: str | None):
     return family.published.report_layouts.get(key)
 
 
+def _family_figures(key: str | None, run_dir: Path, config: Mapping, folds: Sequence, pooled, *,
+                    selection: Mapping | None, mark: str | None) -> tuple[str, bool]:
+    """``(markdown, drawn)``: the figures the key's family draws for its comparison
+    (:attr:`cxr_core.family.PublishedPart.report_figures`), each PNG on its own line with its caption
+    below, then the notes on what was not drawn; ``drawn`` = at least one figure. ``("", False)``
+    when the family draws none for ``key``."""
+    if key is None:
+        return "", False
+    draw = find_published(key)[0].published.report_figures.get(key)
+    if draw is None:
+        return "", False
+    figures, notes = draw(key, run_dir, dict(config or {}), list(folds), pooled,
+                          selection=dict(selection or {}), mark=mark)
+    parts = [f"![{Path(name).as_posix()}]({Path(name).as_posix()})\n\n{caption}\n\n" for name, caption in figures]
+    parts += [f"- {note}\n" for note in notes]
+    return "".join(parts) + ("\n" if notes else ""), bool(figures)
+
+
 def summary_comparison(key: str, config: Mapping, folds: Sequence, pooled, *,
                        selection: Mapping | None = None) -> tuple[pd.DataFrame, str, list[str]]:
     """Published figures of one experiment beside ours, one metric per row (percent).
@@ -169,7 +188,10 @@ def write_run_report(run_dir: str | os.PathLike, config: Mapping,
     Published tables with a metric-per-row layout in their family (:func:`summary_keys`; key aliases
     in :func:`cxr_core.report.published.resolve_published_key`) get that comparison first
     (:func:`summary_comparison`), also written to ``published_comparison.csv`` / ``.md``, with
-    differences in bold.
+    differences in bold. A family's own figures of the published key
+    (:attr:`cxr_core.family.PublishedPart.report_figures`) are drawn into ``run_dir`` and shown under
+    the published table with their captions; in a smoke or synthetic run (``config["reference_only"]``)
+    they are stamped REFERENCE ONLY.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -258,7 +280,8 @@ def write_run_report(run_dir: str | os.PathLike, config: Mapping,
             config.get("published"), Mapping) else None
         if cfg_source:
             body += f"Config's reference: {cfg_source}\n\n"
-        body += "".join(f"- {n}\n" for n in notes)
+        body += "".join(f"- {n}\n" for n in notes) + "\n"
+        body += _family_figures(summary_key, run_dir, config, folds, pooled, selection=selection, mark=None)[0]
         md.append(_md_section(f"Published reference ({key}): {heading}", body))
 
     body = (f"Percent; Precision, Recall, Specificity and F-measure are {average} averages over "
@@ -280,13 +303,17 @@ def write_run_report(run_dir: str | os.PathLike, config: Mapping,
 
     if pub_other is not None:
         heading = f"Published reference ({key})"
+        mark = f"REFERENCE ONLY: this run is {reference_only}" if reference_only else None
+        figures, drawn = _family_figures(key, run_dir, config, folds, pooled, selection=selection, mark=mark)
         lead = ""
         if reference_only:
             heading += ": for reference only"
+            stamped = "; a figure that shows both is stamped REFERENCE ONLY" if drawn else ""
             lead = (f"**For reference only: this run is {reference_only}.** Its numbers say nothing about the "
-                    "paper's, so they are not set beside them (no diff, no 'differs').\n\n")
+                    f"paper's, so they are not set beside them (no diff, no 'differs'){stamped}.\n\n")
         digits = ".3f" if pub_other.attrs.get("units") == "fraction" else ".2f"  # as printed in the paper
-        md.append(_md_section(heading, lead + to_markdown(pub_other, floatfmt=digits) + "\n" + _source_line(pub_other)))
+        md.append(_md_section(heading, lead + to_markdown(pub_other, floatfmt=digits) + "\n" + _source_line(pub_other)
+                              + figures))
 
     quoted = quoted_tables((config.get("model") or {}).get("family") if isinstance(config.get("model"), Mapping)
                            else None)

@@ -103,6 +103,10 @@ def test_run_directory_holds_both_phases_and_the_report(authors_run):
     assert set(split["role"]) == {"train", "test"}  # validation = the test set (test_fold) [CR]
     report = (run_dir / "report.md").read_text()
     assert "coronanet/table5_ppv" in report and "PPV" in report
+    # a smoke run: the project page's confusion matrix beside ours, stamped (coronanet_tf.report_figures)
+    assert (run_dir / "confusion_matrix_project_page.png").is_file()
+    assert "![confusion_matrix_project_page.png](confusion_matrix_project_page.png)" in report
+    assert "stamped REFERENCE ONLY" in report
     assert any("fold 0: test accuracy" in line for line in logs)
 
 

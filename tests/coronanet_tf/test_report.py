@@ -47,12 +47,13 @@ def test_coronanet_ppv_sensitivity_accuracy(tmp_path):
 def test_confusion_in_the_project_page_layout():
     """Our matrix reordered to the project page's COVID-19 / Pneumonia / Normal rows and columns [VIP], each row
     divided by its true count; compared with a hand reordering and the published rows as printed."""
-    from coronanet_tf.report import project_page_confusion, project_page_confusion_notes
+    from coronanet_tf.report import project_page_confusion, project_page_confusion_notes, project_page_order
     from cxr_core.report.published import published_table
 
     names = ["covid", "normal", "pneumonia"]  # the authors' label order [CR-A]
     cm = np.array([[9, 1, 0], [2, 90, 8], [0, 5, 95]])
     pub = published_table("coronanet/confusion")
+    assert project_page_order(pub, names) == [0, 2, 1]
     frame = project_page_confusion(pub, names, cm)
     assert list(frame.index) == list(frame.columns) == ["COVID-19", "Pneumonia", "Normal"]
     want = cm[np.ix_([0, 2, 1], [0, 2, 1])] / cm[[0, 2, 1]].sum(axis=1, keepdims=True)
@@ -61,3 +62,4 @@ def test_confusion_in_the_project_page_layout():
     assert notes[1] == "COVID-19: ours 0.90 / 0.00 / 0.10; published 1.00 / 0.00 / 0.00"
     assert notes[2] == "Pneumonia: ours 0.00 / 0.95 / 0.05; published 0.00 / 0.95 / 0.05"
     assert project_page_confusion(pub, ["a", "b", "c"], cm) is None
+    assert project_page_order(pub, ["a", "b", "c"]) is None
