@@ -150,7 +150,8 @@ def _readme_run_files() -> list[str]:
 
     text = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
     block = text.split("## What a run leaves behind", 1)[1].split("\n\n", 2)[1]
-    conditional = ("skipped.csv", "locks/", "published_comparison", "phase1/", "phase2/")
+    conditional = ("skipped.csv", "locks/", "published_comparison", "phase1/", "phase2/",
+                   "confusion_matrix_project_page")
     names: list[str] = []
     for entry, description in re.findall(r"^      (\S.*?)\s{2,}(.*(?:\n {34}.*)*)", block, flags=re.M):
         words = [w.strip() for w in entry.split(",")]
