@@ -88,8 +88,7 @@ def plot_project_page_confusion(published: pd.DataFrame, ours: pd.DataFrame, cou
     bar.set_label("fraction of the true class (row)")
     if path is not None and mark is None:
         mark = run_mark(path)
-    # a mark's label sits in the figure's top-left corner: a blank first line keeps the title below it
-    fig.suptitle(("\n" if mark else "") + (title or "Confusion matrix"), fontsize=12)
+    fig.suptitle(title or "Confusion matrix", fontsize=12)
     if path is not None:
         save_figure(fig, path, mark=mark)
     return fig

@@ -348,4 +348,5 @@ def evaluate_fold(cfg: ExperimentConfig, test_table, weights_path: Path, fold: i
                             shuffle=False, augment=False)
     probs = predict_probabilities(model, test_ds, output_kind=family.model.output_kind, scaling=cfg.preprocess.scaling)
     return write_fold_evaluation(out_dir, test_table, probs, title=f"{cfg.name} fold {fold}",
-                                 n_boot=cfg.evaluation.n_bootstrap, seed=cfg.evaluation.seed, log_path=log_path)
+                                 n_boot=cfg.evaluation.n_bootstrap, seed=cfg.evaluation.seed, log_path=log_path,
+                                 kept=cfg.train.checkpoint, monitor=cfg.train.checkpoint_monitor)

@@ -49,10 +49,11 @@ def run_mark(path: str | os.PathLike) -> str | None:
 
 
 def add_mark(fig, text: str) -> None:
-    """A large, light, diagonal ``text`` across ``fig`` and a red label in its top-left corner."""
+    """A large, light, diagonal ``text`` across ``fig`` and a red label above its top-left corner
+    (outside the figure's area, so no title or panel lies under it; saving with a tight box keeps it)."""
     fig.text(0.5, 0.5, text.split(":")[0], fontsize=64, color="red", alpha=0.12, ha="center",
              va="center", rotation=30, weight="bold", zorder=100)
-    fig.text(0.005, 0.995, text, fontsize=8, color="white", ha="left", va="top", zorder=101,
+    fig.text(0.005, 1.0, text, fontsize=8, color="white", ha="left", va="bottom", zorder=101,
              bbox={"facecolor": "red", "alpha": 0.85, "pad": 2, "edgecolor": "none"})
 
 
@@ -143,17 +144,52 @@ def _read_log(log) -> pd.DataFrame:
     return df
 
 
+def _mark_kept_epoch(ax, df, x, *, acc: str, kept: str | None, monitor: str) -> None:
+    """The star of :func:`plot_training_curves` on the accuracy column ``acc``."""
+    values = df[acc].to_numpy(dtype=float)
+    is_val = acc.startswith("val_")
+    best = int(np.nanargmax(values)) if is_val and np.isfinite(values).any() else None
+    if kept is None:
+        if best is not None:
+            ax.plot([x[best]], [values[best]], marker="*", ms=12, color="tab:red", linestyle="none",
+                    label=f"best val {values[best]:.3f} (epoch {x[best]})")
+        return
+    if kept == "last":
+        chosen, why = len(values) - 1, "final epoch"
+    else:
+        scores = df[monitor].to_numpy(dtype=float) if monitor in df.columns else np.full(len(values), np.nan)
+        if not np.isfinite(scores).any():
+            return
+        chosen = int(np.nanargmin(scores) if "loss" in monitor else np.nanargmax(scores))
+        why = f"best {monitor}"
+    ax.plot([x[chosen]], [values[chosen]], marker="*", ms=12, color="tab:red", linestyle="none",
+            label=f"kept: epoch {x[chosen]}, {why} ({'val' if is_val else 'train'} {values[chosen]:.3f})")
+    if best is not None and best != chosen:
+        ax.plot([x[best]], [values[best]], marker="o", ms=9, markerfacecolor="none", color="tab:red",
+                linestyle="none", label=f"best val {values[best]:.3f} (epoch {x[best]}), not kept")
+
+
 def plot_training_curves(log_csv_or_df, path: str | os.PathLike, *, title: str | None = None,
-                         loss_name: str = "loss") -> None:
+                         loss_name: str = "loss", kept: str | None = None,
+                         monitor: str = "val_accuracy") -> None:
     """Loss and accuracy per epoch (train and, where logged, validation) in two panels.
 
     Reads a Keras ``CSVLogger`` file or DataFrame (columns epoch, loss, accuracy, val_loss,
     val_accuracy, optionally lr; legacy ``acc``/``val_acc`` accepted). Keras logs 0-based epochs;
     the x axis shows them 1-based. Repeated epochs (a resumed run's appended log) keep the last row.
     Learning-rate changes (``lr`` or ``learning_rate`` column) are marked by dotted vertical lines.
-    The best validation accuracy is marked; the accuracy axis spans [0, 1]. A log without an
-    accuracy column (a reconstruction phase: loss only) gets one loss panel, titled by ``loss_name``.
+    The accuracy axis spans [0, 1]. A log without an accuracy column (a reconstruction phase: loss
+    only) gets one loss panel, titled by ``loss_name``.
+
+    The star marks the epoch whose weights the run kept (``kept``, ``train.checkpoint``): ``"last"``
+    the final epoch (on the validation curve, or the training curve without validation), ``"best"``
+    the best epoch by ``monitor`` (``train.checkpoint_monitor``: the lowest for a loss, else the
+    highest); when the best validation accuracy lies elsewhere it gets an open circle, "not kept".
+    ``kept=None``: the best validation accuracy is starred (a log whose selection is unknown).
+    ValueError for another ``kept``.
     """
+    if kept not in (None, "last", "best"):
+        raise ValueError(f"plot_training_curves: kept must be None, 'last' or 'best'; found {kept!r}")
     df = _read_log(log_csv_or_df)
     x = df["_x"].to_numpy()
     acc = next((c for c in _TRAIN_ACC if c in df.columns), None)
@@ -169,11 +205,10 @@ def plot_training_curves(log_csv_or_df, path: str | os.PathLike, *, title: str |
     if ax_acc is not None:
         ax_acc.plot(x, df[acc], marker=marker, ms=3, label="train", color="tab:blue")
         val = f"val_{acc}"
-        if val in df.columns and df[val].notna().any():
+        has_val = val in df.columns and df[val].notna().any()
+        if has_val:
             ax_acc.plot(x, df[val], marker=marker, ms=3, label="validation", color="tab:orange")
-            best = int(np.nanargmax(df[val].to_numpy()))
-            ax_acc.plot([x[best]], [df[val].iloc[best]], marker="*", ms=12, color="tab:red",
-                        linestyle="none", label=f"best val {df[val].iloc[best]:.3f} (epoch {x[best]})")
+        _mark_kept_epoch(ax_acc, df, x, acc=val if has_val else acc, kept=kept, monitor=monitor)
         ax_acc.set_title("accuracy")
         ax_acc.set_ylim(0.0, 1.02)  # accuracies lie in [0, 1]: the axis never shows negative values
     lr_col = next((c for c in ("lr", "learning_rate") if c in df.columns), None)

@@ -64,10 +64,12 @@ def read_predictions(path: Path, class_names: Sequence[str]) -> tuple[np.ndarray
 
 
 def write_fold_evaluation(fold_dir: Path, table, probs: np.ndarray, *, title: str, n_boot: int, seed: int,
-                          log_path: Path | None = None):
+                          log_path: Path | None = None, kept: str | None = None, monitor: str = "val_accuracy"):
     """A fold's metrics.csv/.md, confusion matrices (counts and row-normalised), curves.png (from the
-    training log, when there is one) and, last, predictions.csv (whose presence marks the fold
-    finished). Returns the :class:`cxr_core.evaluation.metrics` evaluation."""
+    training log, when there is one; ``kept`` / ``monitor``: ``train.checkpoint`` /
+    ``train.checkpoint_monitor``, the epoch its star marks, :func:`cxr_core.report.figures.plot_training_curves`)
+    and, last, predictions.csv (whose presence marks the fold finished). Returns the
+    :class:`cxr_core.evaluation.metrics` evaluation."""
     from cxr_core.evaluation.metrics import evaluate_predictions
     from cxr_core.report.figures import plot_confusion_matrix, plot_training_curves
     from cxr_core.report.tables import write_table
@@ -79,7 +81,7 @@ def write_fold_evaluation(fold_dir: Path, table, probs: np.ndarray, *, title: st
     plot_confusion_matrix(evaluation.confusion, table.class_names, fold_dir / "confusion_matrix_normalized.png",
                           normalize=True, title=f"{title} (row-normalised)")
     if log_path is not None and Path(log_path).is_file():
-        plot_training_curves(log_path, fold_dir / "curves.png")
+        plot_training_curves(log_path, fold_dir / "curves.png", kept=kept, monitor=monitor)
     if "path" in table.frame:
         from cxr_core.report.gallery import plot_prediction_gallery
 

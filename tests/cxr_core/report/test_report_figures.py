@@ -153,3 +153,28 @@ def test_the_console_says_what_this_process_trained_and_what_the_fold_holds():
     assert trained_text(fresh, 12.3) == "trained 3 epochs in 12 s"
     assert trained_text(resumed, 8) == "trained 2 epochs in this process in 8 s (5 in total; resumed after epoch 3)"
     assert trained_text(done, 0).startswith("trained 0 epochs in this process") and "5 in total" in trained_text(done, 0)
+
+
+def test_the_star_marks_the_epoch_whose_weights_were_kept(tmp_path, monkeypatch):
+    """A final-epoch protocol (CoroNet [CN]) stars the last epoch, a best-checkpoint one (CVR-Net [CVR-T])
+    the best epoch by its monitor; a best validation accuracy elsewhere is "not kept"."""
+    drawn = []
+    monkeypatch.setattr(F, "save_figure", lambda fig, path, **kw: drawn.append(fig))
+    log = pd.DataFrame({"epoch": range(4), "loss": [1.0, 0.8, 0.7, 0.6], "accuracy": [0.5, 0.6, 0.7, 0.8],
+                        "val_loss": [1.0, 0.7, 0.75, 0.9], "val_accuracy": [0.5, 0.6, 0.8, 0.7]})
+
+    def labels(**kw):
+        F.plot_training_curves(log, tmp_path / "c.png", **kw)
+        return [line.get_label() for line in drawn[-1].axes[1].lines if not line.get_label().startswith("_")]
+
+    assert labels() == ["train", "validation", "best val 0.800 (epoch 3)"]  # selection unknown: as before
+    assert labels(kept="last") == ["train", "validation", "kept: epoch 4, final epoch (val 0.700)",
+                                   "best val 0.800 (epoch 3), not kept"]
+    assert labels(kept="best", monitor="val_accuracy") == ["train", "validation",
+                                                          "kept: epoch 3, best val_accuracy (val 0.800)"]
+    assert labels(kept="best", monitor="val_loss") == ["train", "validation", "kept: epoch 2, best val_loss (val 0.600)",
+                                                      "best val 0.800 (epoch 3), not kept"]
+    F.plot_training_curves(log[["epoch", "loss", "accuracy"]], tmp_path / "t.png", kept="last")  # no validation
+    assert [ln.get_label() for ln in drawn[-1].axes[1].lines][-1] == "kept: epoch 4, final epoch (train 0.800)"
+    with pytest.raises(ValueError, match="kept must be None, 'last' or 'best'; found 'first'"):
+        F.plot_training_curves(log, tmp_path / "x.png", kept="first")
