@@ -66,12 +66,22 @@ def yaml_text(value: Any) -> str:
     return text.removesuffix("...").strip()
 
 
+def _note_states_value(note: str, value: Any) -> bool:
+    """Whether ``note`` opens with ``value`` (``area: ...``, ``150x150: ...``, ``3 steps``), so that
+    quoting the value again would repeat it."""
+    forms = {yaml_text(value), str(value)}
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, (int, float)) for v in value):
+        forms.add("x".join(str(v) for v in value))
+    return any(note.startswith(form + sep) for form in forms for sep in (":", " ", ","))
+
+
 def deviation_notes(notes: Iterable[str], preset: Mapping, merged: Mapping, preset_name: str) -> list[str]:
     """The preset's ``"key: note"`` lines for the values of ``merged``.
 
     A note stands while its key keeps the preset's value; a key with another value gets
-    ``"key: VALUE, set by this experiment (not the preset's note: preset NAME has OLD: NOTE)"``, so
-    the report never shows a note that no longer applies.
+    ``"key: VALUE, set by this experiment (not the preset's note: preset NAME has OLD: NOTE)"`` (without
+    ``has OLD`` where NOTE opens with the old value), so the report never shows a note that no longer
+    applies.
     """
     out = []
     for line in notes:
@@ -80,6 +90,7 @@ def deviation_notes(notes: Iterable[str], preset: Mapping, merged: Mapping, pres
         if was is MISSING or now is MISSING or same_value(was, now):
             out.append(line)
         else:
+            has = "" if _note_states_value(note, was) else f" has {yaml_text(was)}"
             out.append(f"{key}: {yaml_text(now)}, set by this experiment (not the preset's note: preset "
-                       f"{preset_name} has {yaml_text(was)}: {note})")
+                       f"{preset_name}{has}: {note})")
     return out

@@ -201,6 +201,8 @@ def test_deviation_notes_compare_values_not_spellings():
     out = deviation_notes(notes, preset, {"a": {"b": [1, 3], "c": 1.0}}, "f/p")
     assert out[0] == "a.b: [1, 3], set by this experiment (not the preset's note: preset f/p has [1, 2]: note [X])"
     assert out[1] == notes[1]
+    sized = deviation_notes(("a.s: 150x150: Table II [X]",), {"a": {"s": [150, 150]}}, {"a": {"s": [224, 224]}}, "f/p")
+    assert sized == ["a.s: [224, 224], set by this experiment (not the preset's note: preset f/p: 150x150: Table II [X])"]
 
 
 @pytest.mark.slow

@@ -94,9 +94,9 @@ def test_the_family_presets_notes_are_recomputed_for_the_values_in_force(schema_
     changed = resolve_config({"preset": "tinyschema/base", "extra": {"tinyschema": {"steps": 5}}},
                              overrides={"preprocess": {"resize_method": "nearest"}})
     assert changed.deviations == (
-        "preprocess.resize_method: nearest, set by this experiment (not the preset's note: preset tinyschema/base "
-        "has area: area: the tiny paper says so [T])",
-        "extra.tinyschema.steps: 5, set by this experiment (not the preset's note: preset tinyschema/base has 3: "
+        "preprocess.resize_method: nearest, set by this experiment (not the preset's note: preset tinyschema/base: "
+        "area: the tiny paper says so [T])",  # the note opens with the old value: not repeated
+        "extra.tinyschema.steps: 5, set by this experiment (not the preset's note: preset tinyschema/base: "
         "3 steps [T])",
     )
     assert replace(changed, {"preprocess": {"resize_method": "area"}}).deviations[0] == cfg.deviations[0]
