@@ -141,7 +141,7 @@ def build_coronet(
         ``dense``, ``dense_1``; the whole model is trainable (``conv_base.trainable = True`` [CN]).
     """
     if int(num_classes) < 2:
-        raise ValueError(f"CoroNet num_classes must be >= 2; got {num_classes}")
+        raise CxrError(f"model.num_classes: CoroNet needs at least 2 classes; found {num_classes}")
     shape = _check_input_shape(input_shape)
     base = build_xception(shape, backbone_weights, name="xception")
     base.trainable = True

@@ -13,6 +13,7 @@ import pandas as pd
 
 from cxr_core.report.comparison import class_lookup, metric_row, ours, percent, summary_frame
 from cxr_core.report.published import published_table
+from cxr_core.errors import CxrError
 
 #: Table V rows by class count [S4].
 _ROW_BY_CLASSES = {4: "4-class", 3: "3-class", 2: "binary"}
@@ -23,14 +24,14 @@ _METRICS = (("Precision", "macro_precision"), ("Recall", "macro_recall"),
 def table5_row(config: Mapping, n_classes: int) -> str:
     """The Table V row of a run: ``row <name>`` in ``config["published"]["source"]`` (e.g. ``[S4]
     Table V, row 3-class``), else by class count (4 -> ``4-class``, 3 -> ``3-class``, 2 ->
-    ``binary``). ValueError for another class count without such a source."""
+    ``binary``). CxrError for another class count without such a source."""
     published = config.get("published") if isinstance(config.get("published"), Mapping) else {}
     source = str(published.get("source") or "")
     match = re.search(r"row\s+([\w-]+)", source, re.IGNORECASE)
     if match and match.group(1).lower() in _ROW_BY_CLASSES.values():
         return match.group(1).lower()
     if n_classes not in _ROW_BY_CLASSES:
-        raise ValueError(f"coronet/table5: no row for {n_classes} classes and no 'row ...' in "
+        raise CxrError(f"coronet/table5: no row for {n_classes} classes and no 'row ...' in "
                          f"published.source {source!r}; expected 4, 3 or 2 classes")
     return _ROW_BY_CLASSES[n_classes]
 

@@ -14,6 +14,7 @@ import pandas as pd
 
 from cxr_core.report.comparison import metric_row, ours, percent, summary_frame
 from cxr_core.report.published import published_table
+from cxr_core.errors import CxrError
 
 PUBLISHED_ALIASES = {r"^cvrnet/abstract_task(?P<task>\d)$": "cvrnet/abstract"}
 
@@ -41,11 +42,11 @@ def abstract_layout(key: str, config: Mapping, folds: Sequence, pooled, *,
                     selection: Mapping | None = None) -> tuple[pd.DataFrame, str, list[str]]:
     """The abstract's F1 and accuracy of one task [S2] beside ours (percent). Its F1 averaging is
     not stated (docs/PAPERS.md §2.7 item 7): our macro AND weighted F1 are both compared with it.
-    ValueError when the task cannot be told (see :func:`task_number`)."""
+    CxrError when the task cannot be told (see :func:`task_number`)."""
     pub = published_table(key)
     task = task_number(config, dict(selection or {}))
     if task is None or f"task {task}" not in pub.index:
-        raise ValueError(
+        raise CxrError(
             "cvrnet/abstract: cannot tell the task; expected config['extra']['cvrnet']['task'] (1-5), a "
             f"key cvrnet/abstract_task<N>, or 'task<N>' in the name; found name "
             f"{config.get('name')!r}, extra {config.get('extra')!r}")

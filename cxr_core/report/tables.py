@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from cxr_core.atomic_files import atomic_write_text
+from cxr_core.errors import CxrError
 
 
 def format_cell(value, floatfmt: str) -> str:
@@ -108,9 +109,9 @@ def comparison_table(ours: pd.DataFrame, published: pd.DataFrame, *,
     pub_cols = {_canonical(c): c for c in published.columns}
     columns = [(c, pub_cols[_canonical(c)]) for c in ours.columns if _canonical(c) in pub_cols]
     if not columns:
-        raise ValueError(
-            f"comparison_table: no column in common; ours {list(ours.columns)}, published "
-            f"{list(published.columns)}")
+        raise CxrError(
+            f"published table {published.attrs.get('key', '?')!r} shares no column with ours: ours "
+            f"{list(ours.columns)}, published {list(published.columns)}; choose another published.table")
     pairs, matched = [], set()
     for label in ours.index:
         target = row_map.get(label)

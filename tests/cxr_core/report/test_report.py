@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cxr_core.errors import CxrError
 from cxr_core.evaluation import metrics as M
 from cxr_core.report import published as P
 from cxr_core.report import markdown as R
@@ -61,7 +62,7 @@ def test_comparison_table_aligns_labels():
     assert cmp_map.loc["c19", "Recall published"] == 98.25
     partial = tables.comparison_table(ours.iloc[:1], pub)
     assert len(partial) == 4 and np.isnan(partial.loc["Normal", "Recall ours"])
-    with pytest.raises(ValueError, match="no column in common"):
+    with pytest.raises(CxrError, match="shares no column with ours"):
         tables.comparison_table(ours[["Precision"]].rename(columns={"Precision": "x"}), pub)
 
 
