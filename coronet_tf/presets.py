@@ -167,6 +167,9 @@ def preset_for(
     values["data"] = dict(values["data"], class_names=list(names), label_map=label_map_for(num_classes, binary=binary))
     if num_classes != 4:
         values["data"]["undersample"] = None
+        notes_undersample = "null: every image of the data set (Table I's counts are the 4-class draw [S4])"
+    else:
+        notes_undersample = None
     side = int(values["preprocess"]["image_size"][0])
     values["model"] = dict(values["model"], num_classes=int(num_classes), init_from=init_from)
     if (side, int(num_classes)) in PUBLISHED_PARAMS:
@@ -176,6 +179,14 @@ def preset_for(
     row = {4: "4-class", 3: "3-class", 2: "binary"}[int(num_classes)]
     values["published"] = {"table": "coronet/table5", "source": f"[S4] Table V, row {row}"}
     notes = dict(preset.notes)
+    if notes_undersample:
+        notes["data.undersample"] = notes_undersample
+    if "extra" in values and int(num_classes) != 4:
+        total, trainable, frozen = PUBLISHED_PARAMS[(side, int(num_classes))]
+        notes["extra.expected_params"] = (f"{total:,} total, {trainable:,} trainable, {frozen:,} non-trainable: Table II's "
+                                          f"model [S4] with a Dense({int(num_classes)}) head (INFERRED arithmetic)")
+    elif "extra" not in values:
+        notes.pop("extra.expected_params", None)
     notes["published"] = f"coronet/table5, row {row} [S4 Table V]"
     notes["data.class_names"] = (
         "3 classes COVID-19/normal/pneumonia [S4]" if num_classes == 3 else
@@ -338,6 +349,8 @@ def _paper_chain(num_classes: int) -> Preset:
                                   "gives no binary test-set counts (INFERRED from the 3-class set [S4])")
     notes["protocol.validation"] = ("none: the paper names no validation data for the fine-tuning [S4]; the code "
                                     "saves the final-epoch model [CN]")
+    notes["protocol.inner_val_fraction"] = "unused with protocol.validation none"
+    notes["augment.on_validation"] = "false: no validation data (protocol.validation none)"
     return Preset(name=f"paper_{num_classes}class", values=values, notes=notes,
                   description=f"CoroNet {num_classes}-class as the paper did it [S4]: the 4-class model fine-tuned "
                   "(Adam 5e-5, 20 epochs [CN]), tested on a separate test set.")
@@ -366,6 +379,7 @@ def _paper_dataset2() -> Preset:
         "500 of 371, 21 patients in both classes (docs/VERIFIED.md): --set protocol.group_by_patient=true for "
         "patient-disjoint folds (the built MANIFEST.csv carries the ids)")
     notes["published"] = "coronet/table6 [S4 Table VI]: per class, average and overall accuracy 90.21%"
+    notes["data.undersample"] = "null: Ozturk et al.'s release used whole (125 / 500 / 500) [OZ@ee3e2cf]"
     notes["data.class_names"] = ("3 classes covid / normal / pneumonia: Ozturk et al.'s Covid-19 / No_findings / "
                                  "Pneumonia folders (covid-cxr data build coronet-dataset2)")
     return Preset(name="paper_dataset2", values=values, notes=notes,
