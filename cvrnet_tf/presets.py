@@ -86,6 +86,22 @@ def _values(*, protocol: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _five_folds(*, split_style: str, fold_strata: dict[str, str] | None, group_by_patient: bool,
+                validation: str) -> dict[str, Any]:
+    """The ``protocol`` section of a preset: 5 folds, seed 42, 0.1 inner validation; what the presets vary."""
+    return {
+        "kind": "kfold",
+        "n_folds": 5,
+        "split_style": split_style,
+        "fold_strata": fold_strata,
+        "group_by_patient": group_by_patient,
+        "validation": validation,
+        "inner_val_fraction": 0.1,
+        "holdout_fraction": 0.2,
+        "seed": 42,
+    }
+
+
 #: ``protocol.fold_strata`` of ``authors_code``: Kermany's pneumonia files fold apart from normal ones [CVR-P12].
 AUTHORS_FOLD_STRATA = {r"(?i)_(bacteria|virus)_": "pneumonia"}
 
@@ -108,17 +124,8 @@ _COMMON_NOTES = {
 
 AUTHORS_CODE = Preset(
     name="authors_code",
-    values=_values(protocol={
-        "kind": "kfold",
-        "n_folds": 5,
-        "split_style": "authors_contiguous",
-        "fold_strata": dict(AUTHORS_FOLD_STRATA),
-        "group_by_patient": False,
-        "validation": "test_fold",
-        "inner_val_fraction": 0.1,
-        "holdout_fraction": 0.2,
-        "seed": 42,
-    }),
+    values=_values(protocol=_five_folds(split_style="authors_contiguous", fold_strata=dict(AUTHORS_FOLD_STRATA),
+                                        group_by_patient=False, validation="test_fold")),
     notes={
         **_COMMON_NOTES,
         "protocol.split_style": "per class np.random.shuffle (no seed), 5 contiguous slices, remainder to Fold_1 [CVR-P12]",
@@ -135,17 +142,8 @@ AUTHORS_CODE = Preset(
 
 PAPER = Preset(
     name="paper",
-    values=_values(protocol={
-        "kind": "kfold",
-        "n_folds": 5,
-        "split_style": "stratified",
-        "fold_strata": None,
-        "group_by_patient": False,
-        "validation": "test_fold",
-        "inner_val_fraction": 0.1,
-        "holdout_fraction": 0.2,
-        "seed": 42,
-    }),
+    values=_values(protocol=_five_folds(split_style="stratified", fold_strata=None, group_by_patient=False,
+                                        validation="test_fold")),
     notes={
         "protocol.fold_strata": "null: stratified folds per class; the sub-class folding of the data preparation [CVR-P12] is authors_code's",
         **_COMMON_NOTES,
@@ -161,17 +159,8 @@ PAPER = Preset(
 
 LEAK_FREE = Preset(
     name="leak_free",
-    values=_values(protocol={
-        "kind": "kfold",
-        "n_folds": 5,
-        "split_style": "stratified",
-        "fold_strata": None,
-        "group_by_patient": True,
-        "validation": "inner_split",
-        "inner_val_fraction": 0.1,
-        "holdout_fraction": 0.2,
-        "seed": 42,
-    }),
+    values=_values(protocol=_five_folds(split_style="stratified", fold_strata=None, group_by_patient=True,
+                                        validation="inner_split")),
     notes={
         "protocol.fold_strata": "null: patient-grouped stratified folds per class; sub-class folding [CVR-P12] is authors_code's",
         **_COMMON_NOTES,

@@ -35,7 +35,7 @@ from typing import Mapping
 import pandas as pd
 
 from cxr_core.data.decode.extensions import is_image_name
-from cxr_core.data.tables.kermany_names import kermany_patient_id
+from cxr_core.data.tables.kermany_names import kermany_patient_id, kermany_pneumonia_kind
 from cxr_core.data.tables.sample_table import SampleError, SampleTable, table_from_rows
 from cxr_core.errors import CxrError, CxrLookupError
 
@@ -130,7 +130,8 @@ MINI_CLASS_MAP: dict[int, dict[str, str | None]] = {
     5: {"covid": "NCP", "normal": "NOR"},
 }
 
-_KERMANY_KIND = re.compile(r"_(bacteria|virus)_", re.IGNORECASE)
+#: Kermany pneumonia kind (:func:`cxr_core.data.tables.kermany_names.kermany_pneumonia_kind`) -> CVR-Net class.
+_KERMANY_CLASSES = {"bacteria": "CPB", "virus": "CPV"}
 
 
 def get_task(task: int | str | Task) -> Task:
@@ -144,11 +145,9 @@ def get_task(task: int | str | Task) -> Task:
 
 
 def kermany_kind(file_name: str) -> str | None:
-    """``"CPB"`` for Kermany's ``*_bacteria_*`` files, ``"CPV"`` for ``*_virus_*``, else ``None``."""
-    m = _KERMANY_KIND.search(os.path.basename(file_name))
-    if not m:
-        return None
-    return "CPB" if m.group(1).lower() == "bacteria" else "CPV"
+    """``"CPB"`` for Kermany's ``personN_bacteria_M`` files, ``"CPV"`` for ``personN_virus_M``, else ``None``
+    (Kermany's name rule: :func:`cxr_core.data.tables.kermany_names.kermany_pneumonia_kind`)."""
+    return _KERMANY_CLASSES.get(kermany_pneumonia_kind(file_name))
 
 
 def _image_files(folder: Path) -> list[Path]:
@@ -210,8 +209,9 @@ def read_kermany(
 
     The pneumonia class comes from the file name, as Kermany named them (``person1_bacteria_1.jpeg``
     -> CPB, ``person1_virus_6.jpeg`` -> CPV); Task-3 keeps CPB/CPV, Tasks 2 and 4 pool them into CPN,
-    Task-1 into NOR (non-COVID). A pneumonia file with neither marker raises, or with
-    ``on_error="skip"`` goes to ``skipped``. Patient ids come from the file names by the core's one rule,
+    Task-1 into NOR (non-COVID). A pneumonia file not named ``personN_bacteria_M`` / ``personN_virus_M``
+    (:func:`kermany_kind`) raises, or with ``on_error="skip"`` goes to ``skipped``. Patient ids come
+    from the file names by the core's one rule,
     :func:`cxr_core.data.tables.kermany_names.kermany_patient_id` (``kermany-person1_bacteria``,
     ``kermany-IM-0115``, ``kermany-NORMAL2-IM-1427``), as ``data build`` and class folders give them;
     ``covid_dir`` images get no patient id. ``sample_id`` is the path relative to the
@@ -240,7 +240,7 @@ def read_kermany(
             if kind == "pneumonia":
                 sub = kermany_kind(f.name)
                 if sub is None:
-                    msg = f"{f}: Kermany pneumonia file name has neither '_bacteria_' nor '_virus_'"
+                    msg = f"{f}: Kermany pneumonia file name is neither personN_bacteria_M nor personN_virus_M"
                     if on_error == "raise":
                         raise SampleError(msg)
                     skipped.append((str(f), "no _bacteria_/_virus_ in file name"))

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 import yaml
 
 from cxr_core.cli.options import add_experiment_options, config_overrides, experiment
+from cxr_core.config.notes import MISSING, dotted_leaves, lookup
 
 
 def add_config_parser(sub, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -34,35 +35,25 @@ def add_config_parser(sub, common: argparse.ArgumentParser) -> argparse.Argument
     return p
 
 
-def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"train": {"epochs": 3}}`` -> ``{"train.epochs": 3}``; lists and empty mappings are leaves."""
-    if isinstance(tree, Mapping) and tree:
-        out: dict[str, Any] = {}
-        for key, value in tree.items():
-            out.update(flatten(value, f"{prefix}{key}."))
-        return out
-    return {prefix[:-1]: tree} if prefix else {}
-
-
 def value_origins(args) -> list[tuple[str, Any, str]]:
     """``(dotted key, value, origin)`` for every leaf of the config ``args`` resolve to (see the module doc)."""
     from cxr_core.config.experiment import config_to_dict, preset_values, smoke_overrides
 
     cfg = experiment(args).config
-    resolved = flatten(config_to_dict(cfg))
+    resolved = dotted_leaves(config_to_dict(cfg))
     raw = yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {}
     explicit = config_overrides(args)
     preset_name = explicit.get("preset") or raw.get("preset")
-    preset = flatten(preset_values(preset_name)[0]) if preset_name else {}
-    smoke = flatten(smoke_overrides(cfg)) if getattr(args, "smoke", False) else {}
+    preset = dotted_leaves(preset_values(preset_name)[0]) if preset_name else {}
+    smoke = dotted_leaves(smoke_overrides(cfg)) if getattr(args, "smoke", False) else {}
     options = _option_names(args)
     rows = []
     for key, value in resolved.items():
-        if key in flatten(explicit) or _under(key, explicit):
+        if key in dotted_leaves(explicit) or _under(key, explicit):
             origin = options.get(key, "--set")
         elif key in smoke:
             origin = "smoke"
-        elif key in flatten(raw) or _under(key, raw):
+        elif key in dotted_leaves(raw) or _under(key, raw):
             origin = "yaml"
         elif key in preset or _under(key, preset_values(preset_name)[0] if preset_name else {}):
             origin = f"preset {preset_name}"
@@ -74,12 +65,7 @@ def value_origins(args) -> list[tuple[str, Any, str]]:
 
 def _under(key: str, tree: Mapping) -> bool:
     """Whether ``key`` (dotted) lies inside a value that ``tree`` sets as a whole (e.g. a mapping option)."""
-    node: Any = tree
-    for part in key.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return False
-        node = node[part]
-    return True
+    return lookup(tree, key) is not MISSING
 
 
 def _option_names(args) -> dict[str, str]:
@@ -89,7 +75,7 @@ def _option_names(args) -> dict[str, str]:
              "train.mlflow_uri": "--mlflow", "train.jit_compile": "--jit-compile"}
     from cxr_core.cli.options import set_overrides
 
-    from_set = set(flatten(set_overrides(args)))
+    from_set = set(dotted_leaves(set_overrides(args)))
     return {key: option for key, option in names.items() if key not in from_set}
 
 

@@ -31,6 +31,19 @@ def dotted_keys(tree: Mapping, prefix: str = "", *, opaque: Iterable[str] = ()) 
     return keys
 
 
+def dotted_leaves(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """Every leaf of a nested mapping by its dotted key path, in the tree's order:
+    ``{"train": {"epochs": 3, "options": {}}, "a": [1, 2]}`` -> ``{"train.epochs": 3, "train.options": {},
+    "a": [1, 2]}``. Lists, ``None`` and empty mappings are leaves (values, not further keys); a tree that
+    is no mapping, or an empty one, has no leaves (``{}``)."""
+    if isinstance(tree, Mapping) and tree:
+        out: dict[str, Any] = {}
+        for key, value in tree.items():
+            out.update(dotted_leaves(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: tree} if prefix else {}
+
+
 def lookup(tree: Mapping, dotted: str) -> Any:
     """The value at a dotted key path, or :data:`MISSING`."""
     node: Any = tree

@@ -126,23 +126,36 @@ def class_curves(y_true, y_prob, c: int) -> dict | None:
             "prevalence": float(positive.mean())}
 
 
-def _roc_axes(ax, title: str) -> None:
-    ax.plot([0, 1], [0, 1], linestyle=":", color="grey", linewidth=1)
+def _unit_axes(ax, xlabel: str, ylabel: str, title: str) -> None:
+    """Both axes over [0, 1] (a little margin), labelled, titled, gridded."""
     ax.set_xlim(-0.01, 1.01)
     ax.set_ylim(-0.01, 1.01)
-    ax.set_xlabel("false positive rate (1 - specificity)")
-    ax.set_ylabel("true positive rate (sensitivity)")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
+
+
+def _roc_axes(ax, title: str) -> None:
+    ax.plot([0, 1], [0, 1], linestyle=":", color="grey", linewidth=1)
+    _unit_axes(ax, "false positive rate (1 - specificity)", "true positive rate (sensitivity)", title)
 
 
 def _pr_axes(ax, title: str) -> None:
-    ax.set_xlim(-0.01, 1.01)
-    ax.set_ylim(-0.01, 1.01)
-    ax.set_xlabel("recall (sensitivity)")
-    ax.set_ylabel("precision (PPV)")
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
+    _unit_axes(ax, "recall (sensitivity)", "precision (PPV)", title)
+
+
+def _finish_roc_pr(fig, roc, pr, roc_title: str, pr_title: str, title: str, path: str | os.PathLike) -> None:
+    """Set up the ROC (left) and precision-recall (right) panels, add their legends (where anything
+    is labelled), title the figure and save it."""
+    _roc_axes(roc, roc_title)
+    _pr_axes(pr, pr_title)
+    for ax, where in ((roc, "lower right"), (pr, "lower left")):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8, loc=where)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    save_figure(fig, path)
 
 
 def plot_roc_pr(y_true, y_prob, class_names: Sequence[str], path: str | os.PathLike, *,
@@ -168,14 +181,8 @@ def plot_roc_pr(y_true, y_prob, class_names: Sequence[str], path: str | os.PathL
                 label=f"{name} (AP {curves['ap']:.3f})")
         pr.axhline(curves["prevalence"], color=colour, linestyle=":", linewidth=0.8)
         out[name] = (curves["auc"], curves["ap"])
-    _roc_axes(roc, "ROC, one-vs-rest")
-    _pr_axes(pr, "precision-recall, one-vs-rest (dotted: prevalence)")
-    for ax, where in ((roc, "lower right"), (pr, "lower left")):
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8, loc=where)
-    fig.suptitle(f"{title or 'ROC and precision-recall'} (n = {len(t)})", fontsize=11)
-    fig.tight_layout()
-    save_figure(fig, path)
+    _finish_roc_pr(fig, roc, pr, "ROC, one-vs-rest", "precision-recall, one-vs-rest (dotted: prevalence)",
+                   f"{title or 'ROC and precision-recall'} (n = {len(t)})", path)
     return out
 
 
@@ -278,12 +285,7 @@ def plot_averaged_curves(y_true, y_prob, class_names: Sequence[str], path: str |
     pr.step(recall, precision, where="post", color="black", linewidth=1.8,
             label=f"micro-average (AP {out['micro_ap']:.3f})")
     pr.axhline(1.0 / len(names), color="grey", linestyle=":", linewidth=0.8)
-    _roc_axes(roc, "ROC, macro-average over classes")
-    _pr_axes(pr, "precision-recall, micro-average (dotted: chance 1/C)")
-    for ax, where in ((roc, "lower right"), (pr, "lower left")):
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8, loc=where)
-    fig.suptitle(f"{title or 'averaged ROC and precision-recall'} (n = {len(t)})", fontsize=11)
-    fig.tight_layout()
-    save_figure(fig, path)
+    _finish_roc_pr(fig, roc, pr, "ROC, macro-average over classes",
+                   "precision-recall, micro-average (dotted: chance 1/C)",
+                   f"{title or 'averaged ROC and precision-recall'} (n = {len(t)})", path)
     return out

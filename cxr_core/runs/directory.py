@@ -27,6 +27,7 @@ import yaml
 
 from cxr_core.version import __version__
 from cxr_core.config.experiment import ExperimentConfig, config_to_dict
+from cxr_core.config.notes import dotted_leaves
 from cxr_core.protocol.experiment_data import manifest_hash
 from cxr_core.runs.provenance import git_commit
 from cxr_core.atomic_files import atomic_path, atomic_write_text
@@ -91,17 +92,13 @@ def write_run_config(run_dir: Path, cfg: ExperimentConfig, table, smoke: bool) -
 
 def config_differences(old: dict | None, new: dict | None, limit: int = 6) -> list[str]:
     """``["train.epochs: 80 -> 3", ...]``: the experiment values (not ``data``) that differ, dotted keys."""
-    def flat(tree, prefix=""):
-        if isinstance(tree, dict) and tree:
-            out = {}
-            for key, value in tree.items():
-                out.update(flat(value, f"{prefix}{key}."))
-            return out
-        return {prefix[:-1]: tree}
-
     from cxr_core.config.retired import without_retired_keys
 
-    a, b = flat(experiment_part(without_retired_keys(old))), flat(experiment_part(without_retired_keys(new)))
+    def flat(config):
+        part = experiment_part(without_retired_keys(config))
+        return dotted_leaves(part) if part else {"": part}  # no experiment part at all: one row says so
+
+    a, b = flat(old), flat(new)
     changed = [f"{k}: {a.get(k, '(absent)')!r} -> {b.get(k, '(absent)')!r}" for k in sorted(set(a) | set(b))
                if a.get(k) != b.get(k)]
     return changed[:limit] + ([f"... and {len(changed) - limit} more"] if len(changed) > limit else [])

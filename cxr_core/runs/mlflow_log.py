@@ -30,6 +30,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 import yaml
+from cxr_core.config.notes import dotted_leaves
 from cxr_core.errors import CxrError
 
 log = logging.getLogger(__name__)
@@ -52,13 +53,9 @@ def require_mlflow():
 def flatten(tree: Mapping, prefix: str = "") -> dict[str, str]:
     """``{"a": {"b": 1}, "c": [1, 2]}`` -> ``{"a.b": "1", "c": "[1, 2]"}``: every leaf as text."""
     out: dict[str, str] = {}
-    for key, value in tree.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            out.update(flatten(value, dotted + "."))
-        else:
-            text = str(value)
-            out[dotted] = text if len(text) <= PARAM_VALUE_LIMIT else text[:PARAM_VALUE_LIMIT - 3] + "..."
+    for dotted, value in dotted_leaves(tree).items():
+        text = str(value)
+        out[prefix + dotted] = text if len(text) <= PARAM_VALUE_LIMIT else text[:PARAM_VALUE_LIMIT - 3] + "..."
     return out
 
 

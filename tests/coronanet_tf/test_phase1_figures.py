@@ -7,6 +7,7 @@ import pandas as pd
 
 from coronanet_tf import phase1_figures as P
 from cxr_core.data.decode.images import IMAGENET_MEAN, IMAGENET_STD
+from tests.figure_capture import saved_figures
 
 
 def test_to_pixels_inverts_the_imagenet_normalisation():
@@ -18,15 +19,7 @@ def test_to_pixels_inverts_the_imagenet_normalisation():
 def test_phase1_figures_are_written_with_their_own_loss_curve(tmp_path, monkeypatch):
     import cxr_core.report.figures as F
 
-    drawn = []
-    real_save = F.save_figure
-
-    def keep(fig, path, **kw):
-        drawn.append(fig)
-        real_save(fig, path, **kw)
-
-    monkeypatch.setattr(P, "save_figure", keep)
-    monkeypatch.setattr(F, "save_figure", keep)
+    drawn = saved_figures(monkeypatch, F, P)
     pd.DataFrame({"epoch": [0, 1], "loss": [1.0, 0.7]}).to_csv(tmp_path / "training_log.csv", index=False)
     x = np.random.default_rng(1).normal(size=(6, 16, 16, 3)).astype(np.float32)
     written = P.write_phase1_figures(tmp_path, tmp_path / "training_log.csv", np.tanh, x)

@@ -14,6 +14,7 @@ import pytest
 import coronanet_tf.report_figures as F
 from cxr_core.evaluation import metrics as M
 from cxr_core.report import markdown as R
+from tests.figure_capture import saved_figures
 
 NAMES = ["covid", "normal", "pneumonia"]  # the authors' label order [CR-A]
 CM = np.array([[9, 1, 0], [2, 90, 8], [0, 5, 95]])  # rows true, columns predicted, in NAMES' order
@@ -35,14 +36,7 @@ def _cells(ax) -> dict[tuple[int, int], tuple[str, str]]:
 
 def _drawn_figure(monkeypatch, tmp_path, names, cm):
     """Run the report hook with a pooled result of ``cm``; returns (hook result, the Figure it saved)."""
-    saved = []
-    real = F.save_figure
-
-    def keep(fig, path, **kw):
-        saved.append(fig)
-        real(fig, path, **kw)
-
-    monkeypatch.setattr(F, "save_figure", keep)
+    saved = saved_figures(monkeypatch, F)
     pooled = SimpleNamespace(class_names=names, confusion=np.asarray(cm))
     out = F.confusion_figures("coronanet/confusion", tmp_path, {"name": "t"}, [pooled], pooled)
     return out, (saved[0] if saved else None)

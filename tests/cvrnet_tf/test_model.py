@@ -98,18 +98,24 @@ def test_resnet_flavours_epsilon_and_names():
         assert [w.shape for w in lw["res_" + old].weights] == [w.shape for w in mw["res_" + new].weights]
 
 
+def _assert_same_features(ours, ref, prefix: str, name_map: dict, source_name: str, seed: int) -> None:
+    """``ref``'s weights copied into ``ours`` (its layers named ``prefix`` + ``ref``'s, through ``name_map``):
+    both give the same features (relative 1e-5) on two random 0-255 images."""
+    ours_layers = weighted_layers(ours)
+    stored, mapping = _from_keras_application(ref, ours_layers, prefix, name_map)
+    copy_weights(ours_layers, stored, name_map=mapping, source_name=source_name)
+    x = np.random.default_rng(seed).uniform(0, 255, (2, *ours.input_shape[1:])).astype("float32")
+    a, b = ours.predict(x, verbose=0), ref.predict(x, verbose=0)
+    assert np.max(np.abs(a - b)) <= 1e-5 * max(1.0, np.max(np.abs(b)))
+
+
 @pytest.mark.slow
 def test_keras_flavour_equals_keras_applications_resnet50():
     """Our resnet="keras" backbone = keras.applications.ResNet50 (same weights -> same features)."""
     inp = keras.Input((64, 64, 3))
     ours = keras.Model(inp, _resnet50(inp, "keras")["output"])
     ref = keras.applications.ResNet50(include_top=False, weights=None, input_shape=(64, 64, 3))
-    ours_layers = weighted_layers(ours)
-    stored, mapping = _from_keras_application(ref, ours_layers, "res_", resnet_name_map())
-    copy_weights(ours_layers, stored, name_map=mapping, source_name="ResNet50")
-    x = np.random.default_rng(1).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
-    a, b = ours.predict(x, verbose=0), ref.predict(x, verbose=0)
-    assert np.max(np.abs(a - b)) <= 1e-5 * max(1.0, np.max(np.abs(b)))
+    _assert_same_features(ours, ref, "res_", resnet_name_map(), "ResNet50", seed=1)
 
 
 @pytest.mark.slow
@@ -117,12 +123,7 @@ def test_xception_equals_keras_applications_xception():
     inp = keras.Input((96, 96, 3))
     ours = keras.Model(inp, _xception(inp)["output"])
     ref = keras.applications.Xception(include_top=False, weights=None, input_shape=(96, 96, 3))
-    ours_layers = weighted_layers(ours)
-    stored, mapping = _from_keras_application(ref, ours_layers, "xce_", {})
-    copy_weights(ours_layers, stored, name_map=mapping, source_name="Xception")
-    x = np.random.default_rng(2).uniform(0, 255, (2, 96, 96, 3)).astype("float32")
-    a, b = ours.predict(x, verbose=0), ref.predict(x, verbose=0)
-    assert np.max(np.abs(a - b)) <= 1e-5 * max(1.0, np.max(np.abs(b)))
+    _assert_same_features(ours, ref, "xce_", {}, "Xception", seed=2)
 
 
 @pytest.mark.slow

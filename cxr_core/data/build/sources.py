@@ -61,7 +61,7 @@ from cxr_core.data.build.layout import (
     safe_relative_name,
     walk_files,
 )
-from cxr_core.data.tables.kermany_names import kermany_patient_id
+from cxr_core.data.tables.kermany_names import kermany_patient_id, kermany_pneumonia_kind
 from cxr_core.data.build.ozturk_release import read_ozturk
 
 __all__ = ["READERS", "ieee8023_rows_by_file", "index_files_by_name", "read_source"]
@@ -150,18 +150,16 @@ def ieee8023_rows_by_file(root) -> dict[str, dict]:
 # ------------------------------------------------------------------------------------------ kermany
 _KERMANY_SPLITS = ("train", "test", "val")
 _KERMANY_CLASSES = ("NORMAL", "PNEUMONIA")
-_PNEUMONIA_KIND = re.compile(r"^person\d+_(bacteria|virus)_", re.IGNORECASE)
+_KERMANY_LABELS = {"bacteria": "bacterial", "virus": "viral"}
 
 
 def kermany_label(file_name: str, folder: str) -> str | None:
     """The label of a Kermany file: ``bacterial``/``viral`` from a ``PNEUMONIA`` file's name, ``normal``
-    in ``NORMAL``; ``None`` for a pneumonia name without Kermany's ``personN_bacteria_`` /
-    ``personN_virus_``. Patient ids: :func:`cxr_core.data.tables.kermany_names.kermany_patient_id`."""
+    in ``NORMAL``; ``None`` for a pneumonia name without Kermany's ``personN_bacteria_M`` /
+    ``personN_virus_M`` (:func:`cxr_core.data.tables.kermany_names.kermany_pneumonia_kind`, the names
+    that have a patient id: :func:`cxr_core.data.tables.kermany_names.kermany_patient_id`)."""
     if folder.upper() == "PNEUMONIA":
-        m = _PNEUMONIA_KIND.match(file_name)
-        if not m:
-            return None
-        return "bacterial" if m.group(1).lower() == "bacteria" else "viral"
+        return _KERMANY_LABELS.get(kermany_pneumonia_kind(file_name))
     return "normal"
 
 

@@ -12,13 +12,12 @@ import os
 
 from cxr_core.data.tables.patient_ids import covidx_patient_id
 from cxr_core.data.tables.repeated_rows import RepeatedRows
+from cxr_core.data.tables.row_checks import admit_row
 from cxr_core.data.tables.sample_table import (
     Problems,
     SampleError,
     escaping_name,
     SampleTable,
-    label_hint,
-    relative_sample_id,
     resolve_class_names,
     table_from_rows,
 )
@@ -152,19 +151,9 @@ def read_covidx_split(
                      f"stay inside the image folder {base}")
             continue
         full = os.path.normpath(os.path.join(base, fname))
-        if label not in names:
-            problems(full, f"label {label!r} not in class_names",
-                     f"{split} line {line}: label {label!r} of {fname} is not one of the allowed classes "
-                     f"{list(names)}{label_hint(label, names)}")
-            continue
-        sid = repeated.check(relative_sample_id(full, base), line, label, full, fname, problems)
+        sid = admit_row(repeated, problems, line=line, name=fname, full=full, base=base, label=label, names=names)
         if sid is None:
             continue
-        if not os.path.isfile(full):
-            problems(full, "file not found",
-                     f"{split} line {line}: file not found: {fname} (looked for {full})")
-            continue
-        repeated.taken(sid, line, label)
         rows.append({"sample_id": sid, "path": full, "label": label, "patient_id": covidx_patient_id(patient, source), "source": source})
     problems.raise_collected(f"COVIDx split file {split}")
     return table_from_rows(rows, names, problems.rows)

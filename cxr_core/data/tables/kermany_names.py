@@ -1,4 +1,4 @@
-"""Patient ids from Kermany's file names: the one rule that every reader uses.
+"""Patient ids and pneumonia kinds from Kermany's file names: the one rule that every reader uses.
 
 Kermany/Mooney "Chest X-Ray Images (Pneumonia)" (Mendeley rscbjbr9sj, Kaggle "chest-xray-pneumonia";
 docs/SOURCES.md) has no metadata file; the file names are all there is:
@@ -25,6 +25,9 @@ part of the id (measured on the real release in ../shared/data/sources/kermany-2
 
 A ``kermany_`` / ``kermany-`` prefix before Kermany's name (as in ../shared/data/cxr4-mini) is
 accepted. Any other name gets no id (``None``): the rule never guesses.
+
+The pneumonia kind (bacterial or viral, :func:`kermany_pneumonia_kind`) is read from the same
+``personN_<bacteria|virus>_M`` names, so a pneumonia file has a kind exactly when it has a patient id.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from __future__ import annotations
 import os
 import re
 
-__all__ = ["kermany_patient_id"]
+__all__ = ["kermany_patient_id", "kermany_pneumonia_kind"]
 
 _PREFIX = r"(?:kermany[_-])?"
 _PNEUMONIA = re.compile(_PREFIX + r"(person\d+)_(bacteria|virus)_\d+(?:_\d+)?\.[A-Za-z0-9]+", re.IGNORECASE)
@@ -55,3 +58,14 @@ def kermany_patient_id(file_name: str | os.PathLike) -> str | None:
     if m:
         return f"kermany-{m.group(1).upper()}"
     return None
+
+
+def kermany_pneumonia_kind(file_name: str | os.PathLike) -> str | None:
+    """``"bacteria"`` or ``"virus"`` (lower case) from a Kermany pneumonia file name, ``None`` for other names.
+
+    ``person1_bacteria_1.jpeg`` -> ``"bacteria"``; ``kermany_person100_virus_184.jpeg`` -> ``"virus"``;
+    ``IM-0115-0001.jpeg`` and ``scan7.jpeg`` -> ``None``. The names :func:`kermany_patient_id` reads as
+    pneumonia (only the base name counts, case is ignored).
+    """
+    m = _PNEUMONIA.fullmatch(os.path.basename(os.fspath(file_name)))
+    return m.group(2).lower() if m else None

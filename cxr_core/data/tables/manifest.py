@@ -6,13 +6,12 @@ import csv
 import os
 
 from cxr_core.data.tables.repeated_rows import RepeatedRows
+from cxr_core.data.tables.row_checks import admit_row
 from cxr_core.data.tables.sample_table import (
     Problems,
     SampleError,
     escaping_name,
     SampleTable,
-    label_hint,
-    relative_sample_id,
     resolve_class_names,
     table_from_rows,
 )
@@ -118,18 +117,9 @@ def read_manifest_csv(
         if not label:
             problems(full, "empty label", f"{manifest} line {line}: empty {label_column!r} cell for {rel}")
             continue
-        if label not in names:
-            problems(full, f"label {label!r} not in class_names",
-                     f"{manifest} line {line}: label {label!r} of {rel} is not one of the allowed "
-                     f"classes {list(names)}{label_hint(label, names)}")
-            continue
-        sid = repeated.check(relative_sample_id(full, base), line, label, full, rel, problems)
+        sid = admit_row(repeated, problems, line=line, name=rel, full=full, base=base, label=label, names=names)
         if sid is None:
             continue
-        if not os.path.isfile(full):
-            problems(full, "file not found", f"{manifest} line {line}: file not found: {rel} (looked for {full})")
-            continue
-        repeated.taken(sid, line, label)
         rows.append({"sample_id": sid, "path": full, "label": label,
                      "patient_id": patient, "source": source})
     problems.raise_collected(f"manifest {manifest}")

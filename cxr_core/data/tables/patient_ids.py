@@ -5,8 +5,8 @@ and which the hazard checks and ``covid-cxr data audit`` call the same patient. 
 its ids its own way; the rules here are checked on the real files in ``../shared/data/sources``
 (tests/cxr_core/data/tables/test_patient_ids.py). Ids of the build readers are namespaced by source
 (``figure1-COVID-00015``) so that two sources' numbering never merges different people; COVIDx split
-files' ids are kept as written (:func:`covidx_patient_id`). Kermany's rule lives with its reader
-(:func:`cxr_core.data.build.sources.kermany_label_and_patient`).
+files' ids are kept as written (:func:`covidx_patient_id`). Kermany's rule has its own module
+(:func:`cxr_core.data.tables.kermany_names.kermany_patient_id`).
 """
 
 from __future__ import annotations

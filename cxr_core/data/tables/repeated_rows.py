@@ -1,9 +1,10 @@
 """The one rule for a file named on two rows of a manifest or a COVIDx split file (``data.drop_duplicates``).
 
 Both readers (:func:`cxr_core.data.tables.manifest.read_manifest_csv`,
-:func:`cxr_core.data.tables.covidx.read_covidx_split`) check each row in the same order: the row's
-own cells (path, label), then :meth:`RepeatedRows.check` (a repeat of a file already taken), then
-whether the file exists; a row that passes is recorded with :meth:`RepeatedRows.taken`.
+:func:`cxr_core.data.tables.covidx.read_covidx_split`) check each row in the same order
+(:func:`cxr_core.data.tables.row_checks.admit_row`): the row's own cells (path, label), then
+:meth:`RepeatedRows.check` (a repeat of a file already taken), then whether the file exists; a row that
+passes is recorded with :meth:`RepeatedRows.taken`.
 
 A repeat with a *different* label is always a problem (an error, or with ``on_error="skip"`` a
 skipped row). A repeat with the same label is, by ``drop_duplicates``:

@@ -6,6 +6,7 @@ import numpy as np
 
 from cxr_core.explain import overlays as E
 from cxr_core.explain.gradcam import Explanation
+from tests.figure_capture import saved_figures
 
 
 def test_flat_maps_are_named_on_the_figure(tmp_path, monkeypatch):
@@ -14,8 +15,7 @@ def test_flat_maps_are_named_on_the_figure(tmp_path, monkeypatch):
     assert E.flat_map_text(np.eye(4)) is None
     import cxr_core.report.figures as F
 
-    drawn = []
-    monkeypatch.setattr(F, "save_figure", lambda fig, path, **kw: drawn.append(fig))
+    drawn = saved_figures(monkeypatch, F, write=False)
     E.plot_overlay(np.full((8, 8, 3), 100.0), [("zero", np.zeros((8, 8))), ("real", np.eye(8))], tmp_path / "x.png")
     texts = [[t.get_text() for t in ax.texts] for ax in drawn[0].axes if ax.get_title() in ("zero", "real")]
     assert any("flat map: no gradient signal" in t for t in texts[0]) and not texts[1]

@@ -15,6 +15,7 @@ from cxr_core.report import figures as F
 from cxr_core.evaluation import metrics as M
 from cxr_core.report import markdown as R
 from cxr_core.report import score_figures as S
+from tests.figure_capture import saved_figures
 
 NAMES = ["covid", "normal", "pneumonia_bacterial", "pneumonia_viral"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -86,8 +87,7 @@ def test_smoke_runs_mark_every_figure(tmp_path, monkeypatch):
 
 
 def test_accuracy_axis_never_goes_below_zero_and_a_loss_only_log_gets_one_panel(tmp_path, monkeypatch):
-    drawn = []
-    monkeypatch.setattr(F, "save_figure", lambda fig, path, **kw: drawn.append(fig))
+    drawn = saved_figures(monkeypatch, F, write=False)
     log = pd.DataFrame({"epoch": range(3), "loss": [1.0, 0.8, 0.7], "accuracy": [0.0, 0.0, 0.0],
                         "val_loss": [1.1, 1.0, 0.9], "val_accuracy": [0.0, 0.0, 0.0]})
     F.plot_training_curves(log, tmp_path / "c.png")

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import tensorflow as tf
 from PIL import Image
@@ -20,6 +19,7 @@ from cxr_core.data.decode.images import (
 )
 from cxr_core.data.pipeline import PipelineSpec, build_dataset
 from cxr_core.data.tables.sample_table import SampleTable
+from tests.cxr_core.data.sample_tables import one_class_table
 
 
 def _variants(src: Path, out: Path) -> list[Path]:
@@ -48,13 +48,7 @@ def _pil(path: Path) -> np.ndarray:
 
 
 def _table(paths) -> SampleTable:
-    n = len(paths)
-    frame = pd.DataFrame({
-        "sample_id": [p.name for p in paths], "path": [str(p) for p in paths], "label": ["a"] * n,
-        "label_index": [0] * n, "patient_id": pd.array([pd.NA] * n, dtype="string"),
-        "source": pd.array([pd.NA] * n, dtype="string"),
-    })
-    return SampleTable(frame=frame, class_names=("a",))
+    return one_class_table(paths, sample_id=lambda p: p.name)
 
 
 def test_keras_extensions_listed():

@@ -24,6 +24,7 @@ from cxr_core.data.decode.images import (
 from cxr_core.data.decode.resize import resize_to_uint8, resize_uint8
 from cxr_core.data.decode.resize import _pil_nearest_indices
 from cxr_core.data.tables.sample_table import SampleTable
+from tests.cxr_core.data.sample_tables import one_class_table
 
 CLASSES = ("covid", "normal", "pneumonia_bacterial", "pneumonia_viral")
 
@@ -38,15 +39,7 @@ def _decode(path: Path) -> np.ndarray:
 
 
 def _table(paths: list[Path]) -> SampleTable:
-    frame = pd.DataFrame({
-        "sample_id": [p.name for p in paths],
-        "path": [str(p) for p in paths],
-        "label": ["covid"] * len(paths),
-        "label_index": [0] * len(paths),
-        "patient_id": pd.array([pd.NA] * len(paths), dtype="string"),
-        "source": pd.array([pd.NA] * len(paths), dtype="string"),
-    })
-    return SampleTable(frame=frame, class_names=CLASSES)
+    return one_class_table(paths, sample_id=lambda p: p.name, label="covid", class_names=CLASSES)
 
 
 # ------------------------------------------------------------------------------------ decoding

@@ -18,7 +18,7 @@ from cxr_core.config.choices import PRE_RESIZE_METHODS
 from cxr_core.data.decode.resize import check_pre_resize
 from cxr_core.data.decode.images import load_image_array
 from cxr_core.data.pipeline import PipelineSpec, build_dataset
-from cxr_core.data.tables.sample_table import SampleTable
+from tests.cxr_core.data.sample_tables import one_class_table
 
 FILTERS = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR,
            "bicubic": Image.Resampling.BICUBIC, "lanczos": Image.Resampling.LANCZOS,
@@ -33,16 +33,6 @@ def _pil_two_step(path: Path, pre: tuple[int, int, str], size: tuple[int, int]) 
     with Image.open(path) as img:
         first = img.convert("RGB").resize((pre[1], pre[0]), FILTERS[pre[2]])
     return np.asarray(first.resize((size[1], size[0]), Image.Resampling.NEAREST), dtype=np.float32)
-
-
-def _table(paths: list[Path]) -> SampleTable:
-    n = len(paths)
-    frame = pd.DataFrame({
-        "sample_id": [str(p) for p in paths], "path": [str(p) for p in paths], "label": ["a"] * n,
-        "label_index": [0] * n, "patient_id": pd.array([pd.NA] * n, dtype="string"),
-        "source": pd.array([pd.NA] * n, dtype="string"),
-    })
-    return SampleTable(frame=frame, class_names=("a",))
 
 
 @pytest.mark.parametrize("method", ["bicubic", "bilinear", "nearest"])
@@ -69,7 +59,7 @@ def test_build_dataset_two_step_bit_exact(cxr4_mini, cxr4_mini_raw):
     paths = _files(cxr4_mini) + _files(cxr4_mini_raw)
     pre = (224, 224, "bicubic")
     spec = PipelineSpec((150, 150), "nearest", "raw255", pre_resize=pre)
-    got = np.concatenate([x.numpy() for x, _ in build_dataset(_table(paths), spec, batch_size=32)])
+    got = np.concatenate([x.numpy() for x, _ in build_dataset(one_class_table(paths), spec, batch_size=32)])
     want = np.stack([_pil_two_step(p, pre, (150, 150)) for p in paths])
     assert got.shape == want.shape == (len(paths), 150, 150, 3)
     np.testing.assert_array_equal(got, want)

@@ -4,27 +4,14 @@ images (COVID-CT: 9 JPEGs, all NonCOVID, and PNGs)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pandas as pd
 import pytest
 from keras_preprocessing.image import load_img
 from PIL import Image
 
 from cxr_core.data.decode.resave import check_resave_quality, resave_jpeg_bytes
 from cxr_core.data.pipeline import PipelineSpec, build_dataset
-from cxr_core.data.tables.sample_table import SampleTable
-
-
-def _table(paths: list[Path]) -> SampleTable:
-    n = len(paths)
-    frame = pd.DataFrame({
-        "sample_id": [str(p) for p in paths], "path": [str(p) for p in paths], "label": ["a"] * n,
-        "label_index": [0] * n, "patient_id": pd.array([pd.NA] * n, dtype="string"),
-        "source": pd.array([pd.NA] * n, dtype="string"),
-    })
-    return SampleTable(frame=frame, class_names=("a",))
+from tests.cxr_core.data.sample_tables import one_class_table
 
 
 def test_pipeline_reads_jpegs_as_pil_resaved_them(ct2_mini, tmp_path):
@@ -39,7 +26,7 @@ def test_pipeline_reads_jpegs_as_pil_resaved_them(ct2_mini, tmp_path):
         Image.open(p).save(dst)
         resaved.append(dst)
     spec = PipelineSpec((96, 96), "nearest", "raw255", jpeg_resave_quality=75)
-    got = np.concatenate([x.numpy() for x, _ in build_dataset(_table(paths), spec, batch_size=64)])
+    got = np.concatenate([x.numpy() for x, _ in build_dataset(one_class_table(paths), spec, batch_size=64)])
     want = np.stack([np.asarray(load_img(str(p), target_size=(96, 96), interpolation="nearest"), np.float32)
                      for p in resaved])
     np.testing.assert_array_equal(got, want)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from cxr_core.data.build.sources import read_kermany
-from cxr_core.data.tables.kermany_names import kermany_patient_id
+from cxr_core.data.tables.kermany_names import kermany_patient_id, kermany_pneumonia_kind
 from cxr_core.data.tables.readers import read_class_folders
 
 
@@ -24,6 +24,15 @@ def test_kermany_patient_id_examples():
     assert kermany_patient_id("NORMAL2-IM-1427-0001.jpeg") == "kermany-NORMAL2-IM-1427"
     for other in ("scan7.jpeg", "person1.jpeg", "covid_IM-0001-0001.png", "IM-0001.jpeg"):
         assert kermany_patient_id(other) is None
+
+
+def test_kermany_pneumonia_kind_examples():
+    """The kind of the names that have a pneumonia patient id, and of no other name."""
+    assert kermany_pneumonia_kind("person1_bacteria_1.jpeg") == "bacteria"
+    assert kermany_pneumonia_kind("a/b/kermany_person100_VIRUS_184.jpeg") == "virus"
+    assert kermany_pneumonia_kind("person447_virus_921_1.jpeg") == "virus"
+    for other in ("scan7.jpeg", "IM-0115-0001.jpeg", "x_bacteria_1.jpeg", "person1_bacteria.jpeg"):
+        assert kermany_pneumonia_kind(other) is None
 
 
 def _release(shared_data):
