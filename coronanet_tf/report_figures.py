@@ -100,12 +100,13 @@ def confusion_figures(key: str, run_dir: str | os.PathLike, config: Mapping, fol
     key with a report layout: writes :data:`FIGURE_FILE` into ``run_dir`` (the page's matrix beside
     ``pooled.confusion``, all folds pooled) and returns ``([(FIGURE_FILE, caption)], [])``; the caption
     names the source tag. When one of the page's classes has no counterpart in ``pooled.class_names``:
-    no figure, ``([], [why])``."""
+    no figure (an earlier report's is removed), ``([], [why])``."""
     conf = published_table("coronanet/confusion")
     names = list(pooled.class_names)
     order = project_page_order(conf, names)
     ours = project_page_confusion(conf, names, pooled.confusion)
     if order is None or ours is None:
+        (Path(run_dir) / FIGURE_FILE).unlink(missing_ok=True)  # a figure of an earlier report would be stale
         return [], [f"No confusion-matrix figure in the project page's layout ({conf.attrs['source']}): its classes "
                     f"{', '.join(conf.index)} do not all have a counterpart in ours ({', '.join(names)})."]
     counts = np.asarray(pooled.confusion)[np.ix_(order, order)]

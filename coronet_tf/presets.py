@@ -165,11 +165,11 @@ def preset_for(
         names = ("covid", "non_covid")
     values = copy.deepcopy(dict(preset.values))
     values["data"] = dict(values["data"], class_names=list(names), label_map=label_map_for(num_classes, binary=binary))
+    notes_undersample = None
     if num_classes != 4:
+        if values["data"].get("undersample"):  # the paper's Table I draw is 4-class only
+            notes_undersample = "null: every image of the data set (Table I's counts are the 4-class draw [S4])"
         values["data"]["undersample"] = None
-        notes_undersample = "null: every image of the data set (Table I's counts are the 4-class draw [S4])"
-    else:
-        notes_undersample = None
     side = int(values["preprocess"]["image_size"][0])
     values["model"] = dict(values["model"], num_classes=int(num_classes), init_from=init_from)
     if (side, int(num_classes)) in PUBLISHED_PARAMS:
@@ -202,6 +202,9 @@ def preset_for(
         notes["model.init_from"] = "fine-tune the 4-class model, 'did not retrain end-to-end' [S4]"
         notes["train.optimizer.learning_rate"] = "5e-5: the notebook's optional fine-tuning cell [CN]"
         notes["train.epochs"] = "20: the notebook's optional fine-tuning cell (interrupted in [CN-old])"
+        if "train.steps_mode" in notes and notes["train.steps_mode"].startswith("full_pass"):
+            notes["train.steps_mode"] = ("full_pass: every image every epoch, shuffled 'before each epoch' [S4]; the "
+                                         "paper states no steps for the fine-tuning")
     else:
         notes["model.init_from"] = "null: fresh ImageNet-initialised model with a new head, as the code does [CN-old]"
     return Preset(
@@ -327,6 +330,11 @@ AUTHORS_CODE = Preset(
 PRESETS: dict[str, Preset] = {"paper": PAPER, "authors_code": AUTHORS_CODE}
 
 
+#: Trainable parameters of the Flatten-Dense(256)-Dense(n) head on Table II's 5x5x2048 features [S4]
+#: (51,200 x 256 + 256, then 256 x n + n: arithmetic, checked by tests/coronet_tf/test_presets.py).
+_HEAD_PARAMS = {3: "13,108,227 parameters for 3 classes", 2: "13,107,970 parameters for 2 classes"}
+
+
 def _paper_chain(num_classes: int) -> Preset:
     """The paper's 3-class / binary experiment [S4]: the 4-class model fine-tuned (``--init-from``, required),
     tested on a separate test set (``--test-data``), no validation data."""
@@ -340,7 +348,7 @@ def _paper_chain(num_classes: int) -> Preset:
     notes["extra.required"] = "model.init_from: the paper fine-tunes the 4-class model [S4]; no fresh start"
     notes["train.trainable"] = ("all: every layer fine-tuned, as the notebook's optional fine-tuning cell does [CN]; 'did "
                                 "not retrain end-to-end' [S4] may also mean a frozen backbone: --set train.trainable=head "
-                                "trains the Flatten-Dense head only (13,108,227 parameters for 3 classes)")
+                                "trains the Flatten-Dense head only (" + _HEAD_PARAMS[num_classes] + ")")
     if num_classes == 3:
         notes["protocol.kind"] = ("fixed_split: the 3-class model was tested on a separate test set of 29 COVID-19, "
                                   "72 normal and 120 pneumonia images [S4] (--test-data)")
@@ -372,7 +380,7 @@ def _paper_dataset2() -> Preset:
     notes = dict(base.notes)
     notes["protocol.kind"] = ("kfold: Dataset-2 has no separate test set and the paper states no protocol for it "
                               "('after slight modification and fine-tuning' [S4]); INFERRED the paper's own 4-fold CV "
-                              "[S4] (Ozturk et al.'s notebook trains on 900 and validates on 225 images, one fifth [OZ@ee3e2cf]: --folds 5)")
+                              "[S4] (Ozturk et al.'s notebook trains on 900 and validates on 225 images, one fifth [OZ@ee3e2cf]: --set protocol.n_folds=5)")
     notes["protocol.n_folds"] = "4: CoroNet's 4-fold CV [S4], INFERRED for Dataset-2"
     notes["protocol.group_by_patient"] = (
         "false: image-level folds as the paper's [S4]; Dataset-2's ChestX-ray8 images are 500 of 332 patients and "
@@ -380,6 +388,15 @@ def _paper_dataset2() -> Preset:
         "patient-disjoint folds (the built MANIFEST.csv carries the ids)")
     notes["published"] = "coronet/table6 [S4 Table VI]: per class, average and overall accuracy 90.21%"
     notes["data.undersample"] = "null: Ozturk et al.'s release used whole (125 / 500 / 500) [OZ@ee3e2cf]"
+    notes["preprocess.pre_resize"] = (
+        "[224, 224, bicubic]: INFERRED that Dataset-2 was prepared as the paper's own data set, resized to 224x224 "
+        "[S4] (the paper says so of its own images only; ChestX-ray8's are 1024x1024); bicubic INFERRED as there")
+    notes["model.init_from"] = (
+        "required (--init-from: a 4-class run directory or weights file): 'slight modification ... and "
+        "fine-tuning' [S4]. The 4-class model trained on the paper's COVID-19 images, which Dataset-2 shares "
+        "('same COVID-19 X-ray images' [S4]; with data build coronet and this recipe on the same collection, 82 of "
+        "the release's COVID-19 images are in the 4-class draw, docs/VERIFIED.md §6): the COVID-19 row is not an "
+        "independent test, and the run warns which test images trained the 4-class model")
     notes["data.class_names"] = ("3 classes covid / normal / pneumonia: Ozturk et al.'s Covid-19 / No_findings / "
                                  "Pneumonia folders (covid-cxr data build coronet-dataset2)")
     return Preset(name="paper_dataset2", values=values, notes=notes,

@@ -121,13 +121,14 @@ def plan_dataset2(inputs: RecipeInputs) -> BuildPlan:
     plan.add_source_skips(release)
     frame = release.frame.copy()
     plan.pool = {"": {DATASET2_FOLDERS[k]: v for k, v in release.label_counts().items()}}
-    plan.notes.append("Dataset-2 [S4] = Ozturk et al.'s release [OZ@ee3e2cf], all images; the paper's 'around 500 "
-                      "normal, 500 pneumonia and 157 COVID-19' has 32 COVID-19 images more than the release "
-                      "(which ones is not stated: none added)")
     covid = frame["label"] == "Covid-19"
+    plan.notes.append(f"Dataset-2 [S4] = Ozturk et al.'s release [OZ@ee3e2cf], all images; the paper's 'around 500 "
+                      f"normal, 500 pneumonia and 157 COVID-19' has {DATASET2_COUNTS['covid'] - int(covid.sum())} "
+                      "COVID-19 images more than found here (the release holds 125; which others the paper used is "
+                      "not stated: none added)")
     if "ieee8023" in inputs.sources:
         rows = ieee8023_rows_by_file(inputs.sources["ieee8023"])
-        unnamed, other = [], []
+        unnamed, other, two_patients = [], [], []
         for i in frame.index[covid]:
             name = frame.at[i, "file_name"]
             row = rows.get(name)
@@ -135,6 +136,9 @@ def plan_dataset2(inputs: RecipeInputs) -> BuildPlan:
                 unnamed.append(name)
                 continue
             frame.at[i, "patient_id"] = row["patient_id"]
+            if row["also"]:
+                two_patients.append(f"{name} ({row['patient_id']}, line {row['line']}, kept; also "
+                                    + ", ".join(f"{p} line {ln}" for p, ln in row["also"]) + ")")
             if "COVID-19" not in row["finding"]:
                 other.append(f"{name} ({row['finding']!r}, metadata.csv line {row['line']})")
         plan.notes.append(f"ieee8023: patient ids of {int(covid.sum()) - len(unnamed)} of {int(covid.sum())} COVID-19 "
@@ -143,6 +147,9 @@ def plan_dataset2(inputs: RecipeInputs) -> BuildPlan:
         if unnamed:
             plan.notes.append(f"ieee8023: {len(unnamed)} COVID-19 images are not named in its metadata.csv "
                               f"(kept, no patient id): {', '.join(sorted(unnamed))}")
+        if two_patients:
+            plan.notes.append(f"ieee8023: {len(two_patients)} COVID-19 images are named by metadata.csv rows of two "
+                              f"patients (the first row's patient is used): {', '.join(sorted(two_patients))}")
         if other:
             plan.notes.append(f"ieee8023: {len(other)} images of the release's Covid-19 folder have a finding without "
                               f"COVID-19 in metadata.csv (kept as covid, as released): {', '.join(sorted(other))}")

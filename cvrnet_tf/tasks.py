@@ -243,7 +243,7 @@ def read_kermany(
                     msg = f"{f}: Kermany pneumonia file name is neither personN_bacteria_M nor personN_virus_M"
                     if on_error == "raise":
                         raise SampleError(msg)
-                    skipped.append((str(f), "no _bacteria_/_virus_ in file name"))
+                    skipped.append((str(f), "file name not personN_bacteria_M / personN_virus_M"))
                     continue
                 label = pool["pneumonia_bacterial" if sub == "CPB" else "pneumonia_viral"]
             else:

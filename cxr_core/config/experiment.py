@@ -410,8 +410,9 @@ def replace(cfg: ExperimentConfig, overrides: Mapping, *, origin: str = "<overri
     merged.pop("preset", None)
     if cfg.preset and "deviations" not in overrides:
         preset, notes = preset_values(cfg.preset)
-        if notes:
-            merged["deviations"] = deviation_notes(notes, preset, merged, cfg.preset)
+        if notes:  # compared with the preset as the schema fills it, as ``merged`` is filled
+            filled = config_to_dict(_checked(copy.deepcopy(preset), [(f"preset {cfg.preset}", preset)], "<config>"))
+            merged["deviations"] = deviation_notes(notes, filled, merged, cfg.preset)
     out = _checked(merged, [(origin, overrides)], "<config>")
     return dataclasses.replace(out, preset=cfg.preset)
 

@@ -55,12 +55,11 @@ def lookup(tree: Mapping, dotted: str) -> Any:
 
 
 def same_value(a: Any, b: Any) -> bool:
-    """Equal as config values: lists and tuples alike, ``1 == 1.0``, but ``true != 1``; in a mapping a
-    key that is absent equals the same key set to null (a default filled in by the schema)."""
+    """Equal as config values: lists and tuples alike, ``1 == 1.0``, but ``true != 1``."""
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
     if isinstance(a, Mapping) and isinstance(b, Mapping):
-        return all(same_value(a.get(k), b.get(k)) for k in set(a) | set(b))
+        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     return a == b

@@ -347,6 +347,22 @@ def evaluate_fold(cfg: ExperimentConfig, test_table, weights_path: Path, fold: i
     test_ds = build_dataset(test_table, pipeline_spec(cfg), batch_size=cfg.evaluation.batch_size,
                             shuffle=False, augment=False)
     probs = predict_probabilities(model, test_ds, output_kind=family.model.output_kind, scaling=cfg.preprocess.scaling)
+    kept, monitor = kept_epoch_rule(cfg.train)
     return write_fold_evaluation(out_dir, test_table, probs, title=f"{cfg.name} fold {fold}",
                                  n_boot=cfg.evaluation.n_bootstrap, seed=cfg.evaluation.seed, log_path=log_path,
-                                 kept=cfg.train.checkpoint, monitor=cfg.train.checkpoint_monitor)
+                                 kept=kept, monitor=monitor)
+
+
+def kept_epoch_rule(train) -> tuple[str | None, str]:
+    """Which epoch's weights a split keeps, as ``(kept, monitor)`` for
+    :func:`cxr_core.report.figures.plot_training_curves`: ``train.checkpoint`` with
+    ``train.checkpoint_monitor``, except that Keras' EarlyStopping with ``restore_best_weights`` puts its
+    best epoch's weights back at the end of training (stopped early or not), so ``last`` keeps the best by
+    the early-stopping monitor; ``(None, ...)`` where that best cannot be told from the log alone
+    (``baseline``, ``start_from_epoch`` or an explicit ``mode``)."""
+    es = dict(train.early_stopping or {})
+    if train.checkpoint == "last" and es.get("restore_best_weights"):
+        if es.get("baseline") is not None or es.get("start_from_epoch", 0) or es.get("mode", "auto") != "auto":
+            return None, train.checkpoint_monitor
+        return "best", es.get("monitor", "val_loss")
+    return train.checkpoint, train.checkpoint_monitor

@@ -186,3 +186,6 @@ def test_coronet_head_only_trains_table_ii_minus_xception():
     for name in ("paper_3class", "paper_2class", "paper", "authors_code"):
         assert PRESETS[name].values["train"].get("trainable", "all") == "all"
     assert "head" in PRESETS["paper_3class"].notes["train.trainable"]
+    assert f"{trainable:,} parameters for 3 classes" in PRESETS["paper_3class"].notes["train.trainable"]
+    binary_head = 5 * 5 * 2048 * 256 + 256 + 256 * 2 + 2
+    assert f"{binary_head:,} parameters for 2 classes" in PRESETS["paper_2class"].notes["train.trainable"]

@@ -54,6 +54,8 @@ def _dataset2_sources(tmp_path, shared):
     covid_rows = meta[meta["finding"].str.contains("COVID-19") & (meta["modality"] == "X-ray")
                       & meta["view"].isin(["PA", "AP Supine"])]
     names = list(covid_rows["filename"][:3]) + ["missing.jpg", "strep.jpeg", "not-in-the-collection.jpeg"]
+    with open(ieee / "metadata.csv", "a", encoding="utf-8") as f:  # a file named by a second patient's row too
+        f.write(f"12,0,F,30,Pneumonia/Viral/COVID-19,,,,,,,,,,,,,,PA,X-ray,2020,x,images,{names[2]},,,,,,\n")
     files = F.mini_files(shared, "cxr4-mini/covid")[:len(names)]
     return {"ozturk": F.make_ozturk(tmp_path / "COVID-19", shared, names, files), "ieee8023": ieee}, names
 
@@ -72,6 +74,9 @@ def test_dataset2_is_the_release_in_coronet_3class_folders(tmp_path, shared_data
     for label, built, published in (("covid", 6, 157), ("normal", 4, 500), ("pneumonia", 3, 500)):
         assert f"| (all) | {label} | {built} | {published} |" in md
     assert "patient ids of 5 of 6 COVID-19 images joined by file name" in md
+    assert "has 151 COVID-19 images more than found here" in md  # 157 [S4] - 6
+    assert f"1 COVID-19 images are named by metadata.csv rows of two patients (the first row's patient is used): " \
+           f"{names[2]} (ieee8023-101, line" in md and "also ieee8023-12 line 12)" in md
     assert "1 COVID-19 images are not named in its metadata.csv (kept, no patient id): not-in-the-collection.jpeg" in md
     assert "strep.jpeg ('Pneumonia/Bacterial/Streptococcus', metadata.csv line" in md
     assert "README.md" in md and "not an image file" in md  # listed as not used

@@ -39,10 +39,14 @@ from cxr_core.data.tables.patient_ids import chestxray8_patient_id
 #: The release's class folders [OZ@ee3e2cf].
 OZTURK_FOLDERS = ("Covid-19", "No_findings", "Pneumonia")
 _CHESTXRAY8_FOLDERS = ("No_findings", "Pneumonia")
+#: Each row's ``source``: the release and where its README says the folder's images come from, so that
+#: the class x source checks see the two collections behind the three classes.
+_ORIGIN = {"Covid-19": "ozturk-ieee8023", "No_findings": "ozturk-chestxray8", "Pneumonia": "ozturk-chestxray8"}
 
 
 def _release_folder(root: Path) -> Path:
-    """The shallowest folder under ``root`` holding at least two of :data:`OZTURK_FOLDERS`."""
+    """The one folder under ``root`` holding at least two of :data:`OZTURK_FOLDERS` (SourceError when there are
+    several, e.g. the notebook's ``Train/`` and ``Valid/``: reading one would drop the other unseen)."""
     found = sorted((Path(d) for d, dirs, _ in os.walk(root)
                     if not (set(Path(d).parts) & JUNK_DIRS) and sum(x in OZTURK_FOLDERS for x in dirs) >= 2),
                    key=lambda p: (len(p.parts), str(p)))
@@ -50,6 +54,9 @@ def _release_folder(root: Path) -> Path:
         raise SourceError(f"--source ozturk={root}: no folder holds the release's class folders "
                           f"{list(OZTURK_FOLDERS)} (expected 'X-Ray Image DataSet/Covid-19/' ... of "
                           "github muhammedtalo/COVID-19)")
+    if len(found) > 1:
+        raise SourceError(f"--source ozturk={root}: {len(found)} folders hold the release's class folders "
+                          f"({', '.join(rel_posix(f, root) or '.' for f in found)}); give the one to read")
     base = found[0]
     missing = [name for name in OZTURK_FOLDERS if not (base / name).is_dir()]
     if missing:
@@ -62,7 +69,9 @@ def _release_folder(root: Path) -> Path:
 def read_ozturk(root) -> SourceSamples:
     """Ozturk et al.'s release: label = class folder (``Covid-19``, ``No_findings``, ``Pneumonia``).
 
-    Columns beyond the common ones: ``file_name``. ``patient_id``: ChestX-ray8's patient for the two
+    ``source``: ``ozturk-ieee8023`` (Covid-19) or ``ozturk-chestxray8`` (the other two), the collection
+    each folder's images come from [OZ@ee3e2cf]. Columns beyond the common ones: ``file_name``.
+    ``patient_id``: ChestX-ray8's patient for the two
     ChestX-ray8 folders, empty for ``Covid-19`` and for a ChestX-ray8-folder file whose name is not of
     ChestX-ray8's shape (counted in the notes).
 
@@ -73,16 +82,19 @@ def read_ozturk(root) -> SourceSamples:
     root = require_dir(root, "ozturk")
     base = _release_folder(root)
     out, skipped = [], []
-    unnamed = 0
+    unnamed: list[str] = []
     for cls in OZTURK_FOLDERS:
         for f in walk_files(base / cls):
             if not is_image_file(f):
                 skipped.append((str(f), "not an image file"))
                 continue
-            patient = chestxray8_patient_id(f.name) if cls in _CHESTXRAY8_FOLDERS else None
-            unnamed += cls in _CHESTXRAY8_FOLDERS and patient is None
-            out.append({"path": str(f), "label": cls, "patient_id": patient, "source": "ozturk",
+            chestxray8 = cls in _CHESTXRAY8_FOLDERS
+            patient = chestxray8_patient_id(f.name) if chestxray8 else None
+            if chestxray8 and patient is None:
+                unnamed.append(rel_posix(f, root))
+            out.append({"path": str(f), "label": cls, "patient_id": patient, "source": _ORIGIN[cls],
                         "source_path": rel_posix(f, root), "file_name": f.name})
-    notes = [f"{unnamed} images of the ChestX-ray8 folders have no ChestX-ray8 name (no patient id)"] if unnamed else []
+    notes = ([f"{len(unnamed)} images of the ChestX-ray8 folders have no ChestX-ray8 name (no patient id): "
+              f"{', '.join(unnamed)}"] if unnamed else [])
     return make_samples("ozturk", root, out, skipped, f"{rel_posix(base, root) or '.'}: "
                         f"{', '.join(OZTURK_FOLDERS)} (github muhammedtalo/COVID-19)", notes)

@@ -127,8 +127,10 @@ def read_ieee8023(root) -> SourceSamples:
 
 def ieee8023_rows_by_file(root) -> dict[str, dict]:
     """Every ``metadata.csv`` row of the collection by its file name (``filename``), whether or not the
-    file was downloaded: ``{name: {"patient_id", "finding", "view", "line"}}`` (the first row of a
-    name named twice). For recipes that take images from elsewhere and need the collection's patients.
+    file was downloaded: ``{name: {"patient_id", "finding", "view", "line", "also"}}``: the first row of a
+    name; ``also`` lists ``(patient_id, line)`` of later rows naming the same file for another patient
+    (the 2020-06 collection names five files under two patients each). For recipes that take images from
+    elsewhere and need the collection's patients.
 
     Raises:
         SourceError: no ``metadata.csv`` under ``root`` or it lacks ``patientid`` / ``finding`` /
@@ -141,9 +143,13 @@ def ieee8023_rows_by_file(root) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for line, r in rows:
         name = r["filename"].strip()
-        if name and name not in out:
-            out[name] = {"patient_id": ieee8023_patient_id(r["patientid"]), "finding": r["finding"],
-                         "view": r.get("view", ""), "line": line}
+        patient = ieee8023_patient_id(r["patientid"])
+        if name in out:
+            if patient != out[name]["patient_id"]:
+                out[name]["also"].append((patient, line))
+        elif name:
+            out[name] = {"patient_id": patient, "finding": r["finding"], "view": r.get("view", ""), "line": line,
+                         "also": []}
     return out
 
 
@@ -199,7 +205,7 @@ def read_kermany(root) -> SourceSamples:
                     continue
                 label = kermany_label(f.name, cls)
                 if label is None:
-                    skipped.append((str(f), "pneumonia file name without _bacteria_/_virus_"))
+                    skipped.append((str(f), "pneumonia file name not personN_bacteria_M / personN_virus_M"))
                     continue
                 out.append({"path": str(f), "label": label,
                             "patient_id": kermany_patient_id(f.name),

@@ -237,3 +237,13 @@ def test_every_preset_note_names_a_value_its_preset_sets():
             values, _ = preset_values(f"{family_name}/{name}")
             missing = [key for key in preset.notes if lookup(values, key) is MISSING]
             assert not missing, f"{family_name}/{name}: notes on keys the preset does not set: {missing}"
+
+
+def test_a_schema_default_is_not_an_experiments_change():
+    """replace() compares the full config with the preset as the schema fills it: the default
+    published.classwise_table (null) is not reported as "set by this experiment"."""
+    cfg = resolve_config({"preset": "coronet/paper_3class"})
+    again = replace(cfg, {"train": {"epochs": 3}})
+    published = [n for n in again.deviations if n.startswith("published:")]
+    assert published == ["published: coronet/table5, row 3-class [S4 Table V]"]
+    assert any(n.startswith("train.epochs: 3, set by this experiment") for n in again.deviations)

@@ -240,6 +240,7 @@ def test_pooled_evaluation_uses_predictions():
     y, p = np.concatenate(ys), np.concatenate(ps)
     assert pooled.roc_auc["macro"] == pytest.approx(skm.roc_auc_score(y, p, multi_class="ovr"))
     np.testing.assert_array_equal(pooled.confusion, sum(f.confusion for f in folds))
+    np.testing.assert_array_equal(pooled.confusion, skm.confusion_matrix(y, p.argmax(1), labels=[0, 1, 2]))
     assert pooled.ci["low"].notna().all()
 
 

@@ -178,3 +178,41 @@ def test_the_star_marks_the_epoch_whose_weights_were_kept(tmp_path, monkeypatch)
     assert [ln.get_label() for ln in drawn[-1].axes[1].lines][-1] == "kept: epoch 4, final epoch (train 0.800)"
     with pytest.raises(ValueError, match="kept must be None, 'last' or 'best'; found 'first'"):
         F.plot_training_curves(log, tmp_path / "x.png", kept="first")
+
+
+@pytest.mark.parametrize("train,expected", [
+    ({"checkpoint": "last"}, ("last", "val_accuracy")),                                  # CoroNet [CN]
+    ({"checkpoint": "best", "checkpoint_monitor": "val_accuracy"}, ("best", "val_accuracy")),  # CVR-Net [CVR-T]
+    ({"checkpoint": "last", "early_stopping": {"monitor": "val_loss", "patience": 3, "restore_best_weights": True}},
+     ("best", "val_loss")),                 # Keras puts the best epoch's weights back at the end of training
+    ({"checkpoint": "last", "early_stopping": {"monitor": "val_loss", "patience": 3}}, ("last", "val_accuracy")),
+    ({"checkpoint": "last", "early_stopping": {"restore_best_weights": True, "start_from_epoch": 2}},
+     (None, "val_accuracy")),               # Keras' best then ignores the first epochs: not told from the log
+])
+def test_the_kept_epoch_follows_checkpoint_and_early_stopping(train, expected):
+    from cxr_core.config.experiment import resolve_config
+    from cxr_core.protocol.run import kept_epoch_rule
+
+    cfg = resolve_config({"preset": "coronet/paper", "protocol": {"validation": "inner_split"}, "train": train})
+    assert kept_epoch_rule(cfg.train) == expected
+
+
+def test_keras_early_stopping_restores_its_best_epoch_without_stopping():
+    """The fact kept_epoch_rule relies on, checked on Keras itself: restore_best_weights puts the best
+    epoch's weights back at the end of training even when training ran all its epochs."""
+    import keras
+    import numpy as np
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False)])
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")
+    weights = []
+
+    class Shift(keras.callbacks.Callback):  # a different weight each epoch; val_loss is lowest after epoch 2
+        def on_epoch_begin(self, epoch, logs=None):
+            self.model.layers[0].kernel.assign([[[0.0], [1.0], [3.0]][epoch]])
+            weights.append(float(self.model.layers[0].kernel.numpy()[0, 0]))
+
+    x = np.ones((4, 1), "float32")
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=5, restore_best_weights=True)
+    model.fit(x, x, validation_data=(x, x), epochs=3, verbose=0, callbacks=[Shift(), stop])
+    assert stop.stopped_epoch == 0 and float(model.layers[0].kernel.numpy()[0, 0]) == 1.0 == weights[1]

@@ -70,7 +70,7 @@ def test_kermany_kaggle_archive_with_nested_copy(tmp_path, shared_data):
     assert s.label_counts() == {"bacterial": 5, "normal": 5, "viral": 5}
     counts = s.skipped_counts()
     assert counts["not an image file"] == 1  # .DS_Store
-    assert counts["pneumonia file name without _bacteria_/_virus_"] == 1
+    assert counts["pneumonia file name not personN_bacteria_M / personN_virus_M"] == 1
     assert any(k.startswith("second copy of the Kermany tree") for k in counts)
     assert set(s.frame["split"]) == {"train", "test", "val"}
     assert "kermany-NORMAL2-IM-1427" in set(s.frame["patient_id"])  # kermany_patient_id, the one rule
@@ -124,7 +124,11 @@ def test_ozturk_release_labels_and_chestxray8_patients(tmp_path, shared_data):
     assert frame.at["00000099_002.png", "patient_id"] == "chestxray8-00000099"
     assert frame.loc[["a.jpeg", "b.png", "scan.png"], "patient_id"].isna().all()  # no patient guessed
     assert s.skipped_counts() == {"not an image file": 1}
-    assert s.notes == ("1 images of the ChestX-ray8 folders have no ChestX-ray8 name (no patient id)",)
+    assert s.notes == ("1 images of the ChestX-ray8 folders have no ChestX-ray8 name (no patient id): "
+                       "COVID-19/X-Ray Image DataSet/Pneumonia/scan.png",)
+    # the two collections behind the three classes, so class x source checks can see the confound
+    assert s.frame.groupby("label")["source"].unique().map(list).to_dict() == {
+        "Covid-19": ["ozturk-ieee8023"], "No_findings": ["ozturk-chestxray8"], "Pneumonia": ["ozturk-chestxray8"]}
 
 
 def test_ozturk_release_errors_name_the_missing_folder(tmp_path, shared_data):
@@ -134,3 +138,14 @@ def test_ozturk_release_errors_name_the_missing_folder(tmp_path, shared_data):
         read_ozturk(root)
     with pytest.raises(SourceError, match=r"no folder holds the release's class folders"):
         read_ozturk(root / "X-Ray Image DataSet" / "Covid-19")
+
+
+def test_ozturk_two_copies_are_refused_not_one_dropped(tmp_path, shared_data):
+    """The notebook's Train/ and Valid/ folders each hold the three class folders: reading one would drop
+    the other without a word."""
+    root = _ozturk(tmp_path, shared_data) / "X-Ray Image DataSet"
+    for part in ("Train", "Valid"):
+        shutil.copytree(root, tmp_path / "split" / part, ignore=shutil.ignore_patterns("README.md"))
+    with pytest.raises(SourceError, match=r"2 folders hold the release's class folders \(Train, Valid\); give the one"):
+        read_ozturk(tmp_path / "split")
+    assert read_ozturk(tmp_path / "split" / "Valid").label_counts()["No_findings"] == 4
