@@ -158,8 +158,7 @@ def test_the_console_says_what_this_process_trained_and_what_the_fold_holds():
 def test_the_star_marks_the_epoch_whose_weights_were_kept(tmp_path, monkeypatch):
     """A final-epoch protocol (CoroNet [CN]) stars the last epoch, a best-checkpoint one (CVR-Net [CVR-T])
     the best epoch by its monitor; a best validation accuracy elsewhere is "not kept"."""
-    drawn = []
-    monkeypatch.setattr(F, "save_figure", lambda fig, path, **kw: drawn.append(fig))
+    drawn = saved_figures(monkeypatch, F, write=False)
     log = pd.DataFrame({"epoch": range(4), "loss": [1.0, 0.8, 0.7, 0.6], "accuracy": [0.5, 0.6, 0.7, 0.8],
                         "val_loss": [1.0, 0.7, 0.75, 0.9], "val_accuracy": [0.5, 0.6, 0.8, 0.7]})
 
