@@ -1,47 +1,30 @@
 """Folds run apart and merged, through the command line: ``covid-cxr cv --folds`` then ``covid-cxr report``.
 
-Two "machines" (two run directories) each run half of CoroNet's 4-fold protocol in smoke size on a
-tiny undersample of the real cxr4-mini images; ``covid-cxr report A B --out C`` must merge them into
-the full 4-fold table, with every sample predicted exactly once.
+Two "machines" (two run directories) each run half of CoroNet's 4-fold protocol in smoke size on an
+undersample of the real cxr4-mini images; ``covid-cxr report A B --out C`` must merge them into
+the full 4-fold table, with every sample predicted exactly once. The runs are the session's
+``coronet_two_machines`` (tests/cxr_core/two_machines.py: the exact ``covid-cxr cv`` arguments are there),
+which ``protocol/test_protocol.py`` also reads.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from cxr_core.cli.main import main
+from tests.cxr_core.two_machines import UNDERSAMPLE
 
 pytestmark = pytest.mark.slow  # two CoroNet smoke runs through the CLI, as two machines
 
-REPO = Path(__file__).resolve().parents[3]
-PER_CLASS = 6  # 24 images: 6 test images per fold
-
-
-def _cv_args(cxr4_mini: Path, run_dir: Path, folds: str) -> list[str]:
-    counts = "{" + ", ".join(f"{c}: {PER_CLASS}" for c in ("covid", "normal", "pneumonia_bac", "pneumonia_vir")) + "}"
-    return [
-        "cv", str(REPO / "experiments/coronet/4class.yaml"), "--smoke",
-        "--data", str(cxr4_mini / "MANIFEST.csv"),
-        "--run-dir", str(run_dir), "--folds", folds,
-        "--set", f"data.undersample={counts}",
-        "--set", "model.backbone_weights=null",
-        "--set", "train.steps_per_epoch=1", "--set", "train.validation_steps=1",
-        "--set", "train.verbose=0",
-        "--set", "evaluation.n_bootstrap=20",
-    ]
+#: cxr4-mini's classes after the undersampling (the two pneumonia classes are not undersampled)
+SAMPLES = {**UNDERSAMPLE, "pneumonia_bac": 42, "pneumonia_vir": 50}
 
 
 @pytest.fixture(scope="module")
-def merged(cxr4_mini, tmp_path_factory):
-    root = tmp_path_factory.mktemp("cli-folds")
-    a, b, c = root / "machine_a", root / "machine_b", root / "merged"
-    assert main(_cv_args(cxr4_mini, a, "0,1")) == 0
-    assert main(_cv_args(cxr4_mini, b, "2,3")) == 0
-    assert main(["report", str(a), str(b), "--out", str(c)]) == 0
-    return a, b, c
+def merged(coronet_two_machines):
+    runs = coronet_two_machines
+    return runs.a, runs.b, runs.merged
 
 
 def test_each_machine_ran_only_its_folds(merged):
@@ -59,7 +42,7 @@ def test_report_merges_the_full_table(merged):
         [pd.read_csv(d / f"fold_{k}" / "predictions.csv") for d, k in ((a, 0), (a, 1), (b, 2), (b, 3))]
     )
     samples = pd.read_csv(a / "samples.csv")
-    assert len(samples) == 4 * PER_CLASS
+    assert samples["label"].value_counts().to_dict() == SAMPLES and len(samples) == sum(SAMPLES.values())
     assert sorted(preds["sample_id"]) == sorted(samples["sample_id"]), "every sample tested exactly once"
     merged_table = pd.read_csv(c / "results.csv")
     half_table = pd.read_csv(a / "results.csv")

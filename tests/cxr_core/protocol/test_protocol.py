@@ -1,15 +1,18 @@
-"""The k-fold protocol end to end on real images (smoke size): run directory, resume, fold merging."""
+"""The k-fold protocol end to end on real images (smoke size): run directory, resume, fold merging.
+
+The two run directories are the session's ``coronet_two_machines`` (tests/cxr_core/conftest.py): CoroNet's
+4-fold protocol, folds 0-1 in one run directory and 2-3 in another, as two machines would, made through
+``covid-cxr cv`` (``cli/test_cli_folds.py`` checks the command line's part on the same runs).
+"""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from cxr_core.config.experiment import load_config, replace, smoke_overrides
+from cxr_core.config.experiment import replace
 from cxr_core.protocol.experiment_data import load_samples, prepare_samples
 from cxr_core.protocol.split_files import resolve_splits
 from cxr_core.protocol.run import run_protocol
@@ -18,31 +21,12 @@ from tests.log_capture import captured_logs
 
 pytestmark = pytest.mark.slow  # CoroNet smoke runs of 4 folds end to end
 
-REPO = Path(__file__).resolve().parents[3]
-
-
-def _smoke_cfg(cxr4_mini: Path, **over):
-    cfg = load_config(REPO / "experiments/coronet/4class.yaml")
-    cfg = replace(cfg, smoke_overrides(cfg))
-    base = {
-        "data": {"source": str(cxr4_mini / "MANIFEST.csv"), "undersample": {"covid": 20, "normal": 20}},
-        "model": {"backbone_weights": None},
-        "protocol": {"group_by_patient": True},
-        "train": {"steps_per_epoch": 1, "validation_steps": 1},
-    }
-    cfg = replace(cfg, base)
-    return replace(cfg, over) if over else cfg
-
 
 @pytest.fixture(scope="module")
-def two_fold_runs(cxr4_mini, tmp_path_factory):
-    """Folds 0-1 in one run directory and 2-3 in another, as two machines would."""
-    cfg = _smoke_cfg(cxr4_mini)
-    root = tmp_path_factory.mktemp("runs")
-    with captured_logs() as logs:
-        a = run_protocol(cfg, root / "a", folds=[0, 1], smoke=True)
-        b = run_protocol(cfg, root / "b", folds=[2, 3], smoke=True)
-    return cfg, a, b, logs
+def two_fold_runs(coronet_two_machines):
+    """Folds 0-1 in one run directory and 2-3 in another, as two machines would: (config, a, b, log lines)."""
+    runs = coronet_two_machines
+    return runs.config, runs.a, runs.b, runs.logs
 
 
 def test_run_directory_has_every_artefact(two_fold_runs):
