@@ -58,7 +58,6 @@ def table5_layout(key: str, config: Mapping, folds: Sequence, pooled, *,
 #: Table VI's columns [S4] -> per-class metric names of :func:`cxr_core.report.comparison.ours`.
 _TABLE6_COLUMNS = (("Precision", "precision"), ("Recall", "recall"), ("Specificity", "specificity"),
                    ("F-measure", "f1"))
-_TABLE6_ALIASES = {"covid19": "covid"}
 
 
 def table6_layout(key: str, config: Mapping, folds: Sequence, pooled, *,
@@ -77,7 +76,7 @@ def table6_layout(key: str, config: Mapping, folds: Sequence, pooled, *,
                 rows.append(metric_row(f"{column} (macro)", ours(pooled, folds, f"macro_{metric}"),
                                        float(pub.at[label, column]), f"{pub.attrs['source']}, row Average"))
             continue
-        mine = class_lookup(names, label, _TABLE6_ALIASES)
+        mine = class_lookup(names, label, pub.attrs.get("class_aliases"))
         if mine is None:
             notes.append(f"{pub.attrs['source']} row {label!r} has no counterpart in our classes {names}")
             continue

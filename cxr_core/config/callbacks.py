@@ -34,6 +34,11 @@ Monitor = Literal["val_accuracy", "val_loss", "accuracy", "loss"]  # = MONITORS 
 Mode = Literal["auto", "min", "max"]
 
 
+def monitor_mode(monitor: str) -> str:
+    """``"min"`` for a loss, ``"max"`` otherwise: which way a monitored log improves (Keras' ``auto``)."""
+    return "min" if "loss" in monitor else "max"
+
+
 @dataclass(frozen=True)
 class EarlyStoppingKeywords:
     """``keras.callbacks.EarlyStopping`` keywords (Keras 3 defaults). ``mode: auto`` takes ``max``

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cxr_core.atomic_files import atomic_path
+from cxr_core.config.callbacks import monitor_mode
 from cxr_core.evaluation import confusion as _confusion
 
 
@@ -160,7 +161,7 @@ def _mark_kept_epoch(ax, df, x, *, acc: str, kept: str | None, monitor: str) -> 
         scores = df[monitor].to_numpy(dtype=float) if monitor in df.columns else np.full(len(values), np.nan)
         if not np.isfinite(scores).any():
             return
-        chosen = int(np.nanargmin(scores) if "loss" in monitor else np.nanargmax(scores))
+        chosen = int(np.nanargmin(scores) if monitor_mode(monitor) == "min" else np.nanargmax(scores))
         why = f"best {monitor}"
     ax.plot([x[chosen]], [values[chosen]], marker="*", ms=12, color="tab:red", linestyle="none",
             label=f"kept: epoch {x[chosen]}, {why} ({'val' if is_val else 'train'} {values[chosen]:.3f})")

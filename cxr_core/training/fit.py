@@ -34,6 +34,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from cxr_core.config.callbacks import monitor_mode
 from cxr_core.config.choices import LOSSES, STRATEGIES
 from cxr_core.config.experiment import TrainConfig
 from cxr_core.atomic_files import atomic_write_text, remove_stale_temporaries
@@ -299,7 +300,7 @@ def fit_split(
             raise CxrError("train: callbacks monitor a validation metric but the protocol has no validation data")
     mode = None
     if train.checkpoint == "best":
-        mode = "min" if "loss" in monitor else "max"
+        mode = monitor_mode(monitor)
     checkpointer = make_checkpointer(ckpt_dir, monitor, mode, state_callbacks)((state or {}).get("best"))
     if start_epoch > 0 and log_path.is_file():
         truncate_log(log_path, start_epoch)
