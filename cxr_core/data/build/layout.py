@@ -129,6 +129,13 @@ def need_columns(header: list[str], names: tuple[str, ...], path: Path) -> None:
         raise SourceError(f"{path}: missing column(s) {missing} (matched case-insensitively); found {header}")
 
 
+def folders_holding(root: Path, names, at_least: int = 2) -> list[Path]:
+    """Folders under ``root`` (``root`` included, junk folders skipped) with at least ``at_least`` of the
+    sub-folders ``names``: where a class-folder download's classes sit. Shallowest first, then by path."""
+    return sorted({Path(d) for d, dirs, _ in os.walk(root) if not (set(Path(d).parts) & JUNK_DIRS)
+                   and sum(1 for x in dirs if x in names) >= at_least}, key=lambda p: (len(p.parts), str(p)))
+
+
 def walk_files(root: Path):
     """All files under ``root`` (sorted, junk folders skipped), as absolute paths."""
     for dirpath, dirs, files in os.walk(root):

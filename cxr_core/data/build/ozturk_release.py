@@ -21,13 +21,12 @@ them. Files that are not images are listed as not used; nothing is dropped silen
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from cxr_core.data.build.layout import (
-    JUNK_DIRS,
     SourceError,
     SourceSamples,
+    folders_holding,
     is_image_file,
     make_samples,
     rel_posix,
@@ -47,9 +46,7 @@ _ORIGIN = {"Covid-19": "ozturk-ieee8023", "No_findings": "ozturk-chestxray8", "P
 def _release_folder(root: Path) -> Path:
     """The one folder under ``root`` holding at least two of :data:`OZTURK_FOLDERS` (SourceError when there are
     several, e.g. the notebook's ``Train/`` and ``Valid/``: reading one would drop the other unseen)."""
-    found = sorted((Path(d) for d, dirs, _ in os.walk(root)
-                    if not (set(Path(d).parts) & JUNK_DIRS) and sum(x in OZTURK_FOLDERS for x in dirs) >= 2),
-                   key=lambda p: (len(p.parts), str(p)))
+    found = folders_holding(root, OZTURK_FOLDERS)
     if not found:
         raise SourceError(f"--source ozturk={root}: no folder holds the release's class folders "
                           f"{list(OZTURK_FOLDERS)} (expected 'X-Ray Image DataSet/Covid-19/' ... of "

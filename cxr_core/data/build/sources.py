@@ -52,6 +52,7 @@ from cxr_core.data.build.layout import (
     SourceError,
     SourceSamples,
     find_file,
+    folders_holding,
     is_image_file,
     make_samples,
     need_columns,
@@ -349,8 +350,7 @@ RADIOGRAPHY_FOLDERS = ("COVID", "COVID-19", "Normal", "NORMAL", "Viral Pneumonia
 def read_radiography(root) -> SourceSamples:
     """COVID-19 Radiography Database (any version): label = class folder name; ``masks/`` skipped."""
     root = require_dir(root, "radiography")
-    bases = sorted({Path(d) for d, dirs, _ in os.walk(root) if not (set(Path(d).parts) & JUNK_DIRS)
-                    and sum(1 for x in dirs if x in RADIOGRAPHY_FOLDERS) >= 2}, key=lambda p: (len(p.parts), str(p)))
+    bases = folders_holding(root, RADIOGRAPHY_FOLDERS)
     if not bases:
         raise SourceError(f"--source radiography={root}: no class folders {list(RADIOGRAPHY_FOLDERS)} found")
     base = bases[0]
