@@ -104,11 +104,11 @@ def confusion_figures(key: str, run_dir: str | os.PathLike, config: Mapping, fol
     conf = published_table("coronanet/confusion")
     names = list(pooled.class_names)
     order = project_page_order(conf, names)
-    ours = project_page_confusion(conf, names, pooled.confusion)
-    if order is None or ours is None:
+    if order is None:
         (Path(run_dir) / FIGURE_FILE).unlink(missing_ok=True)  # a figure of an earlier report would be stale
         return [], [f"No confusion-matrix figure in the project page's layout ({conf.attrs['source']}): its classes "
                     f"{', '.join(conf.index)} do not all have a counterpart in ours ({', '.join(names)})."]
+    ours = project_page_confusion(conf, names, pooled.confusion)
     counts = np.asarray(pooled.confusion)[np.ix_(order, order)]
     name = config.get("name", "run")
     plot_project_page_confusion(conf, ours, counts, Path(run_dir) / FIGURE_FILE, mark=mark,
